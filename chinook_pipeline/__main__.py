@@ -1,0 +1,3 @@
+from chinook_pipeline.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Code both services use: configuration, Kafka and S3 clients, metrics, the change schema."""

@@ -1,0 +1,110 @@
+"""Kafka connection settings shared by both services, turned into librdkafka configuration.
+
+Only the Kafka protocol is relied on, so any compatible broker works (Bufstream, Apache Kafka,
+Redpanda, the embedded Tansu).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from shared.errors import PipelineError
+
+SECRET_KEYS = frozenset(
+    {"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret", "ssl.keystore.password"}
+)
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """How to reach the broker. `extra` passes any other librdkafka property through by name."""
+
+    bootstrap_servers: str
+    security_protocol: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+    ssl_verify_hostname: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def client_config(self) -> dict[str, Any]:
+        """librdkafka properties for any client built from these settings."""
+        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        optional = {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
+        config.update({key: value for key, value in optional.items() if value is not None})
+        if self.security_protocol and "ssl" in self.security_protocol.lower():
+            config["ssl.endpoint.identification.algorithm"] = (
+                "https" if self.ssl_verify_hostname else "none"
+            )
+        config.update(self.extra)
+        return config
+
+
+def redact(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a librdkafka configuration that is safe to log."""
+    return {key: REDACTED if key in SECRET_KEYS else value for key, value in config.items()}
+
+
+def admin_client(settings: KafkaSettings) -> AdminClient:
+    return AdminClient(settings.client_config())
+
+
+def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:
+    """Raise PipelineError unless the broker answers a metadata request within `timeout`."""
+    try:
+        admin_client(settings).list_topics(timeout=timeout)
+    except KafkaException as error:
+        raise PipelineError(
+            f"cannot reach the Kafka broker at {settings.bootstrap_servers} "
+            f"({error.args[0].str() if error.args else error}): start the broker or fix "
+            "--bootstrap-servers / CHINOOK_BOOTSTRAP_SERVERS"
+        ) from None
+
+
+def ensure_topic(settings: KafkaSettings, topic: str, partitions: int, timeout: float = 30.0) -> int:
+    """Create `topic` if it does not exist; return its partition count."""
+    admin = admin_client(settings)
+    existing = _partition_count(admin, topic, timeout)
+    if existing:
+        return existing
+    futures = admin.create_topics([NewTopic(topic, partitions, -1)], operation_timeout=timeout)
+    try:
+        futures[topic].result(timeout)
+    except KafkaException as error:
+        if error.args[0].code() != 36:  # TOPIC_ALREADY_EXISTS: another process won the race
+            raise PipelineError(f"cannot create topic {topic!r}: {error.args[0].str()}") from None
+    return _partition_count(admin, topic, timeout) or partitions
+
+
+def partition_count(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> int:
+    """The number of partitions of `topic`, 0 when it does not exist."""
+    return _partition_count(admin_client(settings), topic, timeout)
+
+
+def _partition_count(admin: AdminClient, topic: str, timeout: float) -> int:
+    try:
+        metadata = admin.list_topics(topic=topic, timeout=timeout)
+    except KafkaException as error:
+        raise PipelineError(
+            f"cannot read metadata of topic {topic!r} from {admin}: {error}"
+        ) from None
+    found = metadata.topics.get(topic)
+    if found is None or found.error is not None:
+        return 0
+    return len(found.partitions)

@@ -1,0 +1,96 @@
+"""The HTTP endpoint each service exposes: `/metrics` for Prometheus and `/healthz`.
+
+`/healthz` answers 200 with `{"status": "ok"}` or `{"status": "degraded", "reasons": [...]}`
+while the service's main loop is alive (a degraded service is working around a problem, such as
+an S3 outage, and must not be restarted for it), and 503 `stalled` when the loop has not beaten
+for `stall_after` seconds.
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+
+class Health:
+    """Thread-safe record of what currently degrades a service, plus a liveness heartbeat."""
+
+    def __init__(self, stall_after: float = 120.0) -> None:
+        self._lock = threading.Lock()
+        self._problems: dict[str, str] = {}
+        self._beat = time.monotonic()
+        self._stall_after = stall_after
+
+    def beat(self) -> None:
+        self._beat = time.monotonic()
+
+    def degrade(self, name: str, reason: str) -> None:
+        with self._lock:
+            self._problems[name] = reason
+
+    def recover(self, name: str) -> None:
+        with self._lock:
+            self._problems.pop(name, None)
+
+    def report(self) -> tuple[int, dict[str, object]]:
+        """(HTTP status, body) for `/healthz`."""
+        with self._lock:
+            reasons = [f"{name}: {reason}" for name, reason in sorted(self._problems.items())]
+        if time.monotonic() - self._beat > self._stall_after:
+            return 503, {"status": "stalled", "reasons": reasons}
+        return 200, {"status": "degraded" if reasons else "ok", "reasons": reasons}
+
+
+class MetricsServer:
+    """Serves `/metrics` and `/healthz` on a daemon thread."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        health: Health,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        handler = _handler_for(health, registry)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> "MetricsServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+            elif path == "/healthz":
+                status, body = health.report()
+                self._send(status, "application/json", json.dumps(body).encode())
+            else:
+                self._send(404, "text/plain", b"not found: try /metrics or /healthz\n")
+
+        def _send(self, status: int, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            """Scrapes are not worth a log line."""
+
+    return Handler

@@ -1,0 +1,97 @@
+"""The one S3 client factory both services and the tools use: same code for AWS, MinIO and moto.
+
+Retries are boto3's own ("standard" mode: exponential backoff with full jitter, bounded
+attempts, retrying 5xx, throttling such as SlowDown, connection resets and timeouts).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+)
+
+from shared.errors import PipelineError
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where S3 is. Credentials come from the standard AWS chain, never from here."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    max_attempts: int = 8
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_pool_connections: int = 16
+
+
+def make_client(settings: S3Settings) -> Any:
+    """A boto3 S3 client; `endpoint_url` overrides AWS_ENDPOINT_URL_S3 when given."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        max_pool_connections=settings.max_pool_connections,
+        s3={"addressing_style": "path"} if settings.endpoint_url else None,
+    )
+    return boto3.session.Session().client(
+        "s3", endpoint_url=settings.endpoint_url, region_name=settings.region, config=config
+    )
+
+
+def on_retry(client: Any, callback: Callable[[int], None]) -> None:
+    """Call `callback(attempts_retried)` after every S3 call that needed retries."""
+
+    def after_call(parsed: dict[str, Any] | None = None, **_: Any) -> None:
+        retried = (parsed or {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        if retried:
+            callback(retried)
+
+    client.meta.events.register("after-call.s3", after_call)
+
+
+def describe_error(error: Exception) -> str:
+    """A one-line description of an S3 failure, free of credentials."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        return f"{info.get('Code', 'error')}: {info.get('Message', '')}".strip()
+    return f"{type(error).__name__}: {error}"
+
+
+def check_bucket(client: Any, bucket: str) -> None:
+    """Raise PipelineError unless `bucket` exists and is reachable with the current credentials."""
+    endpoint = client.meta.endpoint_url
+    try:
+        client.head_bucket(Bucket=bucket)
+    except NoCredentialsError:
+        raise PipelineError(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE, or run where an instance role is available"
+        ) from None
+    except EndpointConnectionError:
+        raise PipelineError(
+            f"cannot reach S3 at {endpoint}: start the S3 server or fix --s3-endpoint-url / "
+            "AWS_ENDPOINT_URL_S3"
+        ) from None
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in {"404", "NoSuchBucket", "NotFound"}:
+            raise PipelineError(
+                f"bucket {bucket!r} does not exist at {endpoint}: create it with "
+                f"`chinook-pipeline bucket setup --bucket {bucket}`"
+            ) from None
+        if code in {"403", "AccessDenied"}:
+            raise PipelineError(
+                f"access to bucket {bucket!r} denied at {endpoint}: check the credentials' "
+                "IAM policy (see README, Run on AWS)"
+            ) from None
+        raise PipelineError(f"cannot use bucket {bucket!r}: {describe_error(error)}") from None
+    except BotoCoreError as error:
+        raise PipelineError(f"cannot use bucket {bucket!r} at {endpoint}: {error}") from None

@@ -1,0 +1,111 @@
+"""Fixtures on real parts: a Tansu broker and a moto S3 server as child processes.
+
+The servers are shared by the whole session; every test gets its own topic, group and bucket,
+so tests never see each other's data.
+"""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from chinook_pipeline import embedded
+from shared.s3 import S3Settings, make_client
+
+REAL_CHINOOK = Path(__file__).resolve().parents[2] / "shared" / "data" / "chinook" / "Chinook_Sqlite.sqlite"
+CLI = [sys.executable, "-m", "chinook_pipeline"]
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.S3Server]:
+    server = embedded.start_s3(log=tmp_path_factory.mktemp("moto") / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Broker]:
+    server = embedded.start_broker(log=tmp_path_factory.mktemp("tansu") / "tansu.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def s3_env(s3_server: embedded.S3Server, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The AWS environment for the local S3 server, also applied to this test process."""
+    for key, value in s3_server.env.items():
+        monkeypatch.setenv(key, value)
+    return s3_server.env
+
+
+@pytest.fixture()
+def s3_client(s3_env: dict[str, str]) -> object:
+    return make_client(S3Settings())
+
+
+@pytest.fixture()
+def bucket(s3_client: object) -> str:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=name)  # type: ignore[attr-defined]
+    return name
+
+
+@pytest.fixture()
+def topic() -> str:
+    return f"chinook.customers.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def real_chinook(tmp_path: Path) -> Path:
+    """A writable copy of the real Chinook database; skipped where ../shared/data is absent."""
+    if not REAL_CHINOOK.exists():
+        pytest.skip(f"real Chinook database not present at {REAL_CHINOOK}")
+    copy = tmp_path / "chinook.db"
+    shutil.copyfile(REAL_CHINOOK, copy)
+    return copy
+
+
+@dataclass
+class Cli:
+    """Runs `chinook-pipeline` as a user would: a separate process with its own environment."""
+
+    env: dict[str, str]
+    cwd: Path
+
+    def run(self, *args: str, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*CLI, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=timeout
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"chinook-pipeline {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+    def spawn(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+        return embedded.spawn([*CLI, *args], env=self.env, log=log, new_session=False)
+
+
+@pytest.fixture()
+def cli(s3_env: dict[str, str], tmp_path: Path) -> Cli:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHINOOK_")}
+    env.update(s3_env)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    return Cli(env, tmp_path)
+
+
+def customer_rows(db: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT * FROM Customer ORDER BY CustomerId").fetchall()
+
+
+def args(*pairs: Sequence[str]) -> list[str]:
+    return [item for pair in pairs for item in pair]
