@@ -1,0 +1,66 @@
+"""Object keys: where a batch's records land in the bucket.
+
+Keys are a function of the records only (topic, partition, first offset, record timestamp), never
+of the wall clock, so replaying the same records rewrites the same keys instead of adding copies.
+The date comes from the Kafka message timestamp, which the producer sets to the change's capture
+time (UTC).
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Final, Protocol, TypeVar
+
+HOUR_MS: Final = 3_600_000
+DAY_MS: Final = 24 * HOUR_MS
+ENTITY: Final = "customer"
+OFFSET_DIGITS: Final = 20
+
+
+class Stamped(Protocol):
+    offset: int
+    timestamp_ms: int
+
+
+R = TypeVar("R", bound=Stamped)
+
+
+def time_bucket(layout: str, timestamp_ms: int) -> int:
+    """The time bucket of a record: its hour, or its day for `entity-date`."""
+    return timestamp_ms // (DAY_MS if layout == "entity-date" else HOUR_MS)
+
+
+def split_by_time(layout: str, records: Iterable[R]) -> list[list[R]]:
+    """Group records by time bucket, buckets in time order, records in offset order inside each."""
+    groups: dict[int, list[R]] = {}
+    for record in records:
+        groups.setdefault(time_bucket(layout, record.timestamp_ms), []).append(record)
+    return [groups[bucket] for bucket in sorted(groups)]
+
+
+def object_key(
+    layout: str,
+    prefix: str,
+    topic: str,
+    partition: int,
+    first_offset: int,
+    timestamp_ms: int,
+    extension: str,
+) -> str:
+    """The key of the object whose records start at `first_offset`, dated by `timestamp_ms`."""
+    when = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    name = f"{topic}+{partition}+{first_offset:0{OFFSET_DIGITS}d}.{extension}"
+    if layout == "hive-hourly":
+        folders: Sequence[str] = (topic, f"dt={when:%Y-%m-%d}", f"hour={when:%H}")
+    elif layout == "year-month-day-hour":
+        folders = (topic, f"year={when:%Y}", f"month={when:%m}", f"day={when:%d}", f"hour={when:%H}")
+    elif layout == "entity-date":
+        folders = (ENTITY, f"date={when:%Y-%m-%d}")
+    else:
+        raise ValueError(f"unknown layout {layout!r}")
+    return join_key(prefix, *folders, name)
+
+
+def join_key(prefix: str, *parts: str) -> str:
+    """`prefix/part/part`, without a leading slash when the prefix is empty."""
+    head = prefix.strip("/")
+    return "/".join([head, *parts] if head else parts)
