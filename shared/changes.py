@@ -25,17 +25,15 @@ COLUMNS: Final[tuple[tuple[str, str], ...]] = (
 )
 COLUMN_NAMES: Final = tuple(column for column, _ in COLUMNS)
 FIELD_NAMES: Final = tuple(field for _, field in COLUMNS)
+_REQUIRED: Final = frozenset({"customer_id", "first_name", "last_name", "email"})
 
 
 def customer_to_row(customer: Customer) -> tuple[object, ...]:
     """The message as a `Customer` row tuple (None for an unset optional field)."""
     return tuple(
-        getattr(customer, field) if customer.HasField(field) or field in _REQUIRED else None
+        getattr(customer, field) if field in _REQUIRED or customer.HasField(field) else None
         for field in FIELD_NAMES
     )
-
-
-_REQUIRED: Final = frozenset({"customer_id", "first_name", "last_name", "email"})
 
 __all__ = [
     "COLUMNS",
