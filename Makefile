@@ -4,15 +4,22 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test soak bench install proto clean
+.PHONY: dev test soak bench install tools proto docs clean
 
 dev: $(STAMP)
 	$(BIN)/chinook-pipeline dev
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(BIN)/python -m pytest -q
 
 install: $(STAMP)
+
+# promtool (Debian package `prometheus`) checks ops/prometheus/*.yml and a real Prometheus server
+# scrapes the services in the tests. Installed only where missing.
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends prometheus >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +31,10 @@ $(STAMP): pyproject.toml
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=shared/gen --pyi_out=shared/gen \
 		proto/chinook/v1/customer.proto
+
+# Regenerate the README's configuration reference from the code (a test fails when it is stale).
+docs: $(STAMP)
+	$(BIN)/python -m chinook_pipeline.reference
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
