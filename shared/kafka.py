@@ -62,7 +62,9 @@ def redact(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
-    return AdminClient(settings.client_config())
+    """An admin client whose metadata requests never auto-create a topic (Tansu would, with its
+    own default partition count)."""
+    return AdminClient({**settings.client_config(), "allow.auto.create.topics": False})
 
 
 def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:

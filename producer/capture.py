@@ -1,0 +1,142 @@
+"""Change capture inside the SQLite database: a trigger-maintained change table.
+
+SQLite has no replication log a client can read and Chinook has no timestamp column, so triggers
+on `Customer` append every insert, update and delete to `chinook_cdc_change`. Installing the
+triggers and copying the current rows into the same table as a snapshot happen in one
+transaction, so snapshot and stream form one gap-free sequence of changes. An update that leaves
+every column as it was writes no change row; a change of CustomerId is a delete of the old id
+followed by an insert of the new one.
+"""
+
+import logging
+import sqlite3
+import uuid
+from typing import Final
+
+from producer.change_log import CHANGE_TABLE
+from producer.database import immediate
+from producer.state import CaptureState, create_state_table, load_state, reset_state
+from shared.changes import COLUMN_NAMES
+from shared.errors import PipelineError
+
+log = logging.getLogger(__name__)
+
+SOURCE_TABLE: Final = "Customer"
+_CUSTOMER_COLUMNS: Final = ", ".join(f'"{name}"' for name in COLUMN_NAMES)
+_NOW_MS: Final = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
+
+_CREATE_CHANGE_TABLE: Final = (
+    f"CREATE TABLE IF NOT EXISTS {CHANGE_TABLE} ("
+    "seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, customer_id INTEGER NOT NULL, "
+    f"captured_at_ms INTEGER NOT NULL, {_CUSTOMER_COLUMNS})"
+)
+
+
+def _record(op: str, row: str) -> str:
+    values = ", ".join(f'{row}."{name}"' for name in COLUMN_NAMES)
+    return (
+        f"INSERT INTO {CHANGE_TABLE} (op, customer_id, captured_at_ms, {_CUSTOMER_COLUMNS}) "
+        f"VALUES ('{op}', {row}.CustomerId, {_NOW_MS}, {values});"
+    )
+
+
+_ANY_COLUMN_CHANGED: Final = " OR ".join(f'OLD."{name}" IS NOT NEW."{name}"' for name in COLUMN_NAMES)
+TRIGGERS: Final[dict[str, str]] = {
+    "chinook_cdc_customer_insert": f"AFTER INSERT ON {SOURCE_TABLE} BEGIN {_record('insert', 'NEW')} END",
+    "chinook_cdc_customer_update": (
+        f"AFTER UPDATE ON {SOURCE_TABLE} "
+        f"WHEN OLD.CustomerId IS NEW.CustomerId AND ({_ANY_COLUMN_CHANGED}) "
+        f"BEGIN {_record('update', 'NEW')} END"
+    ),
+    "chinook_cdc_customer_rekey": (
+        f"AFTER UPDATE ON {SOURCE_TABLE} WHEN OLD.CustomerId IS NOT NEW.CustomerId "
+        f"BEGIN {_record('delete', 'OLD')} {_record('insert', 'NEW')} END"
+    ),
+    "chinook_cdc_customer_delete": f"AFTER DELETE ON {SOURCE_TABLE} BEGIN {_record('delete', 'OLD')} END",
+}
+
+
+def check_source(connection: sqlite3.Connection, path: object) -> None:
+    """Raise PipelineError unless the database has a `Customer` table with the Chinook columns."""
+    columns = {row[1] for row in connection.execute(f'PRAGMA table_info("{SOURCE_TABLE}")')}
+    if not columns:
+        raise PipelineError(
+            f"database {path} has no {SOURCE_TABLE} table: point --db at a Chinook database "
+            f"or create one with `chinook-pipeline seed --db {path}`"
+        )
+    missing = [name for name in COLUMN_NAMES if name not in columns]
+    if missing:
+        raise PipelineError(
+            f"table {SOURCE_TABLE} in {path} lacks column(s) {', '.join(missing)}: "
+            "it is not the Chinook Customer table"
+        )
+
+
+def use_wal(connection: sqlite3.Connection) -> None:
+    """Switch to write-ahead logging, so capture reads never block the application's writes."""
+    mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.warning("database stays in journal mode %s (WAL not available)", mode)
+
+
+def install(connection: sqlite3.Connection) -> CaptureState:
+    """Install capture (tables, triggers, initial snapshot) unless it is complete; return the state.
+
+    When the state row exists but a trigger is missing (dropped, or `Customer` was recreated),
+    changes may have been missed: the triggers are recreated and a fresh snapshot is taken.
+    """
+    with immediate(connection):
+        connection.execute(_CREATE_CHANGE_TABLE)
+        create_state_table(connection)
+        state = load_state(connection)
+        if state is not None and _triggers_present(connection):
+            return state
+        if state is not None:
+            log.warning(
+                "capture triggers on %s are missing: reinstalling them and re-snapshotting", SOURCE_TABLE
+            )
+        _create_triggers(connection)
+        before = _snapshot(connection)
+        source_id = state.source_id if state else uuid.uuid4().hex
+        topic = state.topic if state else None
+        return reset_state(connection, source_id, before, topic)
+
+
+def resnapshot(connection: sqlite3.Connection, state: CaptureState, topic: str) -> CaptureState:
+    """Replace every pending change by a fresh snapshot, in one transaction.
+
+    For when the topic lost what it had acknowledged (recreated, or an in-memory broker
+    restarted) or capture moves to another topic: Debezium's `snapshot.mode=when_needed`.
+    """
+    with immediate(connection):
+        before = _snapshot(connection)
+        return reset_state(connection, state.source_id, before, topic)
+
+
+def _triggers_present(connection: sqlite3.Connection) -> bool:
+    names = {
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (SOURCE_TABLE,)
+        )
+    }
+    return names >= TRIGGERS.keys()
+
+
+def _create_triggers(connection: sqlite3.Connection) -> None:
+    for name, body in TRIGGERS.items():
+        connection.execute(f"DROP TRIGGER IF EXISTS {name}")
+        connection.execute(f"CREATE TRIGGER {name} {body}")
+
+
+def _snapshot(connection: sqlite3.Connection) -> int:
+    """Replace the change rows by one snapshot row per customer; return the last seq before it."""
+    connection.execute(f"DELETE FROM {CHANGE_TABLE}")
+    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (CHANGE_TABLE,)).fetchone()
+    connection.execute(
+        f"INSERT INTO {CHANGE_TABLE} (op, customer_id, captured_at_ms, {_CUSTOMER_COLUMNS}) "
+        f"SELECT 'snapshot', CustomerId, {_NOW_MS}, {_CUSTOMER_COLUMNS} FROM {SOURCE_TABLE} "
+        "ORDER BY CustomerId"
+    )
+    return int(row[0]) if row else 0
+

@@ -1,0 +1,81 @@
+"""Which changes may be forgotten: the contiguous acknowledged prefix and where to resume reading.
+
+Delivery reports arrive out of order across partitions. A change may be deleted from the capture
+table only when it and every change before it are in the topic, so the checkpoint is the highest
+sequence S such that every tracked sequence <= S is acknowledged. Alongside it, per partition,
+the offset from which a recovery must read the topic to see every message of a change > S.
+"""
+
+from collections import deque
+from collections.abc import Mapping
+
+
+class AckTracker:
+    """Tracks the changes read from the capture table until they are acknowledged.
+
+    Sequences must be tracked in increasing order (the order they are read and produced in).
+    `published` holds the changes a recovery found already in the topic, as
+    {sequence: (partition, offset)}: they are acknowledged when tracked and never re-published.
+    """
+
+    def __init__(
+        self,
+        acked_seq: int,
+        partition_offsets: Mapping[int, int],
+        published: Mapping[int, tuple[int, int]] | None = None,
+    ) -> None:
+        self._acked_seq = acked_seq
+        self._next_offsets = dict(partition_offsets)
+        self._pending: deque[int] = deque()
+        self._acks: dict[int, tuple[int, int] | None] = {}
+        self._published = dict(published or {})
+        self._last_tracked = acked_seq
+
+    @property
+    def acked_seq(self) -> int:
+        """Every tracked change with a sequence <= this is acknowledged."""
+        return self._acked_seq
+
+    @property
+    def in_flight(self) -> int:
+        """Tracked changes not yet covered by the acknowledged prefix."""
+        return len(self._pending)
+
+    def track(self, seq: int) -> bool:
+        """Start tracking `seq`; False when it is already in the topic (acknowledged now)."""
+        if seq <= self._last_tracked:
+            raise ValueError(f"sequence {seq} tracked after {self._last_tracked}")
+        self._last_tracked = seq
+        self._pending.append(seq)
+        found = self._published.get(seq)
+        if found is None:
+            return True
+        self.ack(seq, *found)
+        return False
+
+    def ack(self, seq: int, partition: int | None = None, offset: int | None = None) -> None:
+        """Record that `seq` is durable at (`partition`, `offset`), or needs no message (None)."""
+        self._acks[seq] = None if partition is None or offset is None else (partition, offset)
+        pending = self._pending
+        while pending and pending[0] in self._acks:
+            head = pending.popleft()
+            position = self._acks.pop(head)
+            if position is not None:
+                partition_, offset_ = position
+                if offset_ >= self._next_offsets.get(partition_, 0):
+                    self._next_offsets[partition_] = offset_ + 1
+            self._acked_seq = head
+
+    def partition_offsets(self) -> dict[int, int]:
+        """Per partition, the offset from which every message of a change > acked_seq lies.
+
+        1 + the highest offset acknowledged within the prefix, lowered to the offset of any
+        message found by a recovery for a change beyond the prefix (messages of an earlier run
+        precede this run's in each partition, whatever their sequence).
+        """
+        offsets = dict(self._next_offsets)
+        for seq in [seq for seq in self._published if seq <= self._acked_seq]:
+            del self._published[seq]
+        for partition, offset in self._published.values():
+            offsets[partition] = min(offsets.get(partition, offset), offset)
+        return offsets

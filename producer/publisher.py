@@ -1,0 +1,104 @@
+"""Publishing encoded changes with librdkafka and feeding its delivery reports to the tracker.
+
+The client is idempotent with `acks=all`, so retries never duplicate or reorder messages within
+a partition, and `message.timeout.ms=0` makes it retry for as long as the broker is away. Its
+queue is bounded: when full, `publish` serves delivery reports until there is room, which holds
+back reading from SQLite (bounded memory).
+"""
+
+import logging
+import threading
+import time
+from functools import partial
+from typing import Any, Final
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from producer.checkpoint import AckTracker
+from producer.metrics import DELIVERY_ERRORS, DELIVERY_LATENCY, MESSAGES_PUBLISHED
+from producer.recovery import SOURCE_HEADER
+from shared.kafka import KafkaSettings
+from shared.metrics import Health
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: Final[dict[str, Any]] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 20,
+    "compression.type": "lz4",
+    "message.timeout.ms": 0,
+    "queue.buffering.max.messages": 100_000,
+    # Java clients' key hashing, so a key lands on the same partition whichever client wrote it.
+    "partitioner": "murmur2_random",
+}
+
+
+def producer_config(settings: KafkaSettings) -> dict[str, Any]:
+    """librdkafka configuration: our defaults, overridden by the connection settings and extras."""
+    return {**DEFAULTS, **settings.client_config()}
+
+
+class Publisher:
+    """Produces changes to `topic`; acknowledged sequences go to `tracker`.
+
+    After a delivery error (the client gave up on a message) `failed` is set and stays set: the
+    caller must stop, flush and recover before continuing, since a message is missing.
+    """
+
+    def __init__(
+        self, settings: KafkaSettings, topic: str, source_id: str, tracker: AckTracker, health: Health
+    ) -> None:
+        self._topic = topic
+        self._headers = [(SOURCE_HEADER, source_id.encode())]
+        self._tracker = tracker
+        self._health = health
+        self._broker_problem = False
+        self.failed = False
+        self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
+
+    def publish(self, seq: int, key: bytes, value: bytes, timestamp_ms: int, stop: threading.Event) -> bool:
+        """Queue one message, waiting while the queue is full; False if `stop` was set meanwhile."""
+        report = partial(self._delivered, seq, time.perf_counter())
+        while True:
+            try:
+                self._producer.produce(
+                    self._topic, value, key, headers=self._headers, timestamp=timestamp_ms, on_delivery=report
+                )
+                return True
+            except BufferError:
+                if stop.is_set():
+                    return False
+                self._health.beat()
+                self._producer.poll(0.1)
+
+    def poll(self, timeout: float) -> None:
+        """Serve delivery reports, waiting up to `timeout` seconds for the first."""
+        self._producer.poll(timeout)
+
+    def flush(self, timeout: float) -> int:
+        """Wait up to `timeout` seconds for every report; returns how many are still outstanding."""
+        return int(self._producer.flush(timeout))
+
+    def _delivered(self, seq: int, started: float, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            DELIVERY_ERRORS.inc()
+            self.failed = True
+            log.error("delivery of change %s to %s failed: %s", seq, self._topic, error.str())
+            self._health.degrade("delivery", f"change {seq} not delivered: {error.str()}")
+            return
+        self._tracker.ack(seq, message.partition(), message.offset())
+        MESSAGES_PUBLISHED.inc()
+        DELIVERY_LATENCY.observe(time.perf_counter() - started)
+        if self._broker_problem:
+            self._broker_problem = False
+            self._health.recover("broker")
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self.failed = True
+            log.error("Kafka producer failed: %s", error.str())
+        else:
+            log.warning("Kafka client: %s", error.str())
+        self._broker_problem = True
+        self._health.degrade("broker", error.str())

@@ -1,0 +1,159 @@
+"""The producer's main loop: capture changes from SQLite and publish each exactly once.
+
+Guarantees: every change committed to `Customer` reaches the topic, in sequence order per
+customer, exactly once across restarts and crashes (see `producer.recovery`); a change leaves
+the change table only after the broker has acknowledged it and every change before it.
+"""
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Final
+
+from producer import change_log
+from producer.capture import check_source, use_wal
+from producer.checkpoint import AckTracker
+from producer.config import ProducerConfig
+from producer.database import Database
+from producer.dead_letters import skip_unencodable
+from producer.encoder import ChangeEncoder, UnencodableRow
+from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
+from producer.publisher import Publisher
+from producer.recovery import recover
+from producer.state import save_checkpoint
+from shared.kafka import KafkaSettings, check_broker
+from shared.metrics import Health
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_FLUSH_TIMEOUT: Final = 30.0  # seconds; whatever is unacknowledged then is recovered on restart
+RETRY_PAUSE: Final = 1.0  # seconds between a delivery failure and the recovery that follows it
+
+
+def run_producer(config: ProducerConfig, health: Health, stop: threading.Event) -> None:
+    """Publish the database's changes until `stop` is set (or, with exit_when_idle, until idle).
+
+    Raises PipelineError for a missing or unusable database or an unreachable broker.
+    """
+    settings = kafka_settings(config.kafka)
+    db = Database(config.db_path, config.busy_timeout)
+    reader = Database(config.db_path, config.busy_timeout)
+    try:
+        db.run(lambda connection: check_source(connection, config.db_path))
+        db.run(use_wal)
+        check_broker(settings)
+        while not _run_session(config, settings, db, reader, health, stop):
+            stop.wait(RETRY_PAUSE)
+    finally:
+        reader.close()
+        db.close()
+
+
+def kafka_settings(settings: KafkaSettings) -> KafkaSettings:
+    """The settings with automatic topic creation off (unless asked for), so a metadata request
+    never creates the topic with the broker's default partition count."""
+    return dataclasses.replace(settings, extra={"allow.auto.create.topics": "false", **settings.extra})
+
+
+def _run_session(
+    config: ProducerConfig,
+    settings: KafkaSettings,
+    db: Database,
+    reader: Database,
+    health: Health,
+    stop: threading.Event,
+) -> bool:
+    """Recover, then publish until stopped or idle (True) or until a delivery fails (False)."""
+    recovery = recover(db, settings, config.topic, config.partitions, health, stop)
+    if recovery is None:
+        return True
+    state = recovery.state
+    tracker = AckTracker(state.acked_seq, state.partition_offsets, recovery.published)
+    publisher = Publisher(settings, config.topic, state.source_id, tracker, health)
+    checkpointer = _Checkpointer(db, tracker, config.checkpoint_interval)
+    log.info(
+        "publishing changes after sequence %d of %s to topic %s (%d partitions)",
+        state.acked_seq, config.db_path, config.topic, recovery.partitions,
+    )
+    health.recover("delivery")
+    encoder = ChangeEncoder()
+    last_read = state.acked_seq
+    finished = True
+    while not stop.is_set():
+        health.beat()
+        if publisher.failed:
+            finished = False
+            break
+        checkpointer.maybe_save()
+        version = reader.run(change_log.data_version)
+        rows = reader.run(
+            lambda connection: change_log.read_changes(connection, last_read, config.batch_rows)
+        )
+        if rows:
+            ROWS_CAPTURED.inc(len(rows))
+            _publish(rows, tracker, encoder, publisher, stop)
+            last_read = rows[-1][0]
+            publisher.poll(0)
+            continue
+        if config.exit_when_idle and tracker.in_flight == 0:
+            break
+        while reader.run(change_log.data_version) == version and not stop.is_set() and not publisher.failed:
+            publisher.poll(config.poll_interval)
+            health.beat()
+            checkpointer.maybe_save()
+            if config.exit_when_idle and tracker.in_flight == 0:
+                break
+    remaining = publisher.flush(SHUTDOWN_FLUSH_TIMEOUT)
+    if remaining:
+        log.warning(
+            "%d change(s) not acknowledged at shutdown: they are checked again on restart", remaining
+        )
+    checkpointer.save()
+    return finished
+
+
+def _publish(
+    rows: list[change_log.Row],
+    tracker: AckTracker,
+    encoder: ChangeEncoder,
+    publisher: Publisher,
+    stop: threading.Event,
+) -> None:
+    """Publish the rows in sequence order, except those a recovery found already in the topic."""
+    for row in rows:
+        seq = row[0]
+        if not tracker.track(seq):
+            continue
+        try:
+            value = encoder.encode(row)
+        except UnencodableRow as error:
+            skip_unencodable(row, error)
+            tracker.ack(seq)
+            continue
+        if not publisher.publish(seq, str(row[2]).encode(), value, row[3], stop):
+            return
+
+
+class _Checkpointer:
+    """Writes the tracker's checkpoint every `interval` seconds, when it moved."""
+
+    def __init__(self, db: Database, tracker: AckTracker, interval: float) -> None:
+        self._db = db
+        self._tracker = tracker
+        self._interval = interval
+        self._saved = (tracker.acked_seq, tracker.partition_offsets())
+        self._due = time.monotonic() + interval
+
+    def maybe_save(self) -> None:
+        if time.monotonic() >= self._due:
+            self.save()
+
+    def save(self) -> None:
+        checkpoint = (self._tracker.acked_seq, self._tracker.partition_offsets())
+        if checkpoint != self._saved:
+            self._db.run(lambda connection: save_checkpoint(connection, *checkpoint))
+            self._saved = checkpoint
+        last = self._db.run(change_log.last_seq)
+        SOURCE_LAG.set(max(0, (last or 0) - checkpoint[0]))
+        self._due = time.monotonic() + self._interval
