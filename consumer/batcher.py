@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 
 class Record(NamedTuple):
-    """One accepted Kafka record: its offset, its message timestamp (ms, UTC) and its value bytes."""
+    """One accepted Kafka record: offset, message timestamp (ms, UTC) and value bytes."""
 
     offset: int
     timestamp_ms: int

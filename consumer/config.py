@@ -1,4 +1,4 @@
-"""The consumer's settings, validated once so that a bad value fails at start with a usable message."""
+"""The consumer's settings, validated once: a bad value fails at start with a usable message."""
 
 from dataclasses import dataclass
 
@@ -56,9 +56,13 @@ class ConsumerConfig:
                 raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
         for name in ("flush_age", "shutdown_timeout"):
             if getattr(self, name) <= 0:
-                raise PipelineError(f"--{name.replace('_', '-')} must be a positive number of seconds")
+                raise PipelineError(
+                    f"--{name.replace('_', '-')} must be a positive number of seconds"
+                )
         if self.multipart_chunksize < 5 * 1024 * 1024:
-            raise PipelineError("--multipart-chunksize must be at least 5MiB (the S3 minimum part size)")
+            raise PipelineError(
+                "--multipart-chunksize must be at least 5MiB (the S3 minimum part size)"
+            )
         if self.multipart_threshold < 1:
             raise PipelineError("--multipart-threshold must be at least 1 byte")
 

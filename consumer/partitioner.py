@@ -52,7 +52,13 @@ def object_key(
     if layout == "hive-hourly":
         folders: Sequence[str] = (topic, f"dt={when:%Y-%m-%d}", f"hour={when:%H}")
     elif layout == "year-month-day-hour":
-        folders = (topic, f"year={when:%Y}", f"month={when:%m}", f"day={when:%d}", f"hour={when:%H}")
+        folders = (
+            topic,
+            f"year={when:%Y}",
+            f"month={when:%m}",
+            f"day={when:%d}",
+            f"hour={when:%H}",
+        )
     elif layout == "entity-date":
         folders = (ENTITY, f"date={when:%Y-%m-%d}")
     else:

@@ -1,0 +1,76 @@
+"""Turning buffered batches into durable objects: intent first, then the objects, in parallel.
+
+A partition's batch is durable when `flush` reports no error for it; only then may its end offset
+be committed. A failed batch is left untouched so the same batch can be flushed again.
+"""
+
+import logging
+from collections.abc import Mapping
+
+from consumer.batcher import PartitionBuffer
+from consumer.encoder import Encoding, encode, metadata
+from consumer.journal import Intent, Journal
+from consumer.partitioner import object_key, split_by_time
+from consumer.uploader import S3Object, Uploader
+
+log = logging.getLogger(__name__)
+
+
+class Flusher:
+    def __init__(
+        self,
+        uploader: Uploader,
+        journal: Journal,
+        layout: str,
+        prefix: str,
+        topic: str,
+        encoding: Encoding,
+    ) -> None:
+        self._uploader, self._journal = uploader, journal
+        self._layout, self._prefix, self._topic = layout, prefix, topic
+        self._encoding = encoding
+
+    def objects(self, partition: int, buffer: PartitionBuffer) -> list[S3Object]:
+        """One object per time bucket, named by the first offset of its own records."""
+        return [
+            S3Object(
+                object_key(
+                    self._layout,
+                    self._prefix,
+                    self._topic,
+                    partition,
+                    group[0].offset,
+                    group[0].timestamp_ms,
+                    self._encoding.extension,
+                ),
+                encode(group, self._encoding),
+                self._encoding.content_type,
+                metadata(group),
+            )
+            for group in split_by_time(self._layout, buffer.records)
+        ]
+
+    def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]:
+        """Make the batches durable; per partition, None when its batch is in S3, else the error.
+
+        A batch without records (all rejected) needs no object and is durable at once.
+        """
+        results: dict[int, Exception | None] = {}
+        pending: list[tuple[int, S3Object]] = []
+        for partition, buffer in buffers.items():
+            assert buffer.start is not None and buffer.end is not None
+            objects = self.objects(partition, buffer)
+            if objects:
+                try:
+                    self._journal.write(partition, Intent(buffer.start, buffer.end))
+                except Exception as error:  # noqa: BLE001 (any failure: retry the flush later)
+                    results[partition] = error
+                    continue
+            results[partition] = None
+            pending.extend((partition, item) for item in objects)
+        errors = self._uploader.upload([item for _, item in pending])
+        for (partition, item), error in zip(pending, errors, strict=True):
+            if error is not None and results[partition] is None:
+                results[partition] = error
+                log.debug("upload of %s failed: %s", item.key, error)
+        return results

@@ -1,0 +1,465 @@
+"""The consumer service: Kafka records -> batches per partition -> S3 objects -> committed offsets.
+
+Guarantees:
+- An offset is committed only after every record below it is in S3 (or was rejected as poison),
+  so a crash never loses a record; the journal (see `journal.py`) makes the replay after a crash
+  rewrite the same keys, so no record is stored twice either.
+- An S3 outage pauses the affected partitions and retries their batches with backoff for as long
+  as it lasts; nothing is dropped and `/healthz` reports `degraded` meanwhile.
+- On revocation the revoked partitions' batches are flushed and committed (one attempt; a failed
+  one is left uncommitted for the next owner). Lost partitions are dropped uncommitted: another
+  member may already own them.
+- On stop: flush, upload, commit, leave the group, within `shutdown_timeout`; what is not durable
+  by then stays uncommitted and is consumed again by the next owner.
+"""
+
+import logging
+import threading
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from confluent_kafka import (
+    OFFSET_INVALID,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+
+from consumer import metrics
+from consumer.batcher import FlushLimits, PartitionBuffer, Record
+from consumer.config import ConsumerConfig
+from consumer.encoder import Encoding
+from consumer.flusher import Flusher
+from consumer.journal import Journal, resume_point
+from consumer.poison import parse_change, reject
+from consumer.uploader import Uploader, retry_delay
+from shared.errors import PipelineError
+from shared.kafka import admin_client, check_broker
+from shared.metrics import Health
+from shared.s3 import check_bucket, describe_error, make_client
+
+log = logging.getLogger(__name__)
+
+POLL_MESSAGES: Final = 1000
+POLL_TIMEOUT: Final = 0.2
+GAUGE_INTERVAL: Final = 1.0
+KAFKA_TIMEOUT: Final = 30.0
+
+
+@dataclass
+class PartitionState:
+    """What the service knows about one assigned partition."""
+
+    next_offset: int | None
+    committed: int | None
+    forced_end: int | None = None
+    buffer: PartitionBuffer = field(default_factory=PartitionBuffer)
+    failures: int = 0
+    retry_at: float | None = None
+    eof: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        """The batch failed to upload: the partition is paused until a retry succeeds."""
+        return self.retry_at is not None
+
+    @property
+    def forced_incomplete(self) -> bool:
+        """A journal-rebuilt batch that does not yet reach its recorded end: flushing it now
+        would write different objects under the previous incarnation's keys."""
+        return self.forced_end is not None and (self.buffer.end or 0) < self.forced_end
+
+
+def consumer_settings(config: ConsumerConfig) -> dict[str, Any]:
+    """librdkafka configuration: defaults, then pass-through settings, then the ones correctness
+    needs. A 10 s session timeout (Kafka's pre-3.0 default) matters on Tansu, which holds a
+    JoinGroup for about half the session timeout: 45 s would mean a 23 s wait at every start."""
+    return {
+        "client.id": "chinook-consumer",
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 1_000,
+        **config.kafka.client_config(),
+        "group.id": config.group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.partition.eof": True,
+    }
+
+
+def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) -> None:
+    """Consume `config.topic` into `config.bucket` until `stop` is set (or, with
+    `exit_when_idle`, until every assigned partition is drained, uploaded and committed).
+
+    Raises PipelineError when the broker or the bucket cannot be used at start.
+    """
+    check_broker(config.kafka)
+    client = make_client(config.s3)
+    check_bucket(client, config.bucket)
+    if config.exit_when_idle and not _topic_exists(config):
+        raise PipelineError(
+            f"topic {config.topic!r} does not exist at {config.kafka.bootstrap_servers}: "
+            "run the producer first or fix --topic"
+        )
+    uploader = Uploader(
+        client,
+        config.bucket,
+        config.upload_concurrency,
+        config.multipart_threshold,
+        config.multipart_chunksize,
+    )
+    try:
+        _Service(config, health, stop, uploader).run()
+    finally:
+        uploader.close()
+
+
+def _topic_exists(config: ConsumerConfig) -> bool:
+    """Whether the topic exists, asked without naming it: a metadata request for one named topic
+    makes some brokers (Tansu) create it."""
+    try:
+        metadata = admin_client(config.kafka).list_topics(timeout=KAFKA_TIMEOUT)
+    except KafkaException as error:
+        raise PipelineError(
+            f"cannot list topics: {error.args[0].str()}: check the broker"
+        ) from None
+    return config.topic in metadata.topics
+
+
+class _Service:
+    def __init__(
+        self, config: ConsumerConfig, health: Health, stop: threading.Event, uploader: Uploader
+    ) -> None:
+        self._config, self._health, self._stop = config, health, stop
+        self._topic = config.topic
+        self._limits = FlushLimits(config.flush_records, config.flush_bytes, config.flush_age)
+        self._journal = Journal(uploader, config.prefix, config.group_id, config.topic)
+        self._flusher = Flusher(
+            uploader,
+            self._journal,
+            config.layout,
+            config.prefix,
+            config.topic,
+            Encoding(config.compression, config.gzip_level),
+        )
+        self._states: dict[int, PartitionState] = {}
+        self._gauges_at = 0.0
+        self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
+
+    def run(self) -> None:
+        self._consumer.subscribe(
+            [self._topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        try:
+            while not self._stop.is_set():
+                self._health.beat()
+                now = time.monotonic()
+                for message in self._consumer.consume(POLL_MESSAGES, POLL_TIMEOUT):
+                    self._receive(message, now)
+                self._flush(self._due(time.monotonic()))
+                self._update_gauges()
+                if self._config.exit_when_idle and self._drained():
+                    log.info("every assigned partition is drained, uploaded and committed")
+                    break
+            self._shutdown()
+        finally:
+            self._states.clear()  # nothing left to flush when close() revokes
+            self._consumer.close()
+
+    # --- records -----------------------------------------------------------------------------
+
+    def _receive(self, message: Message, now: float) -> None:
+        error = message.error()
+        partition = message.partition()
+        state = self._states.get(partition) if partition is not None else None
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                if state is not None:
+                    state.eof = True
+            elif error.fatal():
+                raise PipelineError(f"Kafka consumer failed: {error.str()}: check the broker")
+            else:
+                log.warning("Kafka: %s", error.str())
+            return
+        if state is None or state.waiting:
+            return  # revoked, or paused: re-read after the retry succeeds
+        offset = message.offset()
+        if state.next_offset is not None and offset < state.next_offset:
+            return  # already buffered before a seek
+        if state.forced_end is not None and offset >= state.forced_end:
+            self._end_forced_batch(partition, state)  # a gap in the offsets: the batch is complete
+            if state.waiting:
+                return
+        state.next_offset = offset + 1
+        state.eof = False
+        metrics.RECORDS_CONSUMED.inc()
+        self._buffer(partition, state, message, now)
+        if state.forced_end is not None and offset + 1 >= state.forced_end:
+            self._end_forced_batch(partition, state)
+
+    def _end_forced_batch(self, partition: int, state: PartitionState) -> None:
+        if state.buffer.empty:
+            state.forced_end = None
+        else:
+            self._flush({partition: state})
+
+    def _buffer(self, partition: int, state: PartitionState, message: Message, now: float) -> None:
+        offset, value = message.offset(), message.value()
+        if value is None:
+            state.buffer.cover(offset, now)  # a tombstone carries no change
+            return
+        change, problem = parse_change(value)
+        if change is None:
+            reject(self._topic, partition, offset, problem or "unusable record")
+            state.buffer.cover(offset, now)
+            return
+        kind, timestamp = message.timestamp()
+        if kind == TIMESTAMP_NOT_AVAILABLE:
+            timestamp = change.captured_at.ToMilliseconds()
+        state.buffer.add(Record(offset, timestamp, value), now)
+
+    # --- flushing ----------------------------------------------------------------------------
+
+    def _due(self, now: float) -> dict[int, PartitionState]:
+        due: dict[int, PartitionState] = {}
+        for partition, state in self._states.items():
+            if state.waiting:
+                if now >= (state.retry_at or 0.0):
+                    due[partition] = state
+            elif state.buffer.empty:
+                continue
+            elif state.forced_incomplete:
+                if state.eof:
+                    log.warning(
+                        "%s[%d] ends before the journal's batch end %s: records are gone from the "
+                        "log; flushing what is left",
+                        self._topic,
+                        partition,
+                        state.forced_end,
+                    )
+                    due[partition] = state
+            elif state.buffer.due(now, self._limits) or (self._config.exit_when_idle and state.eof):
+                due[partition] = state
+        return due
+
+    def _flush(self, states: dict[int, PartitionState]) -> None:
+        """Make batches durable and commit them; pause and schedule a retry for failed ones."""
+        if not states:
+            return
+        failures = self._make_durable(states)
+        now = time.monotonic()
+        for partition, state in states.items():
+            tp = TopicPartition(self._topic, partition)
+            error = failures.get(partition)
+            if error is None:
+                if state.waiting:
+                    self._consumer.resume([tp])
+                    self._consumer.seek(TopicPartition(self._topic, partition, state.next_offset))
+                    log.info(
+                        "%s[%d]: batch uploaded after %d failures, resumed",
+                        self._topic,
+                        partition,
+                        state.failures,
+                    )
+                state.failures, state.retry_at = 0, None
+                continue
+            metrics.UPLOAD_FAILURES.inc()
+            if not state.waiting:
+                self._consumer.pause([tp])
+            state.failures += 1
+            delay = retry_delay(state.failures)
+            state.retry_at = now + delay
+            reason = f"cannot upload to bucket {self._config.bucket}: {describe_error(error)}"
+            self._health.degrade("s3", f"{reason}; partitions paused, retrying")
+            log.warning(
+                "%s[%d]: %s; partition paused, retry in %.1fs",
+                self._topic,
+                partition,
+                reason,
+                delay,
+            )
+        if not any(state.waiting for state in self._states.values()):
+            self._health.recover("s3")
+
+    def _make_durable(self, states: dict[int, PartitionState]) -> dict[int, Exception]:
+        """Upload the batches, commit the durable ones, empty their buffers; the failures."""
+        results = self._flusher.flush({p: s.buffer for p, s in states.items()})
+        durable = {p: states[p] for p, error in results.items() if error is None}
+        self._commit(durable)
+        for state in durable.values():
+            state.buffer = PartitionBuffer()
+            state.forced_end = None
+        return {p: error for p, error in results.items() if error is not None}
+
+    def _commit(self, states: dict[int, PartitionState]) -> None:
+        """Synchronously commit each batch's end offset (for these partitions only).
+
+        A failed commit is logged, not retried: the batch is in S3 and the next commit of the
+        partition covers it; until then a new owner skips it through the journal.
+        """
+        offsets = [
+            TopicPartition(self._topic, p, s.buffer.end)
+            for p, s in states.items()
+            if s.buffer.end is not None
+        ]
+        if not offsets:
+            return
+        try:
+            committed = self._consumer.commit(offsets=offsets, asynchronous=False) or []
+        except KafkaException as error:
+            log.warning("offset commit failed (the batches are in S3): %s", error.args[0].str())
+            return
+        for tp in committed:
+            if tp.error is not None:
+                log.warning("offset commit of %s[%d] failed: %s", tp.topic, tp.partition, tp.error)
+                continue
+            state = states[tp.partition]
+            previous = state.committed if state.committed is not None else state.buffer.start
+            metrics.OFFSETS_COMMITTED.inc(max(0, tp.offset - (previous or 0)))
+            state.committed = tp.offset
+
+    def _shutdown(self) -> None:
+        """Flush everything within `shutdown_timeout`; past it, leave the rest uncommitted."""
+        deadline = time.monotonic() + self._config.shutdown_timeout
+        pending = {
+            p: s for p, s in self._states.items() if not s.buffer.empty and not s.forced_incomplete
+        }
+        attempt = 0
+        while pending:
+            self._health.beat()
+            failures = self._make_durable(pending)
+            pending = {p: pending[p] for p in failures}
+            attempt += 1
+            wait = min(retry_delay(attempt), deadline - time.monotonic())
+            if not pending or wait <= 0:
+                break
+            time.sleep(wait)
+        left = [s for s in self._states.values() if not s.buffer.empty]
+        metrics.BUFFERED_RECORDS.set(sum(len(s.buffer.records) for s in left))
+        if left:
+            log.error(
+                "stopping with %d records not in S3 (partitions %s): left uncommitted, they "
+                "will be consumed again",
+                sum(len(s.buffer.records) for s in left),
+                sorted(p for p, s in self._states.items() if not s.buffer.empty),
+            )
+
+    def _drained(self) -> bool:
+        return bool(self._states) and all(
+            state.eof and state.buffer.empty and not state.waiting
+            for state in self._states.values()
+        )
+
+    # --- rebalancing -------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Start each partition at its committed offset, or at the journal's unfinished batch."""
+        if partitions:
+            try:
+                committed = consumer.committed(partitions, timeout=KAFKA_TIMEOUT)
+            except KafkaException as error:
+                raise PipelineError(
+                    f"cannot read committed offsets of group {self._config.group_id!r}: "
+                    f"{error.args[0].str()}: check the broker"
+                ) from None
+            partitions = [self._start(tp) for tp in committed]
+        consumer.incremental_assign(partitions)
+
+    def _start(self, tp: TopicPartition) -> TopicPartition:
+        committed = tp.offset if tp.offset >= 0 else None
+        try:
+            intent = self._journal.read(tp.partition)
+        except Exception as error:  # noqa: BLE001 (any S3 failure: cannot decide safely)
+            raise PipelineError(
+                f"cannot read the journal {self._journal.key(tp.partition)} in bucket "
+                f"{self._config.bucket}: {describe_error(error)}: check S3"
+            ) from None
+        resume = resume_point(committed, intent)
+        offset = resume.offset if resume.offset is not None else committed
+        self._states[tp.partition] = PartitionState(offset, committed, resume.forced_end)
+        if resume.forced_end is not None:
+            log.info(
+                "%s[%d]: rebuilding unfinished batch [%d, %d) from the journal (committed %s)",
+                self._topic,
+                tp.partition,
+                resume.offset,
+                resume.forced_end,
+                committed,
+            )
+        else:
+            log.info(
+                "%s[%d]: assigned, starting at %s",
+                self._topic,
+                tp.partition,
+                offset if offset is not None else "the earliest offset",
+            )
+        return TopicPartition(
+            self._topic, tp.partition, OFFSET_INVALID if offset is None else offset
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Flush and commit what the revoked partitions buffered (one attempt)."""
+        revoked = self._forget(partitions)
+        pending = {
+            p: s for p, s in revoked.items() if not s.buffer.empty and not s.forced_incomplete
+        }
+        if pending:
+            failed = self._make_durable(pending)
+            if failed:
+                log.warning(
+                    "partitions %s revoked with batches not in S3: left uncommitted", sorted(failed)
+                )
+        consumer.incremental_unassign(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Drop the lost partitions' batches uncommitted: another member may own them already."""
+        lost = self._forget(partitions)
+        if any(not state.buffer.empty for state in lost.values()):
+            log.warning(
+                "partitions %s lost: their batches are dropped, the new owner re-reads them",
+                sorted(lost),
+            )
+        consumer.incremental_unassign(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> dict[int, PartitionState]:
+        gone = {
+            tp.partition: self._states.pop(tp.partition)
+            for tp in partitions
+            if tp.partition in self._states
+        }
+        for partition in gone:
+            with suppress(KeyError):
+                metrics.LAG.remove(str(partition))
+        return gone
+
+    # --- gauges ------------------------------------------------------------------------------
+
+    def _update_gauges(self) -> None:
+        now = time.monotonic()
+        if now - self._gauges_at < GAUGE_INTERVAL:
+            return
+        self._gauges_at = now
+        metrics.BUFFERED_RECORDS.set(sum(len(s.buffer.records) for s in self._states.values()))
+        for partition, state in self._states.items():
+            # cached=True: the high watermark carried in fetch responses (right on every broker,
+            # unlike ListOffsets on Tansu).
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, partition), cached=True
+            )
+            if high < 0:
+                continue
+            position = state.next_offset if state.next_offset is not None else low
+            metrics.LAG.labels(partition=str(partition)).set(max(0, high - max(position, 0)))
+
+
+def _log_kafka_error(error: KafkaError) -> None:
+    log.warning("Kafka: %s", error.str())
