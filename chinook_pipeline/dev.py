@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TypeVar
+from typing import Any, TypeVar
 from collections.abc import Callable
 
 import click
@@ -91,11 +91,7 @@ def run_dev(options: DevOptions) -> int:
             cleanup.callback(embedded.stop, child.process)
         _print_banner(options, broker, s3, producer, consumer, log_dir)
         writes = threading.Event()
-        writer = threading.Thread(
-            target=ChangeWriter(options.db, seed=int(time.time())).run,
-            args=(options.write_rate, writes),
-            daemon=True,
-        )
+        writer = threading.Thread(target=_write, args=(options, writes), daemon=True)
         if options.writes:
             writer.start()
         failed = _watch(options, stop, producer, consumer)
@@ -108,8 +104,14 @@ def run_dev(options: DevOptions) -> int:
         report = verify(options.db, client, options.bucket_name)
         click.echo(f"final: {drained}")
         click.echo(f"verify: {report.summary()}")
+        _print_sample(client, options.bucket_name, options.topic, s3)
         return 0 if report.ok else 1
     return 1
+
+
+def _write(options: DevOptions, stop: threading.Event) -> None:
+    """The demo workload; the writer's SQLite connection must live in this thread."""
+    ChangeWriter(options.db, seed=int(time.time())).run(options.write_rate, stop)
 
 
 def _start_services(options: DevOptions, broker: embedded.Broker, log_dir: Path) -> tuple[Child, Child]:
@@ -145,13 +147,22 @@ def _print_banner(
                 f"  S3         moto at {s3.endpoint_url}, bucket {options.bucket_name}",
                 f"  metrics    producer {producer.metrics_url}  consumer {consumer.metrics_url}",
                 f"  logs       {log_dir}/",
-                "  objects    AWS_ENDPOINT_URL_S3="
-                f"{s3.endpoint_url} AWS_ACCESS_KEY_ID={embedded.LOCAL_CREDENTIALS['AWS_ACCESS_KEY_ID']} "
-                "AWS_SECRET_ACCESS_KEY=... chinook-pipeline inspect s3://"
-                f"{options.bucket_name}/<key>  (keys: aws s3 ls --recursive, or the consumer log)",
+                f"  objects    s3://{options.bucket_name}/{options.topic}/dt=YYYY-MM-DD/hour=HH/...; "
+                "a sample key and the command to read it are printed when you stop",
             ]
         )
     )
+
+
+def _print_sample(client: Any, bucket: str, topic: str, s3: embedded.S3Server) -> None:
+    """Show how to read an object with the tools a user has (the server stops with dev)."""
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{topic}/", MaxKeys=1)
+    for item in listing.get("Contents", []):
+        click.echo(
+            f"sample object: s3://{bucket}/{item['Key']}\n  read one while dev runs: "
+            f"AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_ACCESS_KEY_ID=chinook-local "
+            f"AWS_SECRET_ACCESS_KEY=chinook-local-secret chinook-pipeline inspect s3://{bucket}/{item['Key']}"
+        )
 
 
 def _watch(options: DevOptions, stop: threading.Event, producer: Child, consumer: Child) -> bool:
