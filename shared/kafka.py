@@ -4,6 +4,7 @@ Only the Kafka protocol is relied on, so any compatible broker works (Bufstream,
 Redpanda, the embedded Tansu).
 """
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ SECRET_KEYS = frozenset(
     {"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret", "ssl.keystore.password"}
 )
 REDACTED = "***"
+LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,11 @@ class KafkaSettings:
 
     def client_config(self) -> dict[str, Any]:
         """librdkafka properties for any client built from these settings."""
-        config: dict[str, Any] = {"bootstrap.servers": self.bootstrap_servers}
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            # librdkafka's own log lines go through Python logging, not straight to stderr.
+            "logger": LIBRDKAFKA_LOG,
+        }
         optional = {
             "security.protocol": self.security_protocol,
             "sasl.mechanism": self.sasl_mechanism,
@@ -58,7 +64,11 @@ class KafkaSettings:
 
 def redact(config: dict[str, Any]) -> dict[str, Any]:
     """A copy of a librdkafka configuration that is safe to log."""
-    return {key: REDACTED if key in SECRET_KEYS else value for key, value in config.items()}
+    return {
+        key: REDACTED if key in SECRET_KEYS else value
+        for key, value in config.items()
+        if key != "logger"
+    }
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
@@ -68,9 +78,12 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 
 def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:
-    """Raise PipelineError unless the broker answers a metadata request within `timeout`."""
+    """Raise PipelineError unless the broker answers a metadata request within `timeout`.
+
+    The probe's own connection errors are not logged: the one-line error says it all.
+    """
     try:
-        admin_client(settings).list_topics(timeout=timeout)
+        AdminClient({**settings.client_config(), "log_level": 0}).list_topics(timeout=timeout)
     except KafkaException as error:
         raise PipelineError(
             f"cannot reach the Kafka broker at {settings.bootstrap_servers} "
