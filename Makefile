@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[embedded,dev]'
 	touch $(STAMP)
 
+# The benchmark on the embedded stack; figures and ratios to the raw limits in bench-results/.
+bench: $(STAMP)
+	$(BIN)/chinook-pipeline bench --out bench-results/bench.json
+
 # Regenerate the committed Protobuf code after editing proto/ (a test fails when it is stale).
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=shared/gen --pyi_out=shared/gen \

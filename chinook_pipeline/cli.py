@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from chinook_pipeline.bench import bench
 from chinook_pipeline.options import (
     DEFAULT_TOPIC,
     ByteSize,
@@ -21,6 +22,7 @@ from chinook_pipeline.options import (
     option,
     s3_options,
 )
+from shared import logs
 from shared.config import KAFKA_TABLE, default_map, kafka_properties, read_config_file
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings, redact
@@ -134,6 +136,7 @@ def producer(ctx: click.Context, **params: Any) -> None:
         poll_interval=params["poll_interval"],
         exit_when_idle=params["exit_when_idle"],
     )
+    logs.configure(params["log_level"])  # before the first log line, or it is dropped
     _log_start("producer", config.kafka, db=str(config.db_path), topic=config.topic)
     run_service(
         "producer",
@@ -193,6 +196,7 @@ def consumer(ctx: click.Context, **params: Any) -> None:
         dlq_topic=params["dlq_topic"],
         exit_when_idle=params["exit_when_idle"],
     )
+    logs.configure(params["log_level"])
     _log_start("consumer", config.kafka, bucket=config.bucket, prefix=config.prefix, topic=config.topic, group=config.group_id)
     run_service(
         "consumer",
@@ -319,6 +323,9 @@ def dev(**params: Any) -> None:
     from chinook_pipeline.dev import DevOptions, run_dev
 
     sys.exit(run_dev(DevOptions(**params)))
+
+
+cli.add_command(bench)
 
 
 def main() -> None:
