@@ -14,7 +14,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from shared.errors import PipelineError
 
 SECRET_KEYS = frozenset(
-    {"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret", "ssl.keystore.password"}
+    {
+        "sasl.password",
+        "ssl.key.password",
+        "ssl.key.pem",
+        "ssl.keystore.password",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.config",
+    }
 )
 REDACTED = "***"
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
