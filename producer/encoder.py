@@ -3,7 +3,9 @@
 from collections.abc import Sequence
 from typing import Final
 
-from shared.changes import FIELD_NAMES, CustomerChange, Operation
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 
 # Column order of a change row as `change_log.CHANGE_COLUMNS` selects it: seq, op, customer_id,
 # captured_at_ms, then the 13 `Customer` columns in `shared.changes.COLUMNS` order.
@@ -24,14 +26,12 @@ class UnencodableRow(ValueError):
 
 
 class ChangeEncoder:
-    """Encodes change rows, reusing one message object between calls (not thread-safe).
+    """Encodes change rows.
 
     A NULL column leaves its field unset; the Customer row goes to `after` for snapshots, inserts
-    and updates, and to `before` for deletes.
+    and updates, and to `before` for deletes. Every row gets fresh message objects: a reused
+    upb message keeps growing its arena, so reuse costs memory in proportion to the backlog.
     """
-
-    def __init__(self) -> None:
-        self._change = CustomerChange()
 
     def encode(self, row: Sequence[object]) -> bytes:
         """The serialized change; raises UnencodableRow for a value of the wrong type."""
@@ -39,24 +39,33 @@ class ChangeEncoder:
         operation = OPERATIONS.get(op)  # type: ignore[call-overload]
         if operation is None:
             raise UnencodableRow(f"change {seq}: unknown operation {op!r}")
-        change = self._change
-        change.Clear()
-        change.op = operation  # type: ignore[assignment]
-        change.sequence = seq  # type: ignore[assignment]
-        change.captured_at.FromMilliseconds(captured_at_ms)  # type: ignore[arg-type]
-        change.customer_id = customer_id  # type: ignore[assignment]
-        customer = change.before if operation == Operation.OPERATION_DELETE else change.after
-        customer.SetInParent()
-        for name, kind, value in zip(FIELD_NAMES, _FIELD_TYPES, row[CUSTOMER_START:], strict=True):
-            if value is None:
-                continue
-            if type(value) is not kind:
-                raise UnencodableRow(
-                    f"change {seq}: column for {name} holds {type(value).__name__} "
-                    f"{_preview(value)}, expected {kind.__name__}"
-                )
-            setattr(customer, name, value)
+        values = row[CUSTOMER_START:]
+        try:
+            customer = Customer(
+                **{name: value for name, value in zip(FIELD_NAMES, values, strict=True) if value is not None}
+            )
+            millis = int(captured_at_ms)  # type: ignore[call-overload]
+            change = CustomerChange(
+                op=operation,
+                sequence=seq,
+                customer_id=customer_id,
+                captured_at=Timestamp(seconds=millis // 1000, nanos=millis % 1000 * 1_000_000),
+                **{"before" if operation == Operation.OPERATION_DELETE else "after": customer},
+            )
+        except (TypeError, ValueError):
+            raise UnencodableRow(_describe_mismatch(seq, values)) from None
         return change.SerializeToString()
+
+
+def _describe_mismatch(seq: object, values: Sequence[object]) -> str:
+    """Name the first column whose value does not fit its field."""
+    for name, kind, value in zip(FIELD_NAMES, _FIELD_TYPES, values, strict=True):
+        if value is not None and type(value) is not kind:
+            return (
+                f"change {seq}: column for {name} holds {type(value).__name__} "
+                f"{_preview(value)}, expected {kind.__name__}"
+            )
+    return f"change {seq}: values do not fit the CustomerChange schema"
 
 
 def _preview(value: object) -> str:
