@@ -58,18 +58,28 @@ TRIGGERS: Final[dict[str, str]] = {
 
 def check_source(connection: sqlite3.Connection, path: object) -> None:
     """Raise PipelineError unless the database has a `Customer` table with the Chinook columns."""
-    columns = {row[1] for row in connection.execute(f'PRAGMA table_info("{SOURCE_TABLE}")')}
+    columns = source_columns(connection)
     if not columns:
         raise PipelineError(
             f"database {path} has no {SOURCE_TABLE} table: point --db at a Chinook database "
             f"or create one with `chinook-pipeline seed --db {path}`"
         )
-    missing = [name for name in COLUMN_NAMES if name not in columns]
+    missing = missing_columns(columns)
     if missing:
         raise PipelineError(
             f"table {SOURCE_TABLE} in {path} lacks column(s) {', '.join(missing)}: "
             "it is not the Chinook Customer table"
         )
+
+
+def source_columns(connection: sqlite3.Connection) -> tuple[str, ...]:
+    """The columns of `Customer` in table order; empty when there is no such table."""
+    return tuple(row[1] for row in connection.execute(f'PRAGMA table_info("{SOURCE_TABLE}")'))
+
+
+def missing_columns(columns: tuple[str, ...]) -> list[str]:
+    """The Chinook columns (which capture copies and messages carry) absent from `columns`."""
+    return [name for name in COLUMN_NAMES if name not in columns]
 
 
 def use_wal(connection: sqlite3.Connection) -> None:
@@ -84,12 +94,15 @@ def install(connection: sqlite3.Connection) -> CaptureState:
 
     When the state row exists but a trigger is missing (dropped, or `Customer` was recreated),
     changes may have been missed: the triggers are recreated and a fresh snapshot is taken.
+    Raises PipelineError, installing nothing, when `Customer` lacks a Chinook column (triggers
+    naming a missing column would make every write to the table fail).
     """
     with immediate(connection):
+        check_source(connection, _file_of(connection))
         connection.execute(_CREATE_CHANGE_TABLE)
         create_state_table(connection)
         state = load_state(connection)
-        if state is not None and _triggers_present(connection):
+        if state is not None and triggers_present(connection):
             return state
         if state is not None:
             log.warning(
@@ -113,7 +126,8 @@ def resnapshot(connection: sqlite3.Connection, state: CaptureState, topic: str) 
         return reset_state(connection, state.source_id, before, topic)
 
 
-def _triggers_present(connection: sqlite3.Connection) -> bool:
+def triggers_present(connection: sqlite3.Connection) -> bool:
+    """Whether every capture trigger is on `Customer`."""
     names = {
         row[0]
         for row in connection.execute(
@@ -121,6 +135,10 @@ def _triggers_present(connection: sqlite3.Connection) -> bool:
         )
     }
     return names >= TRIGGERS.keys()
+
+
+def _file_of(connection: sqlite3.Connection) -> str:
+    return str(connection.execute("PRAGMA database_list").fetchone()[2])
 
 
 def _create_triggers(connection: sqlite3.Connection) -> None:

@@ -38,6 +38,16 @@ def data_version(connection: sqlite3.Connection) -> int:
     return int(connection.execute("PRAGMA data_version").fetchone()[0])
 
 
+def schema_version(connection: sqlite3.Connection) -> int:
+    """Changes whenever anyone changes the database schema (cheap to poll)."""
+    return int(connection.execute("PRAGMA schema_version").fetchone()[0])
+
+
+def pending_count(connection: sqlite3.Connection) -> int:
+    """How many changes the change table holds (after a checkpoint: those not yet in the topic)."""
+    return int(connection.execute(f"SELECT COUNT(*) FROM {CHANGE_TABLE}").fetchone()[0])
+
+
 def last_seq(connection: sqlite3.Connection) -> int | None:
     """The highest sequence in the change table, None when it is empty."""
     value = connection.execute(f"SELECT MAX(seq) FROM {CHANGE_TABLE}").fetchone()[0]
