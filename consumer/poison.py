@@ -2,9 +2,11 @@
 
 import logging
 
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from google.protobuf.message import DecodeError
 
 from consumer import metrics
+from consumer.dead_letters import DeadLetter
 from shared.changes import CustomerChange, Operation
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,20 @@ def parse_change(value: bytes) -> tuple[CustomerChange | None, str | None]:
     return change, None
 
 
-def reject(topic: str, partition: int, offset: int, reason: str) -> None:
-    """Set a poison record aside: for now logged and counted, not written.
-
-    Its offset is still committed with its batch, so the partition keeps flowing.
-    """
+def reject(message: Message, reason: str) -> DeadLetter:
+    """Set a poison record aside: counted, logged, and returned as the dead letter to write with
+    its batch (its offset is committed with that batch, so the partition keeps flowing)."""
     metrics.DECODE_ERRORS.inc()
-    log.warning("skipping record %s[%d]@%d: %s", topic, partition, offset, reason)
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    log.warning("dead-lettering record %s[%d]@%d: %s", topic, partition, offset, reason)
+    kind, timestamp = message.timestamp()
+    return DeadLetter(
+        topic,
+        partition,
+        offset,
+        message.key(),
+        message.value() or b"",
+        None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp,
+        reason,
+        tuple(message.headers() or ()),
+    )

@@ -1,9 +1,10 @@
 """The consumer service: Kafka records -> batches per partition -> S3 objects -> committed offsets.
 
 Guarantees:
-- An offset is committed only after every record below it is in S3 (or was rejected as poison),
-  so a crash never loses a record; the journal (see `journal.py`) makes the replay after a crash
-  rewrite the same keys, so no record is stored twice either.
+- An offset is committed only after every record below it is in S3 or, rejected as poison, in the
+  dead-letter topic (see `dead_letters.py`), so a crash never loses a record; the journal (see
+  `journal.py`) makes the replay after a crash rewrite the same keys, so no record is stored twice
+  either.
 - An S3 outage pauses the affected partitions and retries their batches with backoff for as long
   as it lasts; nothing is dropped and `/healthz` reports `degraded` meanwhile.
 - On revocation the revoked partitions' batches are flushed and committed (one attempt; a failed
@@ -33,6 +34,7 @@ from confluent_kafka import (
 from consumer import metrics
 from consumer.batcher import FlushLimits, PartitionBuffer, Record
 from consumer.config import ConsumerConfig
+from consumer.dead_letters import DeadLetter, DeadLetterError, DeadLetterWriter
 from consumer.encoder import Encoding
 from consumer.flusher import Flusher
 from consumer.journal import Journal, resume_point
@@ -49,6 +51,7 @@ POLL_MESSAGES: Final = 1000
 POLL_TIMEOUT: Final = 0.2
 GAUGE_INTERVAL: Final = 1.0
 KAFKA_TIMEOUT: Final = 30.0
+DEAD_LETTER_TIMEOUT: Final = 10.0  # seconds a flush waits for the broker to acknowledge dead letters
 
 
 @dataclass
@@ -59,6 +62,7 @@ class PartitionState:
     committed: int | None
     forced_end: int | None = None
     buffer: PartitionBuffer = field(default_factory=PartitionBuffer)
+    dead_letters: list[DeadLetter] = field(default_factory=list)  # rejected records of `buffer`
     failures: int = 0
     retry_at: float | None = None
     eof: bool = False
@@ -148,6 +152,7 @@ class _Service:
             config.topic,
             Encoding(config.compression, config.gzip_level),
         )
+        self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
         self._states: dict[int, PartitionState] = {}
         self._gauges_at = 0.0
         self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
@@ -174,6 +179,7 @@ class _Service:
         finally:
             self._states.clear()  # nothing left to flush when close() revokes
             self._consumer.close()
+            self._dead_letters.close(DEAD_LETTER_TIMEOUT)
 
     # --- records -----------------------------------------------------------------------------
 
@@ -219,7 +225,7 @@ class _Service:
             return
         change, problem = parse_change(value)
         if change is None:
-            reject(self._topic, partition, offset, problem or "unusable record")
+            state.dead_letters.append(reject(message, problem or "unusable record"))
             state.buffer.cover(offset, now)
             return
         kind, timestamp = message.timestamp()
@@ -247,7 +253,11 @@ class _Service:
                         state.forced_end,
                     )
                     due[partition] = state
-            elif state.buffer.due(now, self._limits) or (self._config.exit_when_idle and state.eof):
+            elif (
+                state.buffer.due(now, self._limits)
+                or len(state.dead_letters) >= self._limits.records
+                or (self._config.exit_when_idle and state.eof)
+            ):
                 due[partition] = state
         return due
 
@@ -272,14 +282,18 @@ class _Service:
                     )
                 state.failures, state.retry_at = 0, None
                 continue
-            metrics.UPLOAD_FAILURES.inc()
             if not state.waiting:
                 self._consumer.pause([tp])
             state.failures += 1
             delay = retry_delay(state.failures)
             state.retry_at = now + delay
-            reason = f"cannot upload to bucket {self._config.bucket}: {describe_error(error)}"
-            self._health.degrade("s3", f"{reason}; partitions paused, retrying")
+            if isinstance(error, DeadLetterError):
+                problem, reason = "dead-letters", str(error)
+            else:
+                metrics.UPLOAD_FAILURES.inc()
+                problem = "s3"
+                reason = f"cannot upload to bucket {self._config.bucket}: {describe_error(error)}"
+            self._health.degrade(problem, f"{reason}; partitions paused, retrying")
             log.warning(
                 "%s[%d]: %s; partition paused, retry in %.1fs",
                 self._topic,
@@ -289,14 +303,19 @@ class _Service:
             )
         if not any(state.waiting for state in self._states.values()):
             self._health.recover("s3")
+            self._health.recover("dead-letters")
 
     def _make_durable(self, states: dict[int, PartitionState]) -> dict[int, Exception]:
-        """Upload the batches, commit the durable ones, empty their buffers; the failures."""
+        """Upload the batches, write their dead letters, commit the batches that are durable in
+        both, empty their buffers; the failures."""
         results = self._flusher.flush({p: s.buffer for p, s in states.items()})
+        letters = {p: states[p].dead_letters for p, error in results.items() if error is None}
+        results.update(self._dead_letters.deliver(letters, DEAD_LETTER_TIMEOUT))
         durable = {p: states[p] for p, error in results.items() if error is None}
         self._commit(durable)
         for state in durable.values():
             state.buffer = PartitionBuffer()
+            state.dead_letters = []
             state.forced_end = None
         return {p: error for p, error in results.items() if error is not None}
 
@@ -436,6 +455,7 @@ class _Service:
             for tp in partitions
             if tp.partition in self._states
         }
+        self._dead_letters.forget(gone)
         for partition in gone:
             with suppress(KeyError):
                 metrics.LAG.remove(str(partition))

@@ -1,18 +1,101 @@
-"""What happens to a change row that cannot be encoded: for now it is logged, counted and skipped.
+"""Change rows that cannot be published, as dead letters for the dead-letter topic (pure, no I/O).
 
-Its sequence still counts as acknowledged, so one bad row never stops capture. (A dead-letter
-topic for these rows is a planned follow-up.)
+A row is dead-lettered when the encoder rejects it (SQLite's loose typing lets a column hold a
+blob or text that is not UTF-8) or when its message would exceed the size limit (a 10 MB string
+must not block capture). The dead letter goes to `<topic>.dlq`; its sequence is acknowledged, and
+the source position advances past it, only when the broker acknowledges the dead letter, through
+the same tracker as every other change.
+
+Exactly-once holds for the source position, at-least-once for the dead letter itself: a crash
+after the broker acknowledged it but before the checkpoint was saved writes it again on restart.
+Every copy has the same Kafka key `<source>/<sequence>` (and headers `chinook-source`,
+`chinook-dlq-sequence`), so readers of the dead-letter topic deduplicate by key.
 """
 
-import logging
+import base64
+import json
+import math
+from dataclasses import dataclass
+from typing import Final
 
 from producer.change_log import Row
-from producer.encoder import UnencodableRow
-from producer.metrics import DEAD_LETTERS
+from producer.encoder import CUSTOMER_START, UnencodableRow
+from producer.recovery import SOURCE_HEADER
+from shared.changes import COLUMN_NAMES
 
-log = logging.getLogger(__name__)
+DEAD_LETTER_PARTITIONS: Final = 1  # used when the dead-letter topic has to be created
+MAX_MESSAGE_BYTES: Final = 1024 * 1024  # a larger encoded change is dead-lettered
+VALUE_LIMIT: Final = 16 * 1024  # a longer column value is cut in the dead letter (13 fit in 1 MiB)
+ERROR_LIMIT: Final = 1000  # characters of the reason kept in the error header
+STAGE: Final = "produce"
 
 
-def skip_unencodable(row: Row, error: UnencodableRow) -> None:
-    log.error("skipping change %s of customer %s: %s", row[0], row[2], error)
-    DEAD_LETTERS.inc()
+@dataclass(frozen=True)
+class DeadLetter:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    timestamp_ms: int | None
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def check_size(value: bytes, seq: int, limit: int = MAX_MESSAGE_BYTES) -> bytes:
+    """`value`, unless it is over `limit` bytes: then UnencodableRow."""
+    if len(value) > limit:
+        raise UnencodableRow(
+            f"change {seq}: encoded change is {len(value)} bytes, over the {limit}-byte limit"
+        )
+    return value
+
+
+def dead_letter(row: Row, reason: str, source_id: str) -> DeadLetter:
+    """The dead letter for a change row: the row as JSON, the reason and the sequence in headers."""
+    seq = row[0]
+    timestamp = row[3] if type(row[3]) is int else None
+    return DeadLetter(
+        f"{source_id}/{seq}".encode(),
+        row_document(row),
+        [
+            ("chinook-dlq-stage", STAGE.encode()),
+            ("chinook-dlq-error", reason[:ERROR_LIMIT].encode()),
+            ("chinook-dlq-sequence", str(seq).encode()),
+            (SOURCE_HEADER, source_id.encode()),
+        ],
+        timestamp,
+    )
+
+
+def row_document(row: Row) -> bytes:
+    """The change row as JSON, columns by name.
+
+    Bytes become {"base64": ...}; a value longer than VALUE_LIMIT becomes {"truncated": true,
+    "length": n, "prefix": <its first VALUE_LIMIT characters or bytes, as above>}, so the
+    document stays small whatever the row holds.
+    """
+    seq, op, customer_id, captured_at_ms = row[:CUSTOMER_START]
+    document = {
+        "sequence": _json_value(seq),
+        "op": _json_value(op),
+        "customer_id": _json_value(customer_id),
+        "captured_at_ms": _json_value(captured_at_ms),
+        "columns": {
+            name: _json_value(value)
+            for name, value in zip(COLUMN_NAMES, row[CUSTOMER_START:], strict=True)
+        },
+    }
+    return json.dumps(document).encode()
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, str | bytes) and len(value) > VALUE_LIMIT:
+        return {"truncated": True, "length": len(value), "prefix": _json_value(value[:VALUE_LIMIT])}
+    if isinstance(value, bytes):
+        return {"base64": base64.b64encode(value).decode()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, int | float | str):
+        return value
+    return repr(value)

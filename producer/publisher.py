@@ -3,19 +3,23 @@
 The client is idempotent with `acks=all`, so retries never duplicate or reorder messages within
 a partition, and `message.timeout.ms=0` makes it retry for as long as the broker is away. Its
 queue is bounded: when full, `publish` serves delivery reports until there is room, which holds
-back reading from SQLite (bounded memory).
+back reading from SQLite (bounded memory). Dead letters (see `producer.dead_letters`) go through
+the same client to the dead-letter topic; their delivery acknowledges their sequence too.
 """
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from producer.checkpoint import AckTracker
-from producer.metrics import DELIVERY_ERRORS, DELIVERY_LATENCY, MESSAGES_PUBLISHED
+from producer.dead_letters import DeadLetter, dead_letter_topic
+from producer.encoder import UnencodableRow
+from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS, DELIVERY_LATENCY, MESSAGES_PUBLISHED
 from producer.recovery import SOURCE_HEADER
 from shared.kafka import KafkaSettings
 from shared.metrics import Health
@@ -50,6 +54,7 @@ class Publisher:
         self, settings: KafkaSettings, topic: str, source_id: str, tracker: AckTracker, health: Health
     ) -> None:
         self._topic = topic
+        self._dead_letter_topic = dead_letter_topic(topic)
         self._headers = [(SOURCE_HEADER, source_id.encode())]
         self._tracker = tracker
         self._health = health
@@ -58,13 +63,38 @@ class Publisher:
         self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
 
     def publish(self, seq: int, key: bytes, value: bytes, timestamp_ms: int, stop: threading.Event) -> bool:
-        """Queue one message, waiting while the queue is full; False if `stop` was set meanwhile."""
+        """Queue one message, waiting while the queue is full; False if `stop` was set meanwhile.
+
+        Raises UnencodableRow when the client refuses the message as too large.
+        """
         report = partial(self._delivered, seq, time.perf_counter())
+        try:
+            return self._produce(self._topic, key, value, self._headers, timestamp_ms, report, stop)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+            raise UnencodableRow(f"change {seq}: {error.args[0].str()}") from None
+
+    def dead_letter(self, seq: int, letter: DeadLetter, stop: threading.Event) -> bool:
+        """Queue the dead letter of change `seq`; False if `stop` was set while the queue was full."""
+        report = partial(self._dead_lettered, seq)
+        topic = self._dead_letter_topic
+        return self._produce(topic, letter.key, letter.value, letter.headers, letter.timestamp_ms, report, stop)
+
+    def _produce(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        timestamp_ms: int | None,
+        report: Callable[[KafkaError | None, Message], None],
+        stop: threading.Event,
+    ) -> bool:
+        when = {} if timestamp_ms is None else {"timestamp": timestamp_ms}
         while True:
             try:
-                self._producer.produce(
-                    self._topic, value, key, headers=self._headers, timestamp=timestamp_ms, on_delivery=report
-                )
+                self._producer.produce(topic, value, key, headers=headers, on_delivery=report, **when)
                 return True
             except BufferError:
                 if stop.is_set():
@@ -93,6 +123,16 @@ class Publisher:
         if self._broker_problem:
             self._broker_problem = False
             self._health.recover("broker")
+
+    def _dead_lettered(self, seq: int, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            DELIVERY_ERRORS.inc()
+            self.failed = True
+            log.error("dead letter of change %s to %s failed: %s", seq, self._dead_letter_topic, error.str())
+            self._health.degrade("delivery", f"dead letter of change {seq} not delivered: {error.str()}")
+            return
+        self._tracker.ack(seq)  # no position: the change has no message in the topic
+        DEAD_LETTERS.inc()
 
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():

@@ -2,7 +2,8 @@
 
 Guarantees: every change committed to `Customer` reaches the topic, in sequence order per
 customer, exactly once across restarts and crashes (see `producer.recovery`); a change leaves
-the change table only after the broker has acknowledged it and every change before it.
+the change table only after the broker has acknowledged it and every change before it. A change
+that cannot be published goes to the dead-letter topic instead (see `producer.dead_letters`).
 """
 
 import dataclasses
@@ -11,18 +12,18 @@ import threading
 import time
 from typing import Final
 
-from producer import change_log
+from producer import change_log, schema_watch
 from producer.capture import check_source, use_wal
 from producer.checkpoint import AckTracker
 from producer.config import ProducerConfig
 from producer.database import Database
-from producer.dead_letters import skip_unencodable
+from producer.dead_letters import DEAD_LETTER_PARTITIONS, check_size, dead_letter, dead_letter_topic
 from producer.encoder import ChangeEncoder, UnencodableRow
 from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
 from producer.publisher import Publisher
 from producer.recovery import recover
 from producer.state import save_checkpoint
-from shared.kafka import KafkaSettings, check_broker
+from shared.kafka import KafkaSettings, check_broker, ensure_topic
 from shared.metrics import Health
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def run_producer(config: ProducerConfig, health: Health, stop: threading.Event) 
         db.run(lambda connection: check_source(connection, config.db_path))
         db.run(use_wal)
         check_broker(settings)
+        db.wait_out_locks(health, stop)
+        reader.wait_out_locks(health, stop)
         while not _run_session(config, settings, db, reader, health, stop):
             stop.wait(RETRY_PAUSE)
     finally:
@@ -64,11 +67,16 @@ def _run_session(
     health: Health,
     stop: threading.Event,
 ) -> bool:
-    """Recover, then publish until stopped or idle (True) or until a delivery fails (False)."""
+    """Recover, then publish until stopped or idle (True) or until a delivery fails (False).
+
+    A schema change that breaks capture (see `producer.schema_watch`) ends the session once every
+    change captured so far is published: False to reinstall capture, or PipelineError.
+    """
     recovery = recover(db, settings, config.topic, config.partitions, health, stop)
     if recovery is None:
         return True
     state = recovery.state
+    ensure_topic(settings, dead_letter_topic(config.topic), DEAD_LETTER_PARTITIONS)
     tracker = AckTracker(state.acked_seq, state.partition_offsets, recovery.published)
     publisher = Publisher(settings, config.topic, state.source_id, tracker, health)
     checkpointer = _Checkpointer(db, tracker, config.checkpoint_interval)
@@ -80,6 +88,8 @@ def _run_session(
     encoder = ChangeEncoder()
     last_read = state.acked_seq
     finished = True
+    schema = schema_watch.SchemaWatch(config.db_path)
+    schema_change: schema_watch.Verdict | None = None
     while not stop.is_set():
         health.beat()
         if publisher.failed:
@@ -87,22 +97,23 @@ def _run_session(
             break
         checkpointer.maybe_save()
         version = reader.run(change_log.data_version)
+        schema_change = schema_change or reader.run(schema.check)
         rows = reader.run(
             lambda connection: change_log.read_changes(connection, last_read, config.batch_rows)
         )
         if rows:
             ROWS_CAPTURED.inc(len(rows))
-            _publish(rows, tracker, encoder, publisher, stop)
+            _publish(rows, tracker, encoder, publisher, state.source_id, stop)
             last_read = rows[-1][0]
             publisher.poll(0)
             continue
-        if config.exit_when_idle and tracker.in_flight == 0:
+        if (config.exit_when_idle or schema_change) and tracker.in_flight == 0:
             break
         while reader.run(change_log.data_version) == version and not stop.is_set() and not publisher.failed:
             publisher.poll(config.poll_interval)
             health.beat()
             checkpointer.maybe_save()
-            if config.exit_when_idle and tracker.in_flight == 0:
+            if (config.exit_when_idle or schema_change) and tracker.in_flight == 0:
                 break
     remaining = publisher.flush(SHUTDOWN_FLUSH_TIMEOUT)
     if remaining:
@@ -110,6 +121,9 @@ def _run_session(
             "%d change(s) not acknowledged at shutdown: they are checked again on restart", remaining
         )
     checkpointer.save()
+    if schema_change is not None:
+        schema_watch.settle(schema_change, db.run(change_log.pending_count))
+        return stop.is_set()
     return finished
 
 
@@ -118,20 +132,22 @@ def _publish(
     tracker: AckTracker,
     encoder: ChangeEncoder,
     publisher: Publisher,
+    source_id: str,
     stop: threading.Event,
 ) -> None:
-    """Publish the rows in sequence order, except those a recovery found already in the topic."""
+    """Publish the rows in sequence order, except those a recovery found already in the topic;
+    a row that cannot be published goes to the dead-letter topic."""
     for row in rows:
         seq = row[0]
         if not tracker.track(seq):
             continue
         try:
-            value = encoder.encode(row)
+            value = check_size(encoder.encode(row), seq)
+            queued = publisher.publish(seq, str(row[2]).encode(), value, row[3], stop)
         except UnencodableRow as error:
-            skip_unencodable(row, error)
-            tracker.ack(seq)
-            continue
-        if not publisher.publish(seq, str(row[2]).encode(), value, row[3], stop):
+            log.error("dead-lettering change %s of customer %s: %s", seq, row[2], error)
+            queued = publisher.dead_letter(seq, dead_letter(row, str(error), source_id), stop)
+        if not queued:
             return
 
 
