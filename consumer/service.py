@@ -51,6 +51,7 @@ POLL_MESSAGES: Final = 1000
 POLL_TIMEOUT: Final = 0.2
 GAUGE_INTERVAL: Final = 1.0
 KAFKA_TIMEOUT: Final = 30.0
+TOPIC_POLL_INTERVAL: Final = 1.0
 DEAD_LETTER_TIMEOUT: Final = 10.0  # seconds a flush waits for the broker to acknowledge dead letters
 
 
@@ -106,11 +107,8 @@ def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) 
     check_broker(config.kafka)
     client = make_client(config.s3)
     check_bucket(client, config.bucket)
-    if config.exit_when_idle and not _topic_exists(config):
-        raise PipelineError(
-            f"topic {config.topic!r} does not exist at {config.kafka.bootstrap_servers}: "
-            "run the producer first or fix --topic"
-        )
+    if not _wait_for_topic(config, health, stop):
+        return
     uploader = Uploader(
         client,
         config.bucket,
@@ -122,6 +120,29 @@ def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) 
         _Service(config, health, stop, uploader).run()
     finally:
         uploader.close()
+
+
+def _wait_for_topic(config: ConsumerConfig, health: Health, stop: threading.Event) -> bool:
+    """Wait until the topic exists (the producer creates it); False when stopped first.
+
+    Subscribing to a missing topic would leave librdkafka idle until its next periodic metadata
+    refresh, minutes later. With `exit_when_idle` a missing topic is an error instead.
+    """
+    if _topic_exists(config):
+        return True
+    if config.exit_when_idle:
+        raise PipelineError(
+            f"topic {config.topic!r} does not exist at {config.kafka.bootstrap_servers}: "
+            "run the producer first or fix --topic"
+        )
+    log.info("waiting for topic %s to be created (by the producer)", config.topic)
+    health.degrade("topic", f"topic {config.topic} does not exist yet")
+    while not stop.wait(TOPIC_POLL_INTERVAL):
+        health.beat()
+        if _topic_exists(config):
+            health.recover("topic")
+            return True
+    return False
 
 
 def _topic_exists(config: ConsumerConfig) -> bool:

@@ -10,6 +10,7 @@ followed by an insert of the new one.
 
 import logging
 import sqlite3
+import time
 import uuid
 from typing import Final
 
@@ -82,11 +83,30 @@ def missing_columns(columns: tuple[str, ...]) -> list[str]:
     return [name for name in COLUMN_NAMES if name not in columns]
 
 
-def use_wal(connection: sqlite3.Connection) -> None:
-    """Switch to write-ahead logging, so capture reads never block the application's writes."""
-    mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        log.warning("database stays in journal mode %s (WAL not available)", mode)
+def use_wal(connection: sqlite3.Connection, patience: float = 5.0) -> None:
+    """Switch to write-ahead logging, so capture reads never block the application's writes.
+
+    The switch needs a moment with no writer and fails at once (no busy wait) while one is
+    active, so it is retried for up to `patience` seconds; after that capture goes on in the
+    current journal mode (correct, only less concurrent) and the next start tries again.
+    """
+    deadline = time.monotonic() + patience
+    delay = 0.02
+    while True:
+        try:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            if time.monotonic() >= deadline:
+                log.warning("database busy: journal mode left as it is, WAL is tried on the next start")
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            continue
+        if str(mode).lower() != "wal":
+            log.warning("database stays in journal mode %s (WAL not available)", mode)
+        return
 
 
 def install(connection: sqlite3.Connection) -> CaptureState:
