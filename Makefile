@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[embedded,dev]'
 	touch $(STAMP)
 
+# The fault-injection suite with its full counts (50,000 changes, 20 kills, a 20 s S3 outage).
+soak: $(STAMP)
+	CHINOOK_SOAK=1 $(BIN)/python -m pytest -q -s tests/test_faults.py --timeout=3600
+
 # The benchmark on the embedded stack; figures and ratios to the raw limits in bench-results/.
 bench: $(STAMP)
 	$(BIN)/chinook-pipeline bench --out bench-results/bench.json

@@ -291,3 +291,28 @@ def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object
     stop_ok(producer, first, third, fourth)
     assert not uncovered_commits(pipeline.bootstrap_servers, pipeline.group, pipeline.topic, s3_client, pipeline.bucket)
     pipeline.verify_ok()
+
+
+def test_sigterm_during_an_s3_outage_exits_by_the_deadline_without_committing(
+    pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
+) -> None:
+    """Graceful shutdown has a deadline: past it the consumer exits without committing what is
+    not durable, and the next consumer delivers it."""
+    with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
+        pipeline.produce_all()
+        consumer = pipeline.start_consumer(
+            "--s3-endpoint-url", proxy.endpoint_url, "--flush-records", "1000000", "--flush-age", "3600",
+            "--shutdown-timeout", "2",
+        )
+        wait_for(lambda: consumer.metrics().get("chinook_consumer_buffered_records"), "records buffered")
+        proxy.refuse = True
+        started = time.monotonic()
+        code = consumer.stop(timeout=120)
+        took = time.monotonic() - started
+        proxy.refuse = False
+    assert code == 0, consumer.output()[-4000:]
+    assert "not in S3" in consumer.output(), consumer.output()[-4000:]
+    assert not uncovered_commits(pipeline.bootstrap_servers, pipeline.group, pipeline.topic, s3_client, pipeline.bucket)
+    print(f"consumer stopped {took:.1f}s after SIGTERM with a 2 s deadline while S3 was down")
+    pipeline.consume_all()
+    pipeline.verify_ok()
