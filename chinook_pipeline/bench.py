@@ -8,8 +8,8 @@ record). Each figure is measured `--repeat` times; the report gives the median a
 
 How each figure is timed:
 - The services run as separate processes (`python -m chinook_pipeline producer|consumer
-  --exit-when-idle`), exactly as a user runs them. Their rate counts from the first message
-  published / record consumed (seen on the service's /metrics) to the exit of the last process,
+  --exit-when-idle`), exactly as a user runs them. Their rate counts from the first change
+  read from SQLite / record consumed (seen on the service's /metrics) to the exit of the last process,
   i.e. after the last acknowledgement / commit; interpreter start-up and the consumer-group join
   (seconds on Tansu) are left out. `details` keeps the wall time from process start as well.
 - Raw produce: from the first produce to the last acknowledgement (after one warm-up message).
@@ -75,7 +75,7 @@ POLL_SECONDS: Final = 0.1
 SERVICE_TIMEOUT: Final = 1800.0
 DRAIN_TIMEOUT: Final = 120.0
 T = TypeVar("T")
-PRODUCER_ACTIVITY: Final = "chinook_producer_messages_published_total"
+PRODUCER_ACTIVITY: Final = "chinook_producer_rows_captured_total"
 CONSUMER_ACTIVITY: Final = "chinook_consumer_records_consumed_total"
 
 

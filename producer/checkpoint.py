@@ -8,6 +8,9 @@ the offset from which a recovery must read the topic to see every message of a c
 
 from collections import deque
 from collections.abc import Mapping
+from typing import Final
+
+_UNACKED: Final = object()  # `_acks` holds no acknowledgement for the sequence
 
 
 class AckTracker:
@@ -55,16 +58,21 @@ class AckTracker:
 
     def ack(self, seq: int, partition: int | None = None, offset: int | None = None) -> None:
         """Record that `seq` is durable at (`partition`, `offset`), or needs no message (None)."""
-        self._acks[seq] = None if partition is None or offset is None else (partition, offset)
+        acks = self._acks
+        acks[seq] = None if partition is None or offset is None else (partition, offset)
         pending = self._pending
-        while pending and pending[0] in self._acks:
-            head = pending.popleft()
-            position = self._acks.pop(head)
+        if not pending or pending[0] != seq:
+            return  # the prefix cannot move: its head is still unacknowledged
+        next_offsets = self._next_offsets
+        while pending:
+            position = acks.pop(pending[0], _UNACKED)
+            if position is _UNACKED:
+                break
+            self._acked_seq = pending.popleft()
             if position is not None:
                 partition_, offset_ = position
-                if offset_ >= self._next_offsets.get(partition_, 0):
-                    self._next_offsets[partition_] = offset_ + 1
-            self._acked_seq = head
+                if offset_ >= next_offsets.get(partition_, 0):
+                    next_offsets[partition_] = offset_ + 1
 
     def partition_offsets(self) -> dict[int, int]:
         """Per partition, the offset from which every message of a change > acked_seq lies.

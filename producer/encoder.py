@@ -3,9 +3,7 @@
 from collections.abc import Sequence
 from typing import Final
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
-from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
+from shared.changes import FIELD_NAMES, CustomerChange, Operation
 
 # Column order of a change row as `change_log.CHANGE_COLUMNS` selects it: seq, op, customer_id,
 # captured_at_ms, then the 13 `Customer` columns in `shared.changes.COLUMNS` order.
@@ -17,6 +15,7 @@ OPERATIONS: Final[dict[str, int]] = {
     "update": Operation.OPERATION_UPDATE,
     "delete": Operation.OPERATION_DELETE,
 }
+_DELETE: Final = Operation.OPERATION_DELETE
 _INTEGER_FIELDS: Final = frozenset({"customer_id", "support_rep_id"})
 _FIELD_TYPES: Final = tuple(int if name in _INTEGER_FIELDS else str for name in FIELD_NAMES)
 
@@ -34,24 +33,27 @@ class ChangeEncoder:
     """
 
     def encode(self, row: Sequence[object]) -> bytes:
-        """The serialized change; raises UnencodableRow for a value of the wrong type."""
+        """The serialized change; raises UnencodableRow for a value of the wrong type.
+
+        Fields are assigned one by one on a fresh message: for upb this is about twice as fast
+        as keyword construction, and it is the per-row cost that bounds the producer.
+        """
         seq, op, customer_id, captured_at_ms = row[:CUSTOMER_START]
         operation = OPERATIONS.get(op)  # type: ignore[call-overload]
         if operation is None:
             raise UnencodableRow(f"change {seq}: unknown operation {op!r}")
         values = row[CUSTOMER_START:]
         try:
-            customer = Customer(
-                **{name: value for name, value in zip(FIELD_NAMES, values, strict=True) if value is not None}
-            )
-            millis = int(captured_at_ms)  # type: ignore[call-overload]
-            change = CustomerChange(
-                op=operation,
-                sequence=seq,
-                customer_id=customer_id,
-                captured_at=Timestamp(seconds=millis // 1000, nanos=millis % 1000 * 1_000_000),
-                **{"before" if operation == Operation.OPERATION_DELETE else "after": customer},
-            )
+            seconds, millis = divmod(int(captured_at_ms), 1000)  # type: ignore[call-overload]
+            change = CustomerChange(op=operation, sequence=seq, customer_id=customer_id)
+            stamp = change.captured_at
+            stamp.seconds = seconds
+            stamp.nanos = millis * 1_000_000
+            customer = change.before if operation == _DELETE else change.after
+            customer.SetInParent()
+            for name, value in zip(FIELD_NAMES, values, strict=True):
+                if value is not None:
+                    setattr(customer, name, value)
         except (TypeError, ValueError):
             raise UnencodableRow(_describe_mismatch(seq, values)) from None
         return change.SerializeToString()

@@ -13,7 +13,7 @@ DELIVERY_ERRORS = Counter(
 )
 DELIVERY_LATENCY = Histogram(
     "chinook_producer_delivery_latency_seconds",
-    "Time from handing a message to the Kafka client to its acknowledgement.",
+    "Time from handing a message to the Kafka client to its acknowledgement (one message in 16 is observed).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
 SOURCE_LAG = Gauge(

@@ -137,13 +137,13 @@ def _publish(
 ) -> None:
     """Publish the rows in sequence order, except those a recovery found already in the topic;
     a row that cannot be published goes to the dead-letter topic."""
+    track, encode, publish = tracker.track, encoder.encode, publisher.publish
     for row in rows:
         seq = row[0]
-        if not tracker.track(seq):
+        if not track(seq):
             continue
         try:
-            value = check_size(encoder.encode(row), seq)
-            queued = publisher.publish(seq, str(row[2]).encode(), value, row[3], stop)
+            queued = publish(seq, str(row[2]).encode(), check_size(encode(row), seq), row[3], stop)
         except UnencodableRow as error:
             log.error("dead-lettering change %s of customer %s: %s", seq, row[2], error)
             queued = publisher.dead_letter(seq, dead_letter(row, str(error), source_id), stop)
