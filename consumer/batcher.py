@@ -1,15 +1,14 @@
-"""Per-partition buffering and the one flush rule (records, bytes or age, whichever comes first)."""
+"""Per-partition buffering and the one flush rule (records, bytes or age, whichever comes first).
+
+Records are framed (shared.framing) into their time bucket's body as they arrive: a batch holds
+one growing bytes buffer per object-to-be instead of a Python object per record, which keeps both
+the flush and the memory per buffered record small.
+"""
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
-
-class Record(NamedTuple):
-    """One accepted Kafka record: offset, message timestamp (ms, UTC) and value bytes."""
-
-    offset: int
-    timestamp_ms: int
-    value: bytes
+from consumer.partitioner import bucket_ms
+from shared.framing import length_prefix
 
 
 @dataclass(frozen=True)
@@ -26,28 +25,65 @@ def should_flush(count: int, size: int, age: float, limits: FlushLimits) -> bool
 
 
 @dataclass
+class TimeGroup:
+    """The records of a batch in one time bucket, in offset order: one object.
+
+    `timestamp_ms` is the first record's (it dates the object's key); `body` is the records'
+    value bytes, framed, not yet compressed.
+    """
+
+    first_offset: int
+    timestamp_ms: int
+    last_offset: int
+    count: int = 0
+    body: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
 class PartitionBuffer:
-    """The batch being built for one partition: offsets [start, end) and the records to write.
+    """The batch being built for one partition: offsets [start, end) and the records to write,
+    grouped by the `layout`'s time bucket (hour or day of the record timestamp).
 
     A rejected record is covered (its offset moves `end`, so the commit passes it) but not stored.
     """
 
-    records: list[Record] = field(default_factory=list)
+    layout: str
     start: int | None = None
     end: int | None = None
+    count: int = 0
     size: int = 0
     opened_at: float | None = None
+    groups: dict[int, TimeGroup] = field(default_factory=dict)  # time bucket -> its records
 
-    def add(self, record: Record, now: float) -> None:
-        self.cover(record.offset, now)
-        self.records.append(record)
-        self.size += len(record.value)
+    def __post_init__(self) -> None:
+        self._bucket_ms = bucket_ms(self.layout)
+
+    def add(self, offset: int, timestamp_ms: int, value: bytes, now: float) -> None:
+        """Store a record (offsets arrive in increasing order)."""
+        if self.start is None:
+            self.start, self.opened_at = offset, now
+        self.end = offset + 1
+        bucket = timestamp_ms // self._bucket_ms
+        group = self.groups.get(bucket)
+        if group is None:
+            group = self.groups[bucket] = TimeGroup(offset, timestamp_ms, offset)
+        group.last_offset = offset
+        group.count += 1
+        body = group.body
+        body += length_prefix(len(value))
+        body += value
+        self.count += 1
+        self.size += len(value)
 
     def cover(self, offset: int, now: float) -> None:
         """Include `offset` in the batch's range without storing a record for it."""
         if self.start is None:
             self.start, self.opened_at = offset, now
         self.end = offset + 1
+
+    def time_groups(self) -> list[TimeGroup]:
+        """The batch's objects-to-be, in time order."""
+        return [self.groups[bucket] for bucket in sorted(self.groups)]
 
     @property
     def empty(self) -> bool:
@@ -57,4 +93,4 @@ class PartitionBuffer:
         return 0.0 if self.opened_at is None else now - self.opened_at
 
     def due(self, now: float, limits: FlushLimits) -> bool:
-        return not self.empty and should_flush(len(self.records), self.size, self.age(now), limits)
+        return not self.empty and should_flush(self.count, self.size, self.age(now), limits)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from consumer.encoder import GZIP_LEVEL
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.s3 import S3Settings
@@ -28,7 +29,7 @@ class ConsumerConfig:
     flush_bytes: int = 16 * 1024 * 1024
     flush_age: float = 10.0
     compression: str = "gzip"
-    gzip_level: int = 6
+    gzip_level: int = GZIP_LEVEL
     upload_concurrency: int = 8
     multipart_threshold: int = 16 * 1024 * 1024
     multipart_chunksize: int = 8 * 1024 * 1024

@@ -5,15 +5,20 @@ be committed. A failed batch is left untouched so the same batch can be flushed 
 """
 
 import logging
+import os
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Final
 
 from consumer.batcher import PartitionBuffer
 from consumer.encoder import Encoding, encode, metadata
 from consumer.journal import Intent, Journal
-from consumer.partitioner import object_key, split_by_time
+from consumer.partitioner import object_key
 from consumer.uploader import S3Object, Uploader
 
 log = logging.getLogger(__name__)
+
+ENCODERS: Final = os.cpu_count() or 1  # zlib releases the GIL: one compressing thread per core
 
 
 class Flusher:
@@ -39,35 +44,44 @@ class Flusher:
                     self._prefix,
                     self._topic,
                     partition,
-                    group[0].offset,
-                    group[0].timestamp_ms,
+                    group.first_offset,
+                    group.timestamp_ms,
                     self._encoding.extension,
                 ),
                 encode(group, self._encoding),
                 self._encoding.content_type,
                 metadata(group),
             )
-            for group in split_by_time(self._layout, buffer.records)
+            for group in buffer.time_groups()
         ]
 
     def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]:
         """Make the batches durable; per partition, None when its batch is in S3, else the error.
 
-        A batch without records (all rejected) needs no object and is durable at once.
+        The batches are encoded on worker threads while their intents are written; no object is
+        uploaded before its batch's intent is stored. A batch without records (all rejected)
+        needs no object and is durable at once.
         """
         results: dict[int, Exception | None] = {}
         pending: list[tuple[int, S3Object]] = []
-        for partition, buffer in buffers.items():
-            assert buffer.start is not None and buffer.end is not None
-            objects = self.objects(partition, buffer)
-            if objects:
+        stored = {p: b for p, b in buffers.items() if b.count}
+        with ThreadPoolExecutor(max_workers=min(ENCODERS, max(1, len(stored)))) as pool:
+            encoded: dict[int, Future[list[S3Object]]] = {
+                partition: pool.submit(self.objects, partition, buffer)
+                for partition, buffer in stored.items()
+            }
+            for partition, buffer in buffers.items():
+                assert buffer.start is not None and buffer.end is not None
+                results[partition] = None
+                if partition not in encoded:
+                    continue
                 try:
                     self._journal.write(partition, Intent(buffer.start, buffer.end))
                 except Exception as error:  # noqa: BLE001 (any failure: retry the flush later)
                     results[partition] = error
-                    continue
-            results[partition] = None
-            pending.extend((partition, item) for item in objects)
+            for partition, future in encoded.items():
+                if results[partition] is None:
+                    pending.extend((partition, item) for item in future.result())
         errors = self._uploader.upload([item for _, item in pending])
         for (partition, item), error in zip(pending, errors, strict=True):
             if error is not None and results[partition] is None:

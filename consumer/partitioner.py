@@ -6,9 +6,9 @@ The date comes from the Kafka message timestamp, which the producer sets to the 
 time (UTC).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
 HOUR_MS: Final = 3_600_000
 DAY_MS: Final = 24 * HOUR_MS
@@ -16,25 +16,9 @@ ENTITY: Final = "customer"
 OFFSET_DIGITS: Final = 20
 
 
-class Stamped(Protocol):
-    offset: int
-    timestamp_ms: int
-
-
-R = TypeVar("R", bound=Stamped)
-
-
-def time_bucket(layout: str, timestamp_ms: int) -> int:
-    """The time bucket of a record: its hour, or its day for `entity-date`."""
-    return timestamp_ms // (DAY_MS if layout == "entity-date" else HOUR_MS)
-
-
-def split_by_time(layout: str, records: Iterable[R]) -> list[list[R]]:
-    """Group records by time bucket, buckets in time order, records in offset order inside each."""
-    groups: dict[int, list[R]] = {}
-    for record in records:
-        groups.setdefault(time_bucket(layout, record.timestamp_ms), []).append(record)
-    return [groups[bucket] for bucket in sorted(groups)]
+def bucket_ms(layout: str) -> int:
+    """The length of a time bucket: a day for `entity-date`, an hour otherwise."""
+    return DAY_MS if layout == "entity-date" else HOUR_MS
 
 
 def object_key(

@@ -1,6 +1,7 @@
 """Records the consumer cannot store: how they are recognised and what happens to them."""
 
 import logging
+from typing import Final
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from google.protobuf.message import DecodeError
@@ -10,6 +11,7 @@ from consumer.dead_letters import DeadLetter
 from shared.changes import CustomerChange, Operation
 
 log = logging.getLogger(__name__)
+UNSPECIFIED: Final = Operation.OPERATION_UNSPECIFIED  # looked up once: enum lookups are slow
 
 
 def parse_change(value: bytes) -> tuple[CustomerChange | None, str | None]:
@@ -21,7 +23,7 @@ def parse_change(value: bytes) -> tuple[CustomerChange | None, str | None]:
         change = CustomerChange.FromString(value)
     except DecodeError as error:
         return None, f"not a CustomerChange: {error}"
-    if change.op == Operation.OPERATION_UNSPECIFIED:
+    if change.op == UNSPECIFIED:
         return None, "operation is unspecified"
     if not change.customer_id:
         return None, "no customer_id"

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 
 from chinook_pipeline import embedded
-from consumer.batcher import PartitionBuffer, Record
+from consumer.batcher import PartitionBuffer
 from consumer.config import ConsumerConfig
 from consumer.encoder import Encoding
 from consumer.flusher import Flusher
@@ -217,9 +217,9 @@ def test_a_crash_mid_batch_is_redone_exactly(
     flusher = Flusher(uploader, journal, cfg.layout, cfg.prefix, topic, Encoding("gzip"))
 
     def batch(start: int, end: int) -> PartitionBuffer:
-        buffer = PartitionBuffer()
+        buffer = PartitionBuffer(cfg.layout)
         for s in sent[start:end]:
-            buffer.add(Record(s.offset, s.timestamp_ms, s.value), now=0.0)
+            buffer.add(s.offset, s.timestamp_ms, s.value, now=0.0)
         return buffer
 
     assert not flusher.flush({0: batch(0, 5)})[0]

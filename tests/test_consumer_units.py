@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from consumer.batcher import FlushLimits, PartitionBuffer, Record, should_flush
+from consumer.batcher import FlushLimits, PartitionBuffer, should_flush
 from consumer.config import ConsumerConfig
 from consumer.encoder import Encoding, encode, metadata
 from consumer.journal import Intent, Resume, journal_key, resume_point
-from consumer.partitioner import object_key, split_by_time
+from consumer.partitioner import object_key
 from consumer.poison import parse_change
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
@@ -51,19 +51,26 @@ def test_offsets_are_zero_padded_so_keys_sort_by_offset() -> None:
 
 def test_batch_splits_by_hour_and_each_object_starts_at_its_own_first_offset() -> None:
     next_hour, next_day = T + 1, ms("2024-03-11T00:00:00")
-    records = [
-        Record(5, T, b"a"),
-        Record(6, next_hour, b"b"),
-        Record(7, T, b"c"),
-        Record(8, next_day, b"d"),
+    records = [(5, T, b"a"), (6, next_hour, b"b"), (7, T, b"c"), (8, next_day, b"d")]
+
+    def groups(layout: str) -> list[tuple[int, int, int, int, list[bytes]]]:
+        buffer = PartitionBuffer(layout)
+        for offset, timestamp, value in records:
+            buffer.add(offset, timestamp, value, now=0.0)
+        return [
+            (g.first_offset, g.last_offset, g.count, g.timestamp_ms, list(unframe(bytes(g.body))))
+            for g in buffer.time_groups()
+        ]
+
+    assert groups("hive-hourly") == [
+        (5, 7, 2, T, [b"a", b"c"]),
+        (6, 6, 1, next_hour, [b"b"]),
+        (8, 8, 1, next_day, [b"d"]),
     ]
-    hourly = split_by_time("hive-hourly", records)
-    assert [[r.offset for r in group] for group in hourly] == [[5, 7], [6], [8]]
-    daily = split_by_time("entity-date", records)
-    assert [[r.offset for r in group] for group in daily] == [[5, 6, 7], [8]]
-    assert object_key(
-        "hive-hourly", "", "t", 0, hourly[1][0].offset, hourly[1][0].timestamp_ms, "x"
-    ) == ("t/dt=2024-03-10/hour=11/t+0+00000000000000000006.x")
+    assert groups("entity-date") == [(5, 7, 3, T, [b"a", b"b", b"c"]), (8, 8, 1, next_day, [b"d"])]
+    assert object_key("hive-hourly", "", "t", 0, 6, next_hour, "x") == (
+        "t/dt=2024-03-10/hour=11/t+0+00000000000000000006.x"
+    )
 
 
 def test_flush_rule_records_bytes_or_age() -> None:
@@ -75,25 +82,28 @@ def test_flush_rule_records_bytes_or_age() -> None:
 
 
 def test_buffer_covers_rejected_offsets_without_storing_them() -> None:
-    buffer = PartitionBuffer()
+    buffer = PartitionBuffer("hive-hourly")
     assert buffer.empty and not buffer.due(100.0, FlushLimits(1, 1, 0.1))
     buffer.cover(10, now=1.0)
-    buffer.add(Record(11, T, b"xyz"), now=2.0)
-    assert (buffer.start, buffer.end, buffer.size, len(buffer.records)) == (10, 12, 3, 1)
+    buffer.add(11, T, b"xyz", now=2.0)
+    assert (buffer.start, buffer.end, buffer.size, buffer.count) == (10, 12, 3, 1)
     assert buffer.age(4.0) == 3.0
     assert buffer.due(6.0, FlushLimits(100, 100, 5.0))
 
 
 @pytest.mark.parametrize("compression", ["gzip", "none"])
 def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
-    records = [Record(1, T, b"first"), Record(2, T, b""), Record(3, T, b"x" * 300)]
+    buffer = PartitionBuffer("hive-hourly")
+    for offset, value in ((1, b"first"), (2, b""), (3, b"x" * 300)):
+        buffer.add(offset, T, value, now=0.0)
+    (group,) = buffer.time_groups()
     encoding = Encoding(compression)
-    body = encode(records, encoding)
+    body = encode(group, encoding)
     assert list(unframe(body)) == [b"first", b"", b"x" * 300]
-    assert encode(records, encoding) == body  # deterministic: a replay writes identical bytes
+    assert encode(group, encoding) == body  # deterministic: a replay writes identical bytes
     assert encoding.extension == ("binpb.gz" if compression == "gzip" else "binpb")
     assert body[:2] == b"\x1f\x8b" if compression == "gzip" else body[:1] == b"\x05"
-    assert metadata(records) == {
+    assert metadata(group) == {
         "record-count": "3",
         "first-offset": "1",
         "last-offset": "3",
@@ -147,3 +157,13 @@ def test_config_rejects_unusable_values() -> None:
         ConsumerConfig(**base, compression="zstd")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="flush-records"):
         ConsumerConfig(**base, flush_records=0)  # type: ignore[arg-type]
+
+
+def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
+    buffer = PartitionBuffer("hive-hourly")
+    for offset in range(200):
+        buffer.add(offset, T, change(customer_id=offset + 1), now=0.0)
+    (group,) = buffer.time_groups()
+    bodies = {level: encode(group, Encoding("gzip", level)) for level in (1, 6, 9)}
+    assert all(list(unframe(body)) == [change(customer_id=i + 1) for i in range(200)] for body in bodies.values())
+    assert ConsumerConfig(kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b").gzip_level == 1
