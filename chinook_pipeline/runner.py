@@ -2,7 +2,9 @@
 
 import errno
 import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -47,6 +49,23 @@ def run_service(
     finally:
         if server:
             server.stop()
+    _exit_past_stragglers(name)
+
+
+def _exit_past_stragglers(name: str) -> None:
+    """End the process now if work threads outlived the service (an upload abandoned at the
+    shutdown deadline): the service already left uncommitted what they were doing, and the
+    interpreter would otherwise wait for them."""
+    stragglers = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
+    if stragglers:
+        log.warning("%s: exiting without waiting for %d background thread(s)", name, len(stragglers))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def _start_metrics(host: str, port: int, health: Health) -> MetricsServer:

@@ -23,6 +23,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass, field
 from collections.abc import Iterable
@@ -151,10 +152,11 @@ def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) 
         config.multipart_threshold,
         config.multipart_chunksize,
     )
+    service = _Service(config, health, stop, uploader)
     try:
-        _Service(config, health, stop, uploader).run()
+        service.run()
     finally:
-        uploader.close()
+        uploader.close(cancel=service.abandoned)
 
 
 def _wait_for_topic(config: ConsumerConfig, health: Health, stop: threading.Event) -> bool:
@@ -211,8 +213,14 @@ class _Service:
         self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
         self._uploads = ThreadPoolExecutor(config.upload_concurrency, "chinook-flush")
         self._states: dict[int, PartitionState] = {}
+        self._abandoned = False  # an upload outlived the shutdown deadline
         self._gauges_at = 0.0
         self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
+
+    @property
+    def abandoned(self) -> bool:
+        """An upload was still running at the shutdown deadline (its batch is not committed)."""
+        return self._abandoned
 
     def run(self) -> None:
         self._consumer.subscribe(
@@ -237,7 +245,7 @@ class _Service:
             self._shutdown()
         finally:
             self._states.clear()  # nothing left to flush when close() revokes
-            self._uploads.shutdown()
+            self._uploads.shutdown(wait=not self._abandoned, cancel_futures=True)
             self._consumer.close()
             self._dead_letters.close(DEAD_LETTER_TIMEOUT)
 
@@ -419,14 +427,23 @@ class _Service:
         batch = self._states[partition].batch
         return batch.upload if batch is not None else None
 
-    def _settle(self, states: dict[int, PartitionState]) -> dict[int, Exception]:
-        """Wait for the uploads of these partitions' batches, write their dead letters, commit
-        the batches that are durable in both and drop them; the failures (batches kept)."""
+    def _settle(
+        self, states: dict[int, PartitionState], deadline: float | None = None
+    ) -> dict[int, Exception]:
+        """Wait for the uploads of these partitions' batches (until `deadline`, if given), write
+        their dead letters, commit the batches that are durable in both and drop them; the
+        failures (batches kept). An upload still running at the deadline is abandoned."""
         results: dict[int, Exception | None] = {}
         letters: dict[int, list[DeadLetter]] = {}
         for partition, state in states.items():
             assert state.batch is not None and state.batch.upload is not None
-            results[partition] = state.batch.upload.result()[partition]
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                results[partition] = state.batch.upload.result(timeout)[partition]
+            except FutureTimeout:
+                self._abandoned = True
+                results[partition] = TimeoutError("upload still running at the shutdown deadline")
+                continue
             state.batch.upload = None
             if results[partition] is None:
                 letters[partition] = state.batch.dead_letters
@@ -437,10 +454,12 @@ class _Service:
             state.batch = None
         return {p: error for p, error in results.items() if error is not None}
 
-    def _flush_now(self, states: dict[int, PartitionState]) -> dict[int, Exception]:
+    def _flush_now(
+        self, states: dict[int, PartitionState], deadline: float | None = None
+    ) -> dict[int, Exception]:
         """Make durable, in offset order, each partition's batch on its way (awaited), its failed
         batch and its buffer; the partitions left not durable, with their errors."""
-        failures = self._settle({p: s for p, s in states.items() if s.in_flight})
+        failures = self._settle({p: s for p, s in states.items() if s.in_flight}, deadline)
         for _ in range(2):  # a batch kept by a failure, then the buffer
             ready = {
                 p: s
@@ -451,7 +470,7 @@ class _Service:
             if not ready:
                 break
             self._send(ready)
-            failures.update(self._settle(ready))
+            failures.update(self._settle(ready, deadline))
         return failures
 
     def _commit(self, states: dict[int, PartitionState]) -> None:
@@ -489,7 +508,7 @@ class _Service:
         attempt = 0
         while pending:
             self._health.beat()
-            pending = {p: pending[p] for p in self._flush_now(pending)}
+            pending = {p: pending[p] for p in self._flush_now(pending, deadline)}
             attempt += 1
             wait_for = min(retry_delay(attempt), deadline - time.monotonic())
             if not pending or wait_for <= 0:
