@@ -6,31 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from chinook_pipeline.seed import CUSTOMER_DDL
 from producer import capture, change_log
 from producer.database import Database
 from producer.state import load_state, save_checkpoint
 from shared.errors import PipelineError
 
-# The real Chinook `Customer` DDL.
-CUSTOMER_DDL = """
-CREATE TABLE [Customer]
-(
-    [CustomerId] INTEGER  NOT NULL,
-    [FirstName] NVARCHAR(40)  NOT NULL,
-    [LastName] NVARCHAR(20)  NOT NULL,
-    [Company] NVARCHAR(80),
-    [Address] NVARCHAR(70),
-    [City] NVARCHAR(40),
-    [State] NVARCHAR(40),
-    [Country] NVARCHAR(40),
-    [PostalCode] NVARCHAR(10),
-    [Phone] NVARCHAR(24),
-    [Fax] NVARCHAR(24),
-    [Email] NVARCHAR(60)  NOT NULL,
-    [SupportRepId] INTEGER,
-    CONSTRAINT [PK_Customer] PRIMARY KEY  ([CustomerId])
-);
-"""
 ROWS: tuple[tuple[object, ...], ...] = (
     (1, "Luís", "Gonçalves", "Embraer", "Av. Brigadeiro Faria Lima, 2170", "São José dos Campos",
      "SP", "Brazil", "12227-000", "+55 (12) 3923-5555", "+55 (12) 3923-5566", "luisg@embraer.com.br", 3),
