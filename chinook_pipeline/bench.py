@@ -18,7 +18,8 @@ How each figure is timed:
 - Freshness: a steady `write` workload on a running producer and consumer (`--flush-age`); for
   each change, the time from its commit in SQLite (`captured_at`) to the listing (every 0.1 s)
   that first shows its object.
-- Memory: the peak RSS of each service process (`wait4`'s ru_maxrss) working through a backlog.
+- Memory: the peak RSS of each service process (its VmHWM, read while the bench polls it for
+  exit) working through a backlog.
 
 The JSON report (`--out`) has this shape (version 1):
 
@@ -354,9 +355,24 @@ class Stack:
         return ["--s3-endpoint-url", self.s3_endpoint_url] if self.s3_endpoint_url else []
 
 
+def _high_water_rss(pid: int) -> int:
+    """The process's peak RSS so far (VmHWM, bytes; 0 once it is gone).
+
+    Not wait4's ru_maxrss: Linux carries that across fork and exec, so a child forked from this
+    (large) bench process would report the bench's own size."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 @dataclass
 class Child:
-    """A service process; `wait` gives its exit code, wall time and peak RSS (its own, from wait4)."""
+    """A service process; `wait` gives its exit code, wall time and peak RSS (VmHWM)."""
 
     name: str
     process: subprocess.Popen[bytes]
@@ -370,11 +386,11 @@ class Child:
         """False once it has exited (then reaped, with its exit code, wall time and peak RSS)."""
         if self.process.returncode is not None:
             return False
-        pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+        self.peak_rss = max(self.peak_rss, _high_water_rss(self.process.pid))
+        pid, status, _usage = os.wait4(self.process.pid, os.WNOHANG)
         if not pid:
             return True
         self.elapsed = time.monotonic() - self.started
-        self.peak_rss = usage.ru_maxrss * 1024  # kilobytes on Linux
         self.process.returncode = os.waitstatus_to_exitcode(status)
         return False
 
