@@ -9,9 +9,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from shared.s3 import S3Settings, make_client
 
 REAL_CHINOOK = Path(__file__).resolve().parents[2] / "shared" / "data" / "chinook" / "Chinook_Sqlite.sqlite"
 CLI = [sys.executable, "-m", "chinook_pipeline"]
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +103,18 @@ def cli(s3_env: dict[str, str], tmp_path: Path) -> Cli:
     env.update(s3_env)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     return Cli(env, tmp_path)
+
+
+def wait_for(probe: Callable[[], T], what: str, timeout: float = 120.0, interval: float = 0.2) -> T:
+    """Poll until `probe()` is truthy and return it: a bounded wait, never a speed assertion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
 
 
 def customer_rows(db: Path) -> list[tuple[object, ...]]:

@@ -13,7 +13,7 @@ import pytest
 from chinook_pipeline import embedded
 from chinook_pipeline.scrape import scrape
 from chinook_pipeline.writer import ChangeWriter
-from tests.conftest import CLI, Cli
+from tests.conftest import CLI, Cli, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,17 +33,6 @@ def verify_ok(cli: Cli, db: Path, bucket: str) -> str:
     result = cli.run("verify", "--db", str(db), "--bucket", bucket, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
-
-
-def wait_for(probe, what: str, timeout: float = 120.0):  # type: ignore[no-untyped-def]
-    """Poll until `probe()` is truthy: a bounded wait for a condition, not a speed assertion."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_real_chinook_database_arrives_exactly(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, real_chinook: Path) -> None:

@@ -20,9 +20,9 @@ from confluent_kafka import Producer
 
 from chinook_pipeline import embedded
 from consumer.poison import parse_change
-from tests.conftest import Cli
+from tests.conftest import Cli, wait_for
 from tests.faults.audit import count_records, uncovered_commits
-from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes, wait_for
+from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
 from tests.faults.s3_proxy import S3FaultProxy
 
 pytestmark = pytest.mark.slow

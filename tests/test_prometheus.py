@@ -7,42 +7,29 @@ The Prometheus part needs `/usr/bin/prometheus` (Debian package `prometheus`, `m
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
 
 from chinook_pipeline import embedded
 from chinook_pipeline.scrape import scrape
-from tests.conftest import Cli
+from tests.conftest import Cli, wait_for
 from tests.test_deploy_static import PROMETHEUS_LOCAL, dashboard_metric_names
 
 pytestmark = pytest.mark.slow
 
-T = TypeVar("T")
 
 PRODUCER_JOB = "chinook-producer"
 CONSUMER_JOB = "chinook-consumer"
 PUBLISHED = "chinook_producer_messages_published_total"
 CONSUMED = "chinook_consumer_records_consumed_total"
-
-
-def wait_for(probe: Callable[[], T], what: str, timeout: float = 120.0) -> T:
-    """Poll until `probe()` is truthy: a bounded wait for a condition, not a speed assertion."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass

@@ -9,30 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from chinook_pipeline import embedded
 from chinook_pipeline.scrape import scrape
 from chinook_pipeline.writer import ChangeWriter
-from tests.conftest import Cli
+from tests.conftest import Cli, wait_for
 
-T = TypeVar("T")
 
 # A killed group member is noticed after its session timeout; the librdkafka default (45 s)
 # would make every restart wait that long.
 FAST_GROUP = ("--kafka-property", "session.timeout.ms=2000", "--kafka-property", "heartbeat.interval.ms=400")
-
-
-def wait_for(probe: Callable[[], T], what: str, timeout: float = 120.0, interval: float = 0.2) -> T:
-    """Poll until `probe()` is truthy and return it: a bounded wait, never a speed assertion."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
