@@ -106,7 +106,6 @@ def run_dev(options: DevOptions) -> int:
         click.echo(f"verify: {report.summary()}")
         _print_sample(client, options.bucket_name, options.topic, s3)
         return 0 if report.ok else 1
-    return 1
 
 
 def _write(options: DevOptions, stop: threading.Event) -> None:
