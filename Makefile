@@ -4,13 +4,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test soak bench install tools proto docs clean
+.PHONY: dev test lint soak bench install tools proto docs clean
 
 dev: $(STAMP)
 	$(BIN)/chinook-pipeline dev
 
-test: $(STAMP) tools
+test: $(STAMP) tools lint
 	$(BIN)/python -m pytest -q
+
+# ruff (lint and format, configured in pyproject.toml) over the whole tree.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 install: $(STAMP)
 
@@ -29,7 +34,7 @@ $(STAMP): pyproject.toml
 
 # The fault-injection suite with its full counts (50,000 changes, 20 kills, a 20 s S3 outage).
 soak: $(STAMP)
-	CHINOOK_SOAK=1 $(BIN)/python -m pytest -q -s tests/test_faults.py --timeout=3600
+	CHINOOK_SOAK=1 $(BIN)/python -m pytest -q -s tests/faults/test_faults.py --timeout=3600
 
 # The benchmark on the embedded stack; figures and ratios to the raw limits in bench-results/.
 bench: $(STAMP)
@@ -42,7 +47,7 @@ proto: $(STAMP)
 
 # Regenerate the README's configuration reference from the code (a test fails when it is stale).
 docs: $(STAMP)
-	$(BIN)/python -m chinook_pipeline.reference
+	$(BIN)/python -m chinook_pipeline.cli.reference
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

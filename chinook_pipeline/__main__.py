@@ -1,3 +1,3 @@
-from chinook_pipeline.cli import main
+from chinook_pipeline.cli.main import main
 
 main()

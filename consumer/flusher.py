@@ -77,7 +77,7 @@ class Flusher:
                     continue
                 try:
                     self._journal.write(partition, Intent(buffer.start, buffer.end))
-                except Exception as error:  # noqa: BLE001 (any failure: retry the flush later)
+                except Exception as error:
                     results[partition] = error
             for partition, future in encoded.items():
                 if results[partition] is None:

@@ -22,11 +22,11 @@ Guarantees:
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass, field
-from collections.abc import Iterable
 from typing import Any, Final
 
 from confluent_kafka import (
@@ -61,7 +61,9 @@ POLL_TIMEOUT_IN_FLIGHT: Final = 0.005  # a finished upload is committed without 
 GAUGE_INTERVAL: Final = 1.0
 KAFKA_TIMEOUT: Final = 30.0
 TOPIC_POLL_INTERVAL: Final = 1.0
-DEAD_LETTER_TIMEOUT: Final = 10.0  # seconds a flush waits for the broker to acknowledge dead letters
+DEAD_LETTER_TIMEOUT: Final = (
+    10.0  # seconds a flush waits for the broker to acknowledge dead letters
+)
 
 
 @dataclass
@@ -549,7 +551,7 @@ class _Service:
         committed = tp.offset if tp.offset >= 0 else None
         try:
             intent = self._journal.read(tp.partition)
-        except Exception as error:  # noqa: BLE001 (any S3 failure: cannot decide safely)
+        except Exception as error:
             raise PipelineError(
                 f"cannot read the journal {self._journal.key(tp.partition)} in bucket "
                 f"{self._config.bucket}: {describe_error(error)}: check S3"

@@ -32,7 +32,7 @@ class S3Object:
 
 def retry_delay(failures: int, cap: float = 30.0, base: float = 0.5) -> float:
     """Seconds to wait before retrying after `failures` failed flushes: exponential, full jitter."""
-    return random.uniform(0, min(cap, base * 2 ** min(failures, 16)))  # noqa: S311 (not crypto)
+    return random.uniform(0, min(cap, base * 2 ** min(failures, 16)))
 
 
 class _Timer(BaseSubscriber):  # type: ignore[misc]
@@ -88,7 +88,7 @@ class Uploader:
         for item, future in zip(objects, futures, strict=True):
             try:
                 future.result()
-            except Exception as error:  # noqa: BLE001 (any failure means: keep the batch, retry)
+            except Exception as error:
                 errors.append(error)
             else:
                 errors.append(None)

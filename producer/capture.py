@@ -41,7 +41,9 @@ def _record(op: str, row: str) -> str:
     )
 
 
-_ANY_COLUMN_CHANGED: Final = " OR ".join(f'OLD."{name}" IS NOT NEW."{name}"' for name in COLUMN_NAMES)
+_ANY_COLUMN_CHANGED: Final = " OR ".join(
+    f'OLD."{name}" IS NOT NEW."{name}"' for name in COLUMN_NAMES
+)
 TRIGGERS: Final[dict[str, str]] = {
     "chinook_cdc_customer_insert": f"AFTER INSERT ON {SOURCE_TABLE} BEGIN {_record('insert', 'NEW')} END",
     "chinook_cdc_customer_update": (
@@ -99,7 +101,9 @@ def use_wal(connection: sqlite3.Connection, patience: float = 5.0) -> None:
             if "locked" not in str(error):
                 raise
             if time.monotonic() >= deadline:
-                log.warning("database busy: journal mode left as it is, WAL is tried on the next start")
+                log.warning(
+                    "database busy: journal mode left as it is, WAL is tried on the next start"
+                )
                 return
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -126,7 +130,8 @@ def install(connection: sqlite3.Connection) -> CaptureState:
             return state
         if state is not None:
             log.warning(
-                "capture triggers on %s are missing: reinstalling them and re-snapshotting", SOURCE_TABLE
+                "capture triggers on %s are missing: reinstalling them and re-snapshotting",
+                SOURCE_TABLE,
             )
         _create_triggers(connection)
         before = _snapshot(connection)
@@ -151,7 +156,8 @@ def triggers_present(connection: sqlite3.Connection) -> bool:
     names = {
         row[0]
         for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (SOURCE_TABLE,)
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+            (SOURCE_TABLE,),
         )
     }
     return names >= TRIGGERS.keys()
@@ -170,11 +176,12 @@ def _create_triggers(connection: sqlite3.Connection) -> None:
 def _snapshot(connection: sqlite3.Connection) -> int:
     """Replace the change rows by one snapshot row per customer; return the last seq before it."""
     connection.execute(f"DELETE FROM {CHANGE_TABLE}")
-    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (CHANGE_TABLE,)).fetchone()
+    row = connection.execute(
+        "SELECT seq FROM sqlite_sequence WHERE name = ?", (CHANGE_TABLE,)
+    ).fetchone()
     connection.execute(
         f"INSERT INTO {CHANGE_TABLE} (op, customer_id, captured_at_ms, {_CUSTOMER_COLUMNS}) "
         f"SELECT 'snapshot', CustomerId, {_NOW_MS}, {_CUSTOMER_COLUMNS} FROM {SOURCE_TABLE} "
         "ORDER BY CustomerId"
     )
     return int(row[0]) if row else 0
-

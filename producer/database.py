@@ -54,17 +54,24 @@ class LockWait:
         if self._since is None:
             self._since = self._logged = now
             self._health.degrade("sqlite", "database locked by another connection, retrying")
-            log.warning("database %s locked by another connection: retrying until it is released", self._path)
+            log.warning(
+                "database %s locked by another connection: retrying until it is released",
+                self._path,
+            )
         elif now - self._logged >= LOCK_LOG_INTERVAL:
             self._logged = now
-            log.warning("database %s still locked after %.0fs, retrying", self._path, now - self._since)
+            log.warning(
+                "database %s still locked after %.0fs, retrying", self._path, now - self._since
+            )
         self._health.beat()
         return not self._stop.wait(lock_backoff(attempt))
 
     def cleared(self) -> None:
         """After a successful statement: end a lock episode, if one was going on."""
         if self._since is not None:
-            log.info("database %s lock released after %.1fs", self._path, time.monotonic() - self._since)
+            log.info(
+                "database %s lock released after %.1fs", self._path, time.monotonic() - self._since
+            )
             self._since = None
             self._health.recover("sqlite")
 
@@ -144,7 +151,10 @@ class Database:
             return False
         log.warning(
             "database %s locked for %.1fs (attempt %d of %d), retrying",
-            self.path, self.busy_timeout, attempt, LOCK_ATTEMPTS,
+            self.path,
+            self.busy_timeout,
+            attempt,
+            LOCK_ATTEMPTS,
         )
         return True
 

@@ -20,5 +20,6 @@ SOURCE_LAG = Gauge(
     "chinook_producer_source_lag", "Captured changes not yet acknowledged by the broker."
 )
 DEAD_LETTERS = Counter(
-    "chinook_producer_dead_letters_total", "Change rows that could not be published as CustomerChange and went to the dead-letter topic."
+    "chinook_producer_dead_letters_total",
+    "Change rows that could not be published as CustomerChange and went to the dead-letter topic.",
 )

@@ -54,7 +54,12 @@ class Publisher:
     """
 
     def __init__(
-        self, settings: KafkaSettings, topic: str, source_id: str, tracker: AckTracker, health: Health
+        self,
+        settings: KafkaSettings,
+        topic: str,
+        source_id: str,
+        tracker: AckTracker,
+        health: Health,
     ) -> None:
         self._topic = topic
         self._dead_letter_topic = dead_letter_topic(topic)
@@ -69,7 +74,9 @@ class Publisher:
         self._acked = 0  # messages acknowledged by the broker, counted in the metric by poll/flush
         self._counted = 0
 
-    def publish(self, seq: int, key: bytes, value: bytes, timestamp_ms: int, stop: threading.Event) -> bool:
+    def publish(
+        self, seq: int, key: bytes, value: bytes, timestamp_ms: int, stop: threading.Event
+    ) -> bool:
         """Queue one message, waiting while the queue is full; False if `stop` was set meanwhile.
 
         Raises UnencodableRow when the client refuses the message as too large.
@@ -78,11 +85,18 @@ class Publisher:
         try:
             try:
                 self._produce_one(
-                    self._topic, value, key, on_delivery=report, timestamp=timestamp_ms, headers=self._headers
+                    self._topic,
+                    value,
+                    key,
+                    on_delivery=report,
+                    timestamp=timestamp_ms,
+                    headers=self._headers,
                 )
                 return True
             except BufferError:
-                return self._produce(self._topic, key, value, self._headers, timestamp_ms, report, stop)
+                return self._produce(
+                    self._topic, key, value, self._headers, timestamp_ms, report, stop
+                )
         except KafkaException as error:
             if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                 raise
@@ -92,7 +106,9 @@ class Publisher:
         """Queue the dead letter of change `seq`; False if `stop` was set while the queue was full."""
         report = partial(self._dead_lettered, seq)
         topic = self._dead_letter_topic
-        return self._produce(topic, letter.key, letter.value, letter.headers, letter.timestamp_ms, report, stop)
+        return self._produce(
+            topic, letter.key, letter.value, letter.headers, letter.timestamp_ms, report, stop
+        )
 
     def _produce(
         self,
@@ -165,7 +181,9 @@ class Publisher:
             log.warning(
                 "the broker reported change %s on %s[%d] as a duplicate without an offset: "
                 "checking the topic and republishing what is missing",
-                seq, self._topic, partition,
+                seq,
+                self._topic,
+                partition,
             )
         self.failed = True
 
@@ -173,8 +191,15 @@ class Publisher:
         if error is not None:
             DELIVERY_ERRORS.inc()
             self.failed = True
-            log.error("dead letter of change %s to %s failed: %s", seq, self._dead_letter_topic, error.str())
-            self._health.degrade("delivery", f"dead letter of change {seq} not delivered: {error.str()}")
+            log.error(
+                "dead letter of change %s to %s failed: %s",
+                seq,
+                self._dead_letter_topic,
+                error.str(),
+            )
+            self._health.degrade(
+                "delivery", f"dead letter of change {seq} not delivered: {error.str()}"
+            )
             return
         self._ack(seq, None, None)  # no position: the change has no message in the topic
         DEAD_LETTERS.inc()

@@ -70,7 +70,8 @@ def recover(
     if published:
         log.info(
             "recovery: %d pending change(s) already in topic %s, not publishing them again",
-            len(published), topic,
+            len(published),
+            topic,
         )
     return Recovery(state, published, partitions)
 
@@ -85,7 +86,9 @@ def snapshot_reason(state: CaptureState, topic: str, partitions: int) -> str | N
         return f"topic {topic!r} no longer exists"
     missing = sorted(p for p in state.partition_offsets if p >= partitions)
     if missing:
-        return f"topic {topic!r} has {partitions} partitions, lacking recorded partition(s) {missing}"
+        return (
+            f"topic {topic!r} has {partitions} partitions, lacking recorded partition(s) {missing}"
+        )
     return None
 
 
@@ -95,7 +98,8 @@ def truncation_reason(recorded: Mapping[int, int], ends: Mapping[int, int]) -> s
     if not short:
         return None
     return ", ".join(
-        f"partition {p} ends at offset {end}, below {recorded[p]}" for p, end in sorted(short.items())
+        f"partition {p} ends at offset {end}, below {recorded[p]}"
+        for p, end in sorted(short.items())
     )
 
 
@@ -142,7 +146,9 @@ def scan_topic(
                 progress = time.monotonic()
                 health.recover("recovery")
             elif time.monotonic() - progress > _STALL_WARNING:
-                health.degrade("recovery", f"waiting to read topic {topic!r} partitions {sorted(remaining)}")
+                health.degrade(
+                    "recovery", f"waiting to read topic {topic!r} partitions {sorted(remaining)}"
+                )
             for message in messages:
                 error = message.error()
                 if error is None:
@@ -165,7 +171,9 @@ def scan_topic(
         consumer.close()
 
 
-def _collect(message: Message, source: bytes, acked_seq: int, published: dict[int, tuple[int, int]]) -> None:
+def _collect(
+    message: Message, source: bytes, acked_seq: int, published: dict[int, tuple[int, int]]
+) -> None:
     headers = message.headers() or ()
     if not any(name == SOURCE_HEADER and value == source for name, value in headers):
         return
@@ -174,7 +182,8 @@ def _collect(message: Message, source: bytes, acked_seq: int, published: dict[in
     except DecodeError:
         log.warning(
             "recovery: undecodable message at offset %s of partition %s",
-            message.offset(), message.partition(),
+            message.offset(),
+            message.partition(),
         )
         return
     if seq > acked_seq:

@@ -107,7 +107,8 @@ def settle(verdict: Verdict, unpublished: int) -> None:
     """
     if verdict.action is Action.STOP:
         outcome = (
-            "changes captured so far are published" if unpublished == 0
+            "changes captured so far are published"
+            if unpublished == 0
             else f"{unpublished} change(s) captured so far are not in the topic yet: "
             "they are published after the restart"
         )
@@ -115,5 +116,6 @@ def settle(verdict: Verdict, unpublished: int) -> None:
     if unpublished:
         log.warning(
             "%d change(s) captured before the capture triggers went missing are not in the topic: "
-            "the fresh snapshot replaces them", unpublished,
+            "the fresh snapshot replaces them",
+            unpublished,
         )

@@ -28,7 +28,9 @@ from shared.metrics import Health
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_FLUSH_TIMEOUT: Final = 30.0  # seconds; whatever is unacknowledged then is recovered on restart
+SHUTDOWN_FLUSH_TIMEOUT: Final = (
+    30.0  # seconds; whatever is unacknowledged then is recovered on restart
+)
 RETRY_PAUSE: Final = 1.0  # seconds between a delivery failure and the recovery that follows it
 
 
@@ -56,7 +58,9 @@ def run_producer(config: ProducerConfig, health: Health, stop: threading.Event) 
 def kafka_settings(settings: KafkaSettings) -> KafkaSettings:
     """The settings with automatic topic creation off (unless asked for), so a metadata request
     never creates the topic with the broker's default partition count."""
-    return dataclasses.replace(settings, extra={"allow.auto.create.topics": "false", **settings.extra})
+    return dataclasses.replace(
+        settings, extra={"allow.auto.create.topics": "false", **settings.extra}
+    )
 
 
 def _run_session(
@@ -82,7 +86,10 @@ def _run_session(
     checkpointer = _Checkpointer(db, tracker, config.checkpoint_interval)
     log.info(
         "publishing changes after sequence %d of %s to topic %s (%d partitions)",
-        state.acked_seq, config.db_path, config.topic, recovery.partitions,
+        state.acked_seq,
+        config.db_path,
+        config.topic,
+        recovery.partitions,
     )
     health.recover("delivery")
     encoder = ChangeEncoder()
@@ -109,7 +116,11 @@ def _run_session(
             continue
         if (config.exit_when_idle or schema_change) and tracker.in_flight == 0:
             break
-        while reader.run(change_log.data_version) == version and not stop.is_set() and not publisher.failed:
+        while (
+            reader.run(change_log.data_version) == version
+            and not stop.is_set()
+            and not publisher.failed
+        ):
             publisher.poll(config.poll_interval)
             health.beat()
             checkpointer.maybe_save()
@@ -118,7 +129,8 @@ def _run_session(
     remaining = publisher.flush(SHUTDOWN_FLUSH_TIMEOUT)
     if remaining:
         log.warning(
-            "%d change(s) not acknowledged at shutdown: they are checked again on restart", remaining
+            "%d change(s) not acknowledged at shutdown: they are checked again on restart",
+            remaining,
         )
     checkpointer.save()
     if schema_change is not None:

@@ -60,7 +60,9 @@ def set_topic(connection: sqlite3.Connection, topic: str) -> None:
     connection.execute(f"UPDATE {STATE_TABLE} SET topic = ? WHERE id = 1", (topic,))
 
 
-def save_checkpoint(connection: sqlite3.Connection, acked_seq: int, offsets: dict[int, int]) -> None:
+def save_checkpoint(
+    connection: sqlite3.Connection, acked_seq: int, offsets: dict[int, int]
+) -> None:
     """Forget the acknowledged changes and record the new position, in one transaction."""
     with immediate(connection):
         connection.execute(f"DELETE FROM {CHANGE_TABLE} WHERE seq <= ?", (acked_seq,))

@@ -35,6 +35,7 @@ def customer_to_row(customer: Customer) -> tuple[object, ...]:
         for field in FIELD_NAMES
     )
 
+
 __all__ = [
     "COLUMNS",
     "COLUMN_NAMES",

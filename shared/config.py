@@ -28,7 +28,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as stream:
             return tomllib.load(stream)
     except FileNotFoundError:
-        raise PipelineError(f"config file {path} not found: fix --config / CHINOOK_CONFIG") from None
+        raise PipelineError(
+            f"config file {path} not found: fix --config / CHINOOK_CONFIG"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise PipelineError(f"config file {path} is not valid TOML: {error}") from None
 

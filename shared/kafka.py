@@ -99,7 +99,9 @@ def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:
         ) from None
 
 
-def ensure_topic(settings: KafkaSettings, topic: str, partitions: int, timeout: float = 30.0) -> int:
+def ensure_topic(
+    settings: KafkaSettings, topic: str, partitions: int, timeout: float = 30.0
+) -> int:
     """Create `topic` if it does not exist; return its partition count."""
     admin = admin_client(settings)
     existing = _partition_count(admin, topic, timeout)

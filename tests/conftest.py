@@ -13,15 +13,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from chinook_pipeline import embedded
+from chinook_pipeline.local import embedded
 from shared.s3 import S3Settings, make_client
 
-REAL_CHINOOK = Path(__file__).resolve().parents[2] / "shared" / "data" / "chinook" / "Chinook_Sqlite.sqlite"
+REAL_CHINOOK = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "chinook" / "Chinook_Sqlite.sqlite"
+)
 CLI = [sys.executable, "-m", "chinook_pipeline"]
 T = TypeVar("T")
 
@@ -82,9 +84,16 @@ class Cli:
     env: dict[str, str]
     cwd: Path
 
-    def run(self, *args: str, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, timeout: float = 180, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [*CLI, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=timeout
+            [*CLI, *args],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(

@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from chinook_pipeline.verify import is_journal_key
+from chinook_pipeline.tools.verify import is_journal_key
 
 EOF_TIMEOUT = 60.0
 
@@ -28,7 +28,9 @@ def partitions_of(bootstrap_servers: str, topic: str) -> list[int]:
 def committed_offsets(bootstrap_servers: str, group: str, topic: str) -> dict[int, int]:
     """{partition: committed offset} of `group` (partitions without a commit are left out)."""
     partitions = partitions_of(bootstrap_servers, topic)
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False}
+    )
     try:
         committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=30)
     finally:
@@ -47,14 +49,22 @@ def stored_offsets(s3_client: Any, bucket: str) -> dict[int, set[int]]:
                 continue
             partition = int(item["Key"].rsplit("/", 1)[-1].split("+")[-2])
             meta = s3_client.head_object(Bucket=bucket, Key=item["Key"])["Metadata"]
-            first, last, count = int(meta["first-offset"]), int(meta["last-offset"]), int(meta["record-count"])
+            first, last, count = (
+                int(meta["first-offset"]),
+                int(meta["last-offset"]),
+                int(meta["record-count"]),
+            )
             if last - first + 1 != count:
-                raise AssertionError(f"{item['Key']} holds {count} records over offsets {first}..{last}: a gap this audit cannot place")
+                raise AssertionError(
+                    f"{item['Key']} holds {count} records over offsets {first}..{last}: a gap this audit cannot place"
+                )
             held.setdefault(partition, set()).update(range(first, last + 1))
     return held
 
 
-def uncovered_commits(bootstrap_servers: str, group: str, topic: str, s3_client: Any, bucket: str) -> dict[int, list[int]]:
+def uncovered_commits(
+    bootstrap_servers: str, group: str, topic: str, s3_client: Any, bucket: str
+) -> dict[int, list[int]]:
     """{partition: offsets below the committed offset that no object in S3 holds}; empty when every
     commit is backed by data. Offsets are read before the objects, and S3 only grows, so a commit
     that raced ahead of its upload shows up here."""
@@ -76,12 +86,14 @@ def count_records(bootstrap_servers: str, topic: str) -> int:
     partitions = partitions_of(bootstrap_servers, topic)
     if not partitions:
         return 0
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap_servers,
-        "group.id": "chinook-fault-audit",
-        "enable.auto.commit": False,
-        "enable.partition.eof": True,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": "chinook-fault-audit",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
     try:
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         pending, records = set(partitions), 0

@@ -10,15 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chinook_pipeline import embedded
-from chinook_pipeline.scrape import scrape
-from chinook_pipeline.writer import ChangeWriter
+from chinook_pipeline.local import embedded
+from chinook_pipeline.local.scrape import scrape
+from chinook_pipeline.tools.writer import ChangeWriter
 from tests.conftest import Cli, wait_for
-
 
 # A killed group member is noticed after its session timeout; the librdkafka default (45 s)
 # would make every restart wait that long.
-FAST_GROUP = ("--kafka-property", "session.timeout.ms=2000", "--kafka-property", "heartbeat.interval.ms=400")
+FAST_GROUP = (
+    "--kafka-property",
+    "session.timeout.ms=2000",
+    "--kafka-property",
+    "heartbeat.interval.ms=400",
+)
 
 
 @dataclass
@@ -76,21 +80,40 @@ class Pipeline:
 
     def producer_args(self, *extra: str) -> list[str]:
         return [
-            "producer", "--db", str(self.db), "--bootstrap-servers", self.bootstrap_servers,
-            "--topic", self.topic, *self.producer_options, *extra,
+            "producer",
+            "--db",
+            str(self.db),
+            "--bootstrap-servers",
+            self.bootstrap_servers,
+            "--topic",
+            self.topic,
+            *self.producer_options,
+            *extra,
         ]
 
     def consumer_args(self, *extra: str) -> list[str]:
         return [
-            "consumer", "--bootstrap-servers", self.bootstrap_servers, "--topic", self.topic,
-            "--bucket", self.bucket, "--group-id", self.group, *FAST_GROUP, *self.consumer_options, *extra,
+            "consumer",
+            "--bootstrap-servers",
+            self.bootstrap_servers,
+            "--topic",
+            self.topic,
+            "--bucket",
+            self.bucket,
+            "--group-id",
+            self.group,
+            *FAST_GROUP,
+            *self.consumer_options,
+            *extra,
         ]
 
     def spawn(self, args: list[str]) -> Service:
         name = f"{args[0]}-{len(self.services) + 1:03d}"
         port = embedded.free_port()
         log = self.logs / f"{name}.log"
-        service = Service(name, self.cli.spawn(*args, "--metrics-port", str(port), log=log), port, log)
+        service = Service(
+            name, self.cli.spawn(*args, "--metrics-port", str(port), log=log), port, log
+        )
         self.services.append(service)
         return service
 
@@ -123,7 +146,9 @@ class Pipeline:
         return result.stdout
 
 
-def start_writes(db: Path, changes: int, rate: float, seed: int) -> tuple[threading.Thread, dict[str, int]]:
+def start_writes(
+    db: Path, changes: int, rate: float, seed: int
+) -> tuple[threading.Thread, dict[str, int]]:
     """Apply exactly `changes` random inserts, updates and deletes at about `rate` per second in
     a background thread; the returned counts fill in as it goes."""
     counts: dict[str, int] = {}
@@ -162,13 +187,19 @@ def kill_repeatedly(
     while len(killed) < kills or keep_going():
         service = start()
         try:
-            wait_for(lambda: working(service.metrics()) or not service.alive(), f"{service.name} to start working", 60)
+            wait_for(
+                lambda: working(service.metrics()) or not service.alive(),
+                f"{service.name} to start working",
+                60,
+            )
         except AssertionError as error:
             raise AssertionError(f"{error}; its log:\n{service.output()[-4000:]}") from None
         deadline = time.monotonic() + rng.uniform(0, max_lifetime)
         while time.monotonic() < deadline and service.alive():
             time.sleep(0.02)
-        assert service.alive(), f"{service.name} exited {service.process.returncode} before its kill:\n{service.output()}"
+        assert service.alive(), (
+            f"{service.name} exited {service.process.returncode} before its kill:\n{service.output()}"
+        )
         service.kill()
         killed.append(service)
     return killed

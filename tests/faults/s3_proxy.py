@@ -31,7 +31,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "expect"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "expect",
+    }
 )
 ERRORS = {
     "error_500": (500, "InternalError", "We encountered an internal error. Please try again."),
@@ -66,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     upstream: http.client.HTTPConnection | None = None
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the counts say what happened."""
 
     def do_GET(self) -> None:
@@ -85,7 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
             fault = proxy._decide()
             if fault in ERRORS:
                 status, code, message = ERRORS[fault]
-                self._answer(status, [("Content-Type", "application/xml")], error_body(code, message))
+                self._answer(
+                    status, [("Content-Type", "application/xml")], error_body(code, message)
+                )
                 return
             if fault == "reset_before":
                 raise _Dropped
@@ -110,7 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        headers = {key: value for key, value in self.headers.items() if key.lower() not in HOP_BY_HOP}
+        headers = {
+            key: value for key, value in self.headers.items() if key.lower() not in HOP_BY_HOP
+        }
         if body or self.command in ("PUT", "POST"):
             headers["Content-Length"] = str(len(body))
         try:
@@ -123,14 +136,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._close_upstream()
             raise _Dropped from None
 
-    def _exchange(self, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _exchange(
+        self, headers: dict[str, str], body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         if self.upstream is None:
             host, port = self.server.proxy.upstream
             self.upstream = http.client.HTTPConnection(host, port, timeout=60)
         self.upstream.request(self.command, self.path, body=body, headers=headers)
         response = self.upstream.getresponse()
         payload = response.read()
-        kept = [(key, value) for key, value in response.getheaders() if key.lower() not in HOP_BY_HOP]
+        kept = [
+            (key, value) for key, value in response.getheaders() if key.lower() not in HOP_BY_HOP
+        ]
         return response.status, kept, payload
 
     def _close_upstream(self) -> None:
@@ -197,16 +214,29 @@ class S3FaultProxy:
         self.stop()
 
     def configure(
-        self, error_rate: float = 0.0, reset_rate: float = 0.0, delay_rate: float = 0.0, delay: float = 0.0
+        self,
+        error_rate: float = 0.0,
+        reset_rate: float = 0.0,
+        delay_rate: float = 0.0,
+        delay: float = 0.0,
     ) -> None:
         """Set every fault rate at once (0 to 1 each; at most 1 together for errors and resets)."""
-        for name, value in (("error_rate", error_rate), ("reset_rate", reset_rate), ("delay_rate", delay_rate)):
+        for name, value in (
+            ("error_rate", error_rate),
+            ("reset_rate", reset_rate),
+            ("delay_rate", delay_rate),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} {value} is not between 0 and 1")
         if error_rate + reset_rate > 1.0:
             raise ValueError("error_rate + reset_rate must not exceed 1")
         with self._lock:
-            self.error_rate, self.reset_rate, self.delay_rate, self.delay = error_rate, reset_rate, delay_rate, delay
+            self.error_rate, self.reset_rate, self.delay_rate, self.delay = (
+                error_rate,
+                reset_rate,
+                delay_rate,
+                delay,
+            )
 
     @property
     def refuse(self) -> bool:
@@ -258,7 +288,9 @@ class S3FaultProxy:
         else:
             raise OSError(f"could not listen on 127.0.0.1:{self.port} again")
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="s3-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="s3-proxy", daemon=True
+        )
         self._thread.start()
 
     def _close(self) -> None:
@@ -275,7 +307,11 @@ class S3FaultProxy:
             if self._refusing:
                 self._counts["refused"] += 1
                 raise _Dropped
-            roll, delay_roll, which = self._random.random(), self._random.random(), self._random.random()
+            roll, delay_roll, which = (
+                self._random.random(),
+                self._random.random(),
+                self._random.random(),
+            )
             delay = self.delay if delay_roll < self.delay_rate else 0.0
             if delay:
                 self._counts["delayed"] += 1

@@ -1,0 +1,1 @@
+"""The command line: options, the service runner and the generated configuration reference."""

@@ -1,0 +1,86 @@
+"""Runs a long-lived service: logging, the metrics endpoint, and signals turned into a stop event."""
+
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from shared import logs
+from shared.errors import PipelineError
+from shared.metrics import Health, MetricsServer
+
+log = logging.getLogger("chinook_pipeline")
+
+
+def run_service(
+    name: str,
+    target: Callable[[Health, threading.Event], None],
+    metrics_host: str,
+    metrics_port: int | None,
+    log_level: str,
+) -> None:
+    """Run `target(health, stop)` until it returns; SIGTERM and SIGINT set `stop`.
+
+    A second signal while stopping ends the process at once (exit 130) without waiting for the
+    graceful path: uncommitted work is then simply replayed on the next start.
+    """
+    logs.configure(log_level)
+    health = Health()
+    stop = threading.Event()
+    server = (
+        _start_metrics(metrics_host, metrics_port, health) if metrics_port is not None else None
+    )
+    if server:
+        log.info(
+            "%s metrics on http://%s:%d/metrics (health: /healthz)", name, metrics_host, server.port
+        )
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("second %s: exiting without waiting", signal.Signals(signum).name)
+            raise SystemExit(130)
+        log.info("%s received: finishing in-flight work, then exiting", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        target(health, stop)
+    finally:
+        if server:
+            server.stop()
+    _exit_past_stragglers(name)
+
+
+def _exit_past_stragglers(name: str) -> None:
+    """End the process now if work threads outlived the service (an upload abandoned at the
+    shutdown deadline): the service already left uncommitted what they were doing, and the
+    interpreter would otherwise wait for them."""
+    stragglers = [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
+    ]
+    if stragglers:
+        log.warning(
+            "%s: exiting without waiting for %d background thread(s)", name, len(stragglers)
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+def _start_metrics(host: str, port: int, health: Health) -> MetricsServer:
+    try:
+        return MetricsServer(host, port, health).start()
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PipelineError(
+                f"metrics port {port} on {host} is already in use: choose another with "
+                "--metrics-port / CHINOOK_METRICS_PORT"
+            ) from None
+        raise PipelineError(f"cannot serve metrics on {host}:{port}: {error.strerror}") from None

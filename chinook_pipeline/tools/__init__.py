@@ -1,0 +1,1 @@
+"""Operator tools: seed, writer, verify, inspect and bucket set-up."""

@@ -1,0 +1,68 @@
+"""Read one object (in S3 or on disk) back as plain records, for people and for `jq`."""
+
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import DecodeError
+
+from shared.changes import CustomerChange
+from shared.errors import PipelineError
+from shared.framing import unframe
+from shared.s3 import describe_error
+
+S3_SCHEME = "s3://"
+
+
+def iter_records(source: str, s3_client_factory: Callable[[], Any]) -> Iterator[dict[str, Any]]:
+    """Each record of `source` (`s3://BUCKET/KEY` or a local path) as a JSON-ready dict.
+
+    A record that does not decode becomes {"error": ..., "index": i} and the rest still follow;
+    a stream truncated in the middle ends with one such entry.
+    """
+    data = _read(source, s3_client_factory)
+    index = 0
+    try:
+        for record in unframe(data):
+            try:
+                yield MessageToDict(
+                    CustomerChange.FromString(record), preserving_proto_field_name=True
+                )
+            except DecodeError as error:
+                yield {"error": f"not a CustomerChange: {error}", "index": index}
+            index += 1
+    except (ValueError, OSError, EOFError, zlib.error) as error:
+        yield {"error": f"cannot read the stream: {error}", "index": index}
+
+
+def parse_s3_url(source: str) -> tuple[str, str]:
+    """("bucket", "key") of `s3://bucket/key`, or PipelineError."""
+    bucket, _, key = source[len(S3_SCHEME) :].partition("/")
+    if not bucket or not key:
+        raise PipelineError(f"{source!r} is not an object URL: write s3://BUCKET/KEY")
+    return bucket, key
+
+
+def _read(source: str, s3_client_factory: Callable[[], Any]) -> bytes:
+    if not source.startswith(S3_SCHEME):
+        path = Path(source)
+        if not path.is_file():
+            raise PipelineError(
+                f"{source} is not a file: give a local object file or s3://BUCKET/KEY"
+            )
+        return path.read_bytes()
+    bucket, key = parse_s3_url(source)
+    client = s3_client_factory()
+    try:
+        return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except Exception as error:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        if code in {"NoSuchKey", "404", "NotFound"}:
+            raise PipelineError(
+                f"{source} does not exist: list the bucket to find the key"
+            ) from None
+        if code == "NoSuchBucket":
+            raise PipelineError(f"bucket {bucket!r} does not exist: check the URL") from None
+        raise PipelineError(f"cannot read {source}: {describe_error(error)}") from None

@@ -1,0 +1,117 @@
+"""`chinook-pipeline bench`: every figure is produced and the JSON report has the documented shape.
+
+Nothing here asserts a speed: sizes are tiny, so the figures mean nothing; only their presence and
+the report's shape are checked. The report's pure parts are checked without any broker.
+"""
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from chinook_pipeline.bench.run import (
+    FIGURES,
+    RATIOS,
+    build_report,
+    format_table,
+    percentile,
+    targets,
+)
+from tests.conftest import Cli
+
+FIGURE_NAMES = [figure.name for figure in FIGURES]
+SMALL = [
+    "--customers",
+    "2000",
+    "--repeat",
+    "1",
+    "--partitions",
+    "3",
+    "--baseline-records",
+    "20",
+    "--freshness-rate",
+    "50",
+    "--freshness-seconds",
+    "2",
+    "--flush-age",
+    "0.5",
+    "--backlog",
+    "3000",
+]
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == pytest.approx(50.5)
+    assert percentile(values, 0.99) == pytest.approx(99.01)
+    assert percentile([3.0], 0.99) == 3.0
+    with pytest.raises(ValueError):
+        percentile([], 0.5)
+
+
+def test_report_ratios_and_targets_from_medians() -> None:
+    runs = {
+        "raw_produce": [100.0, 300.0, 200.0],
+        "producer": [150.0, 100.0, 130.0],
+        "freshness_p99": [1.2],
+    }
+    report = build_report(runs, {"repeat": 3}, {}, datetime.now().astimezone(), flush_age=1.0)
+    assert report["figures"]["raw_produce"]["median"] == 200.0
+    assert report["figures"]["producer"]["ratios"] == {"raw_produce": pytest.approx(0.65)}
+    checked = {(t["figure"], t["rule"]): t for t in report["targets"]}
+    assert checked[("producer", ">= 0.6 x raw_produce")]["met"] is True
+    assert checked[("producer", ">= 0.6 x raw_produce")]["threshold"] == pytest.approx(120.0)
+    assert checked[("freshness_p99", "<= 2")]["met"] is True
+    assert checked[("consumer", ">= 0.75 x raw_consume")]["met"] is None  # not measured
+    assert report["figures"]["consumer"] == {
+        "label": report["figures"]["consumer"]["label"],
+        "unit": "records/s",
+        "median": None,
+        "runs": [],
+        "ratios": {},
+    }
+
+
+def test_table_shows_every_figure_missing_ones_and_failures() -> None:
+    report = build_report(
+        {"baseline": [170.0]},
+        {"repeat": 1},
+        {},
+        datetime.now().astimezone(),
+        1.0,
+        ["producer (run 1): boom"],
+    )
+    table = format_table(report)
+    for figure in FIGURES:
+        assert figure.label in table
+    assert "failed: producer (run 1): boom" in table
+    assert f"{os.cpu_count()} cores" in table
+
+
+@pytest.mark.slow
+def test_small_bench_produces_every_figure(tmp_path: Path, cli: Cli) -> None:
+    out = tmp_path / "bench.json"
+    args = [*SMALL, "--out", str(out), "--work-dir", str(tmp_path / "work")]
+    output = cli.run("bench", *args, timeout=280).stdout
+
+    report = json.loads(out.read_text())
+    assert report["errors"] == []
+    assert report["version"] == 1
+    assert report["machine"]["cpu_count"] == os.cpu_count()
+    assert datetime.fromisoformat(report["date"]).tzinfo is not None
+    assert report["settings"]["customers"] == 2000 and report["settings"]["repeat"] == 1
+    assert list(report["figures"]) == FIGURE_NAMES
+    for name, figure in report["figures"].items():
+        assert set(figure) == {"label", "unit", "median", "runs", "ratios"}, name
+        assert len(figure["runs"]) == 1, name
+        assert isinstance(figure["median"], float) and figure["median"] > 0, name
+        assert set(figure["ratios"]) == set(RATIOS.get(name, ())), name
+        assert figure["label"] in output
+    assert [(t["figure"], t["rule"]) for t in report["targets"]] == [
+        (t.figure, t.rule) for t in targets(0.5)
+    ]
+    for target in report["targets"]:
+        assert isinstance(target["met"], bool) and isinstance(target["threshold"], float), target
+    assert set(report["details"]) == set(FIGURE_NAMES)

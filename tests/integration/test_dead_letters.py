@@ -1,0 +1,292 @@
+"""Dead-letter topics: poison records (consumer) and unencodable rows (producer), on real parts."""
+
+import base64
+import json
+import sqlite3
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from chinook_pipeline.local import embedded
+from consumer.dead_letters import DeadLetter, DeadLetterWriter, dead_letter_headers, dead_letter_key
+from consumer.journal import Journal, resume_point
+from consumer.service import run_consumer
+from consumer.uploader import Uploader
+from producer.dead_letters import VALUE_LIMIT, check_size, dead_letter, row_document
+from producer.encoder import UnencodableRow
+from shared.changes import COLUMN_NAMES, CustomerChange
+from shared.kafka import KafkaSettings, partition_count
+from shared.metrics import Health
+from tests.integration.test_consumer_service import (
+    FAST_GROUP,
+    HOUR_10,
+    all_sequences,
+    changes,
+    committed,
+    config,
+    metric,
+    produce,
+    stored,
+)
+from tests.integration.test_producer_service import pending_changes, read_topic, state_of
+from tests.integration.test_producer_service import produce as run_producer_once
+from tests.unit.test_producer_capture import INSERT, ROWS, make_db
+
+
+@dataclass(frozen=True)
+class Letter:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+    headers: dict[str, bytes]
+
+
+def read_letters(bootstrap: str, topic: str) -> list[Letter]:
+    """Every record of `topic` (all partitions, up to `_PARTITION_EOF`), raw."""
+    partitions = partition_count(KafkaSettings(bootstrap), topic)
+    if partitions == 0:
+        return []
+    reader = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-dlq-{uuid.uuid4().hex[:8]}",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 20,
+        }
+    )
+    reader.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    remaining, letters = set(range(partitions)), []
+    try:
+        while remaining:
+            for message in reader.consume(1000, timeout=1.0):
+                error = message.error()
+                if error is not None:
+                    assert error.code() == KafkaError._PARTITION_EOF, error
+                    remaining.discard(message.partition())
+                    continue
+                letters.append(
+                    Letter(
+                        message.partition(),
+                        message.offset(),
+                        message.key(),
+                        message.value(),
+                        message.timestamp()[1],
+                        dict(message.headers() or []),
+                    )
+                )
+    finally:
+        reader.close()
+    return letters
+
+
+# --- consumer -------------------------------------------------------------------------------
+
+GARBAGE = [
+    b"\xff\xff\xff not protobuf",
+    CustomerChange(customer_id=3).SerializeToString(),  # no operation
+    CustomerChange(op=CustomerChange.OPERATION_INSERT).SerializeToString(),  # no customer id
+    b'{"customer_id": 7, "op": "UPDATE"}',
+    b"\x07\x01\x02",
+]
+
+
+def test_headers_and_key_name_the_original_record() -> None:
+    letter = DeadLetter("t", 2, 17, b"k", b"v", 5, "bad", (("chinook-source", b"s"),))
+    assert dead_letter_key("t", 2, 17) == b"t/2/17"
+    assert dead_letter_headers(letter) == [
+        ("chinook-source", b"s"),
+        ("chinook-dlq-topic", b"t"),
+        ("chinook-dlq-partition", b"2"),
+        ("chinook-dlq-offset", b"17"),
+        ("chinook-dlq-error", b"bad"),
+        ("chinook-dlq-stage", b"consume"),
+        ("chinook-dlq-key", b"k"),
+    ]
+    keyless = DeadLetter("t", 0, 1, None, b"v", None, "bad")
+    assert "chinook-dlq-key" not in dict(dead_letter_headers(keyless))
+
+
+def test_a_retried_delivery_writes_each_letter_once(broker: embedded.Broker, topic: str) -> None:
+    writer = DeadLetterWriter(KafkaSettings(broker.bootstrap_servers), f"{topic}.dlq")
+    letters = {0: [DeadLetter(topic, 0, n, None, b"x", None, "bad") for n in range(3)]}
+    assert writer.deliver(letters, 30) == {0: None}
+    assert writer.deliver({1: []}, 30) == {}
+    letters[0].append(DeadLetter(topic, 0, 3, None, b"x", None, "bad"))
+    assert writer.deliver({0: letters[0][2:]}, 30) == {0: None}  # a retry with one more letter
+    writer.close(30)
+    keys = Counter(letter.key for letter in read_letters(broker.bootstrap_servers, f"{topic}.dlq"))
+    assert keys == Counter(f"{topic}/0/{n}".encode() for n in (0, 1, 2, 2, 3))
+
+
+def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
+    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str
+) -> None:
+    bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
+    good = changes(0, 60, HOUR_10, 1000)
+    items: list[tuple[bytes, int, int]] = []
+    for index, value in enumerate(GARBAGE * 2):
+        items += good[index * 6 : index * 6 + 6]
+        items.append((value, HOUR_10 + 500 + index, -1 - index))
+    sent = produce(bootstrap, topic, items, partitions=2)
+    poison = {(s.partition, s.offset): s for s in sent if s.sequence < 0}
+    dead_before = metric("chinook_consumer_dead_letters_total")
+    errors_before = metric("chinook_consumer_decode_errors_total")
+
+    run_consumer(
+        config(bootstrap, bucket, topic, group, flush_records=7), Health(), threading.Event()
+    )
+
+    assert all_sequences(stored(s3_client, bucket)) == Counter(range(60))
+    letters = read_letters(bootstrap, f"{topic}.dlq")
+    assert len(letters) == len(poison) == 2 * len(GARBAGE)
+    for letter in letters:
+        headers = letter.headers
+        where = (int(headers["chinook-dlq-partition"]), int(headers["chinook-dlq-offset"]))
+        original = poison[where]
+        assert headers["chinook-dlq-topic"] == topic.encode()
+        assert headers["chinook-dlq-stage"] == b"consume"
+        assert headers["chinook-dlq-error"]
+        assert headers["chinook-dlq-key"] == str(original.sequence % 59 + 1).encode()
+        assert headers["chinook-source"] == b"test"
+        assert letter.key == f"{topic}/{where[0]}/{where[1]}".encode()
+        assert letter.value == original.value
+        assert letter.timestamp_ms == original.timestamp_ms
+    assert {letter.key for letter in letters} == {f"{topic}/{p}/{o}".encode() for p, o in poison}
+    assert metric("chinook_consumer_dead_letters_total") - dead_before == len(poison)
+    assert metric("chinook_consumer_decode_errors_total") - errors_before == len(poison)
+    ends = {p: 1 + max(s.offset for s in sent if s.partition == p) for p in range(2)}
+    assert committed(bootstrap, group, topic, 2) == ends
+
+    # Rewind the group: the replay writes again exactly the dead letters it re-reads, same keys.
+    rewind = Consumer({"bootstrap.servers": bootstrap, "group.id": group, **FAST_GROUP})
+    older = {p: end // 2 for p, end in ends.items()}
+    rewind.commit(
+        offsets=[TopicPartition(topic, p, o) for p, o in older.items()], asynchronous=False
+    )
+    rewind.close()
+    uploader = Uploader(s3_client, bucket, 1, 2**30, 2**23)
+    journal = Journal(uploader, "out", group, topic)
+    starts = {p: resume_point(o, journal.read(p)).offset or o for p, o in older.items()}
+    uploader.close()
+    replayed = [where for where in poison if where[1] >= starts[where[0]]]
+    assert 0 < len(replayed) < len(poison)
+    run_consumer(config(bootstrap, bucket, topic, group), Health(), threading.Event())
+
+    assert set(all_sequences(stored(s3_client, bucket))) == set(range(60))
+    again = read_letters(bootstrap, f"{topic}.dlq")
+    assert len(again) == len(letters) + len(replayed)
+    first_copies = {letter.key: letter for letter in letters}
+    for letter in again:
+        copy = first_copies[letter.key]
+        assert (letter.value, letter.headers) == (copy.value, copy.headers)
+    assert committed(bootstrap, group, topic, 2) == ends
+
+
+# --- producer -------------------------------------------------------------------------------
+
+BIG = "x" * 10_000_000
+CLIENT_REFUSED = "y" * 1_020_000  # under our 1 MiB limit, over librdkafka's message.max.bytes
+
+
+def test_row_document_names_columns_and_keeps_it_small() -> None:
+    row = (9, "insert", 6, 1000, 6, b"\x00\xff", "Lee", *[None] * 4, BIG, None, None, None, "e", 1)
+    document = json.loads(row_document(row))
+    assert document["sequence"] == 9 and document["op"] == "insert"
+    assert document["customer_id"] == 6 and document["captured_at_ms"] == 1000
+    assert list(document["columns"]) == list(COLUMN_NAMES)
+    assert document["columns"]["FirstName"] == {"base64": base64.b64encode(b"\x00\xff").decode()}
+    assert document["columns"]["Country"] == {
+        "truncated": True,
+        "length": len(BIG),
+        "prefix": "x" * VALUE_LIMIT,
+    }
+    letter = dead_letter(row, "too big", "src")
+    assert letter.key == b"src/9" and letter.timestamp_ms == 1000
+    assert dict(letter.headers) == {
+        "chinook-dlq-stage": b"produce",
+        "chinook-dlq-error": b"too big",
+        "chinook-dlq-sequence": b"9",
+        "chinook-source": b"src",
+    }
+    assert check_size(b"x" * 10, 1, limit=10) == b"x" * 10
+    try:
+        check_size(b"x" * 11, 1, limit=10)
+    except UnencodableRow as error:
+        assert "11 bytes, over the 10-byte limit" in str(error)
+    else:
+        raise AssertionError("an oversized change passed")
+
+
+def add_customers(db: Path) -> None:
+    """Good rows 6, 8, 10, 12, 14 around a blob FirstName (7), non-UTF-8 City (9), a 10 MB
+    Company (11) and a Company the Kafka client refuses as too large (13)."""
+    connection = sqlite3.connect(db)
+    with connection:
+        good = lambda n: (n, f"First{n}", f"Last{n}", *[None] * 8, f"c{n}@x.org", None)  # noqa: E731
+        connection.execute(INSERT, good(6))
+        connection.execute(INSERT, (7, b"\x00\xffblob", "Blob", *[None] * 8, "b@x.org", None))
+        connection.execute(INSERT, good(8))
+        connection.execute(
+            "INSERT INTO Customer (CustomerId, FirstName, LastName, City, Email) "
+            "VALUES (9, 'Bad', 'Text', CAST(X'FF61' AS TEXT), 't@x.org')"
+        )
+        connection.execute(INSERT, good(10))
+        connection.execute(INSERT, (11, "Big", "Row", BIG, *[None] * 7, "big@x.org", None))
+        connection.execute(INSERT, good(12))
+        connection.execute(
+            INSERT, (13, "Large", "Row", CLIENT_REFUSED, *[None] * 7, "l@x.org", None)
+        )
+        connection.execute(INSERT, good(14))
+    connection.close()
+
+
+def test_unencodable_rows_go_to_the_dead_letter_topic_once(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    run_producer_once(db, broker, topic)
+    add_customers(db)
+    dead_before = metric("chinook_producer_dead_letters_total")
+
+    run_producer_once(db, broker, topic)
+
+    bootstrap = broker.bootstrap_servers
+    published = [record.change.customer_id for record in read_topic(bootstrap, topic)]
+    assert published == [row[0] for row in ROWS] + [6, 8, 10, 12, 14]
+    state = state_of(db)
+    letters = read_letters(bootstrap, f"{topic}.dlq")
+    assert len(letters) == 4
+    by_customer = {json.loads(letter.value)["customer_id"]: letter for letter in letters}
+    assert set(by_customer) == {7, 9, 11, 13}
+    for customer_id, letter in by_customer.items():
+        document = json.loads(letter.value)
+        assert letter.headers["chinook-dlq-stage"] == b"produce"
+        assert letter.headers["chinook-source"] == state.source_id.encode()
+        assert letter.headers["chinook-dlq-sequence"] == str(document["sequence"]).encode()
+        assert letter.key == f"{state.source_id}/{document['sequence']}".encode()
+        assert document["columns"]["CustomerId"] == customer_id
+    blob, text, big = (json.loads(by_customer[n].value)["columns"] for n in (7, 9, 11))
+    assert blob["FirstName"] == {"base64": base64.b64encode(b"\x00\xffblob").decode()}
+    assert text["City"] == {"base64": base64.b64encode(b"\xffa").decode()}
+    assert big["Company"]["length"] == len(BIG) and big["Company"]["truncated"]
+    assert b"first_name holds bytes" in by_customer[7].headers["chinook-dlq-error"]
+    assert b"city holds bytes" in by_customer[9].headers["chinook-dlq-error"]
+    assert b"over the 1048576-byte limit" in by_customer[11].headers["chinook-dlq-error"]
+    assert b"too large" in by_customer[13].headers["chinook-dlq-error"].lower()
+    assert metric("chinook_producer_dead_letters_total") - dead_before == 4
+    assert state.acked_seq == len(ROWS) + 9 and pending_changes(db) == 0
+
+    run_producer_once(db, broker, topic)  # nothing new: the position advanced exactly once
+
+    assert len(read_topic(bootstrap, topic)) == len(ROWS) + 5
+    assert len(read_letters(bootstrap, f"{topic}.dlq")) == 4
+    assert metric("chinook_producer_dead_letters_total") - dead_before == 4
+    assert state_of(db).acked_seq == len(ROWS) + 9

@@ -1,0 +1,458 @@
+"""The producer end to end against a real Tansu broker: once-only publishing, restarts, crashes."""
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from chinook_pipeline.local import embedded
+from producer import capture
+from producer.config import ProducerConfig
+from producer.database import Database
+from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
+from producer.recovery import snapshot_reason, truncation_reason
+from producer.service import run_producer
+from producer.state import CaptureState, load_state
+from shared.changes import FIELD_NAMES, CustomerChange, Operation
+from shared.errors import PipelineError
+from shared.kafka import KafkaSettings, partition_count
+from shared.metrics import Health
+from tests.unit.test_producer_capture import INSERT, ROWS, execute, make_db
+
+REQUIRED = {"customer_id", "first_name", "last_name", "email"}
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: bytes
+    timestamp: int
+    source: bytes | None
+    change: CustomerChange
+
+    @property
+    def row(self) -> tuple[object, ...]:
+        customer = (
+            self.change.before
+            if self.change.op == Operation.OPERATION_DELETE
+            else self.change.after
+        )
+        return tuple(
+            getattr(customer, name) if name in REQUIRED or customer.HasField(name) else None
+            for name in FIELD_NAMES
+        )
+
+
+def read_topic(bootstrap: str, topic: str) -> list[Record]:
+    """Every record of `topic` (all partitions, up to `_PARTITION_EOF`), in sequence order."""
+    partitions = partition_count(
+        KafkaSettings(bootstrap, extra={"allow.auto.create.topics": "false"}), topic
+    )
+    if partitions == 0:
+        return []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "test-reader",
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 20,
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    remaining, records = set(range(partitions)), []
+    while remaining:
+        for message in consumer.consume(1000, timeout=1.0):
+            error = message.error()
+            if error is not None:
+                assert error.code() == KafkaError._PARTITION_EOF, error
+                remaining.discard(message.partition())
+                continue
+            headers = dict(message.headers() or [])
+            records.append(
+                Record(
+                    message.partition(),
+                    message.offset(),
+                    message.key(),
+                    message.timestamp()[1],
+                    headers.get("chinook-source"),
+                    CustomerChange.FromString(message.value()),
+                )
+            )
+    consumer.close()
+    return sorted(records, key=lambda record: record.change.sequence)
+
+
+def produce(db: Path, broker: embedded.Broker, topic: str, **options: object) -> None:
+    config = ProducerConfig(
+        db,
+        KafkaSettings(broker.bootstrap_servers),
+        topic=topic,
+        partitions=3,
+        exit_when_idle=True,
+        **options,
+    )  # type: ignore[arg-type]
+    run_producer(config, Health(), threading.Event())
+
+
+def state_of(db: Path) -> CaptureState:
+    connection = sqlite3.connect(db)
+    state = load_state(connection)
+    connection.close()
+    assert state is not None
+    return state
+
+
+def pending_changes(db: Path) -> int:
+    connection = sqlite3.connect(db)
+    count = connection.execute("SELECT COUNT(*) FROM chinook_cdc_change").fetchone()[0]
+    connection.close()
+    return int(count)
+
+
+def assert_once_each(records: list[Record]) -> None:
+    sequences = [record.change.sequence for record in records]
+    assert len(sequences) == len(set(sequences)), "a change was published twice"
+
+
+def latest_rows(records: list[Record]) -> dict[int, tuple[object, ...]]:
+    """Replaying the changes: customer id -> row (deleted customers absent)."""
+    rows: dict[int, tuple[object, ...]] = {}
+    for record in records:
+        if record.change.op == Operation.OPERATION_DELETE:
+            rows.pop(record.change.customer_id, None)
+        else:
+            rows[record.change.customer_id] = record.row
+    return rows
+
+
+def table_rows(db: Path) -> dict[int, tuple[object, ...]]:
+    connection = sqlite3.connect(db)
+    rows = {row[0]: row for row in connection.execute("SELECT * FROM Customer")}
+    connection.close()
+    return rows
+
+
+def test_publishes_every_row_once_with_key_timestamp_and_source(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    produce(db, broker, topic)
+    records = read_topic(broker.bootstrap_servers, topic)
+    state = state_of(db)
+    assert [record.row for record in records] == list(ROWS)
+    assert {record.change.op for record in records} == {Operation.OPERATION_SNAPSHOT}
+    for record in records:
+        assert record.key == str(record.change.customer_id).encode()
+        assert record.timestamp == record.change.captured_at.ToMilliseconds() > 0
+        assert record.source == state.source_id.encode()
+    assert partition_count(KafkaSettings(broker.bootstrap_servers), topic) == 3
+    assert state.acked_seq == len(ROWS) and state.topic == topic
+    assert state.partition_offsets == {
+        p: 1 + max(r.offset for r in records if r.partition == p)
+        for p in {r.partition for r in records}
+    }
+    assert pending_changes(db) == 0
+
+
+def test_restart_publishes_only_changes_made_since(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    produce(db, broker, topic)
+    produce(db, broker, topic)
+    assert len(read_topic(broker.bootstrap_servers, topic)) == len(ROWS)
+
+    execute(
+        db,
+        INSERT,
+        (6, "Ada", "Lovelace", None, None, None, None, None, None, None, None, "ada@x", None),
+    )
+    execute(db, "UPDATE Customer SET City = 'Porto' WHERE CustomerId = 1")
+    execute(db, "UPDATE Customer SET City = City")
+    execute(db, "DELETE FROM Customer WHERE CustomerId = 2")
+    execute(db, "UPDATE Customer SET CustomerId = 60 WHERE CustomerId = 3")
+    produce(db, broker, topic, batch_rows=2)
+
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert_once_each(records)
+    assert [(r.change.op, r.change.customer_id) for r in records[len(ROWS) :]] == [
+        (Operation.OPERATION_INSERT, 6),
+        (Operation.OPERATION_UPDATE, 1),
+        (Operation.OPERATION_DELETE, 2),
+        (Operation.OPERATION_DELETE, 3),
+        (Operation.OPERATION_INSERT, 60),
+    ]
+    assert latest_rows(records) == table_rows(db)
+    assert pending_changes(db) == 0
+
+
+def test_crash_after_ack_before_checkpoint_publishes_no_duplicates(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    database = Database(db, 5.0)
+    database.run(capture.use_wal)
+    database.run(capture.install)
+    database.run(lambda connection: connection.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+    database.close()
+    before_publish = tmp_path / "before.db"
+    shutil.copyfile(db, before_publish)
+
+    produce(db, broker, topic)  # published and acknowledged...
+    shutil.copyfile(before_publish, db)  # ...but the checkpoint was never written
+    Path(f"{db}-wal").unlink(missing_ok=True)
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    execute(db, "UPDATE Customer SET Email = 'new@example.com' WHERE CustomerId = 4")
+    produce(db, broker, topic)
+
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert_once_each(records)
+    assert len(records) == len(ROWS) + 1
+    assert latest_rows(records) == table_rows(db)
+    assert pending_changes(db) == 0
+
+
+def test_kill_9_while_publishing_loses_and_duplicates_nothing(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(
+        tmp_path / "chinook.db",
+        [
+            (
+                i,
+                f"First{i}",
+                f"Last{i}",
+                None,
+                None,
+                "Zürich",
+                None,
+                "CH",
+                None,
+                None,
+                None,
+                f"u{i}@x",
+                1,
+            )
+            for i in range(1, 30_001)
+        ],
+    )
+    script = (
+        "import sys, threading; from pathlib import Path; from producer.config import ProducerConfig; "
+        "from producer.service import run_producer; from shared.kafka import KafkaSettings; "
+        "from shared.metrics import Health; "
+        "run_producer(ProducerConfig(Path(sys.argv[1]), KafkaSettings(sys.argv[2]), topic=sys.argv[3], "
+        "partitions=3), Health(), threading.Event())"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(db), broker.bootstrap_servers, topic],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        while not read_topic(broker.bootstrap_servers, topic) and process.poll() is None:
+            pass
+        execute(db, "UPDATE Customer SET City = 'Bern' WHERE CustomerId % 1000 = 0")
+    finally:
+        process.kill()
+        process.wait()
+    produce(db, broker, topic)
+
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert_once_each(records)
+    assert latest_rows(records) == table_rows(db)
+    assert pending_changes(db) == 0
+
+
+def test_changes_reach_the_topic_while_running_and_stop_checkpoints(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    stop = threading.Event()
+    config = ProducerConfig(db, KafkaSettings(broker.bootstrap_servers), topic=topic, partitions=2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_producer(config, Health(), stop)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        while len(read_topic(broker.bootstrap_servers, topic)) < len(ROWS) and thread.is_alive():
+            pass
+        execute(db, "UPDATE Customer SET Company = 'Acme' WHERE CustomerId = 5")
+        while (
+            len(read_topic(broker.bootstrap_servers, topic)) < len(ROWS) + 1 and thread.is_alive()
+        ):
+            pass
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert records[-1].change.op == Operation.OPERATION_UPDATE and records[-1].row[3] == "Acme"
+    assert state_of(db).acked_seq == records[-1].change.sequence
+    assert pending_changes(db) == 0
+
+
+def test_moving_to_another_topic_snapshots_into_it(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    produce(db, broker, topic)
+    execute(db, "DELETE FROM Customer WHERE CustomerId = 1")
+    produce(db, broker, f"{topic}.moved")
+    records = read_topic(broker.bootstrap_servers, f"{topic}.moved")
+    assert [(r.change.op, r.change.customer_id) for r in records] == [
+        (Operation.OPERATION_SNAPSHOT, row[0]) for row in ROWS[1:]
+    ]
+    assert state_of(db).topic == f"{topic}.moved"
+
+
+def test_unencodable_row_is_skipped_and_counted(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    execute(db, "UPDATE Customer SET LastName = X'00FF' WHERE CustomerId = 2")
+    execute(db, "UPDATE Customer SET City = CAST(X'FF61' AS TEXT) WHERE CustomerId = 3")
+    dead_before = DEAD_LETTERS._value.get()
+    produce(db, broker, topic)
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert [record.change.customer_id for record in records] == [1, 4, 5]
+    assert DEAD_LETTERS._value.get() - dead_before == 2
+    assert pending_changes(db) == 0
+
+
+def test_snapshot_decisions() -> None:
+    fresh = CaptureState("s", 0, {}, None)
+    used = CaptureState("s", 10, {0: 4, 2: 1}, "t")
+    assert snapshot_reason(fresh, "t", 0) is None
+    assert snapshot_reason(used, "t", 3) is None
+    assert "no longer exists" in (snapshot_reason(used, "t", 0) or "")
+    assert "lacking recorded partition" in (snapshot_reason(used, "t", 2) or "")
+    assert "moves from topic" in (snapshot_reason(used, "u", 3) or "")
+    assert truncation_reason({0: 4}, {}) is None
+    assert truncation_reason({0: 4}, {0: 2}) == "partition 0 ends at offset 2, below 4"
+
+
+def test_missing_database(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+    db = tmp_path / "absent.db"
+    with pytest.raises(
+        PipelineError, match=r"not found: create it with `chinook-pipeline seed --db"
+    ):
+        produce(db, broker, topic)
+    assert not db.exists()
+
+
+def test_not_a_sqlite_file(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+    db = tmp_path / "notes.db"
+    db.write_text("hello, this is not a database " * 100)
+    with pytest.raises(PipelineError, match="is not a SQLite database"):
+        produce(db, broker, topic)
+
+
+def test_missing_customer_table(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+    db = tmp_path / "other.db"
+    execute(db, "CREATE TABLE Invoice (InvoiceId INTEGER PRIMARY KEY)")
+    with pytest.raises(PipelineError, match="has no Customer table"):
+        produce(db, broker, topic)
+
+
+def test_locked_database(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(PipelineError, match="stayed locked"):
+            produce(db, broker, topic, busy_timeout=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_unreachable_broker(tmp_path: Path, topic: str) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    config = ProducerConfig(
+        db, KafkaSettings(f"127.0.0.1:{embedded.free_port()}"), topic=topic, exit_when_idle=True
+    )
+    with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):
+        run_producer(config, Health(), threading.Event())
+
+
+def test_real_chinook(real_chinook: Path, broker: embedded.Broker, topic: str) -> None:
+    produce(real_chinook, broker, topic)
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert_once_each(records)
+    assert latest_rows(records) == table_rows(real_chinook)
+
+
+def test_delivery_errors_are_counted_and_no_change_is_skipped(
+    tmp_path: Path, broker: embedded.Broker, topic: str
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    # Messages expire in the client's queue while it still connects and gets its producer id.
+    failing = KafkaSettings(
+        broker.bootstrap_servers, extra={"message.timeout.ms": "1", "linger.ms": "0"}
+    )
+    config = ProducerConfig(db, failing, topic=topic, partitions=3)
+    stop = threading.Event()
+    errors_before = DELIVERY_ERRORS._value.get()
+    thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
+    thread.start()
+    try:
+        while DELIVERY_ERRORS._value.get() == errors_before and thread.is_alive():
+            stop.wait(0.01)
+    finally:
+        stop.set()
+        thread.join()
+    assert DELIVERY_ERRORS._value.get() > errors_before
+    assert state_of(db).acked_seq == 0
+
+    produce(db, broker, topic)
+    records = read_topic(broker.bootstrap_servers, topic)
+    assert_once_each(records)
+    assert [record.row for record in records] == list(ROWS)
+
+
+@pytest.mark.slow
+def test_broker_outage_is_ridden_out_without_loss_or_duplicates(
+    tmp_path: Path, s3_server: embedded.S3Server, bucket: str, topic: str
+) -> None:
+    durable = embedded.start_broker(f"s3://{bucket}/", s3=s3_server, log=tmp_path / "tansu.log")
+    db = make_db(tmp_path / "chinook.db")
+    config = ProducerConfig(db, KafkaSettings(durable.bootstrap_servers), topic=topic, partitions=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
+    thread.start()
+    try:
+        while len(read_topic(durable.bootstrap_servers, topic)) < len(ROWS) and thread.is_alive():
+            pass
+        durable.stop()
+        execute(db, "UPDATE Customer SET City = 'Lisboa' WHERE CustomerId = 1")
+        execute(db, "DELETE FROM Customer WHERE CustomerId = 4")
+        durable.restart()
+        while (
+            len(read_topic(durable.bootstrap_servers, topic)) < len(ROWS) + 2 and thread.is_alive()
+        ):
+            pass
+    finally:
+        stop.set()
+        thread.join()
+        durable.stop()
+    durable.restart()
+    try:
+        records = read_topic(durable.bootstrap_servers, topic)
+    finally:
+        durable.stop()
+    assert_once_each(records)
+    assert latest_rows(records) == table_rows(db)
+    assert pending_changes(db) == 0

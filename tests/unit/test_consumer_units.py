@@ -1,0 +1,175 @@
+"""The consumer's pure decisions: keys, flush rule, object encoding, journal, poison records."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from consumer.batcher import FlushLimits, PartitionBuffer, should_flush
+from consumer.config import ConsumerConfig
+from consumer.encoder import Encoding, encode, metadata
+from consumer.journal import Intent, Resume, journal_key, resume_point
+from consumer.partitioner import object_key
+from consumer.poison import parse_change
+from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
+from shared.errors import PipelineError
+from shared.framing import unframe
+from shared.kafka import KafkaSettings
+from shared.s3 import S3Settings
+
+
+def ms(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+T = ms("2024-03-10T10:59:59.999")
+
+
+@pytest.mark.parametrize(
+    ("layout", "prefix", "expected"),
+    [
+        ("hive-hourly", "raw", "raw/t/dt=2024-03-10/hour=10/t+3+00000000000000000042.binpb.gz"),
+        ("hive-hourly", "", "t/dt=2024-03-10/hour=10/t+3+00000000000000000042.binpb.gz"),
+        ("hive-hourly", "/a/b/", "a/b/t/dt=2024-03-10/hour=10/t+3+00000000000000000042.binpb.gz"),
+        (
+            "year-month-day-hour",
+            "raw",
+            "raw/t/year=2024/month=03/day=10/hour=10/t+3+00000000000000000042.binpb.gz",
+        ),
+        ("entity-date", "raw", "raw/customer/date=2024-03-10/t+3+00000000000000000042.binpb.gz"),
+        ("entity-date", "", "customer/date=2024-03-10/t+3+00000000000000000042.binpb.gz"),
+    ],
+)
+def test_object_key_layouts(layout: str, prefix: str, expected: str) -> None:
+    assert object_key(layout, prefix, "t", 3, 42, T, "binpb.gz") == expected
+
+
+def test_offsets_are_zero_padded_so_keys_sort_by_offset() -> None:
+    keys = [object_key("hive-hourly", "", "t", 0, offset, T, "binpb") for offset in (9, 10, 100)]
+    assert keys == sorted(keys)
+    assert keys[2].endswith("t+0+00000000000000000100.binpb")
+
+
+def test_batch_splits_by_hour_and_each_object_starts_at_its_own_first_offset() -> None:
+    next_hour, next_day = T + 1, ms("2024-03-11T00:00:00")
+    records = [(5, T, b"a"), (6, next_hour, b"b"), (7, T, b"c"), (8, next_day, b"d")]
+
+    def groups(layout: str) -> list[tuple[int, int, int, int, list[bytes]]]:
+        buffer = PartitionBuffer(layout)
+        for offset, timestamp, value in records:
+            buffer.add(offset, timestamp, value, now=0.0)
+        return [
+            (g.first_offset, g.last_offset, g.count, g.timestamp_ms, list(unframe(bytes(g.body))))
+            for g in buffer.time_groups()
+        ]
+
+    assert groups("hive-hourly") == [
+        (5, 7, 2, T, [b"a", b"c"]),
+        (6, 6, 1, next_hour, [b"b"]),
+        (8, 8, 1, next_day, [b"d"]),
+    ]
+    assert groups("entity-date") == [(5, 7, 3, T, [b"a", b"b", b"c"]), (8, 8, 1, next_day, [b"d"])]
+    assert object_key("hive-hourly", "", "t", 0, 6, next_hour, "x") == (
+        "t/dt=2024-03-10/hour=11/t+0+00000000000000000006.x"
+    )
+
+
+def test_flush_rule_records_bytes_or_age() -> None:
+    limits = FlushLimits(records=10, bytes=100, age=5.0)
+    assert not should_flush(9, 99, 4.9, limits)
+    assert should_flush(10, 0, 0.0, limits)
+    assert should_flush(1, 100, 0.0, limits)
+    assert should_flush(1, 1, 5.0, limits)
+
+
+def test_buffer_covers_rejected_offsets_without_storing_them() -> None:
+    buffer = PartitionBuffer("hive-hourly")
+    assert buffer.empty and not buffer.due(100.0, FlushLimits(1, 1, 0.1))
+    buffer.cover(10, now=1.0)
+    buffer.add(11, T, b"xyz", now=2.0)
+    assert (buffer.start, buffer.end, buffer.size, buffer.count) == (10, 12, 3, 1)
+    assert buffer.age(4.0) == 3.0
+    assert buffer.due(6.0, FlushLimits(100, 100, 5.0))
+
+
+@pytest.mark.parametrize("compression", ["gzip", "none"])
+def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
+    buffer = PartitionBuffer("hive-hourly")
+    for offset, value in ((1, b"first"), (2, b""), (3, b"x" * 300)):
+        buffer.add(offset, T, value, now=0.0)
+    (group,) = buffer.time_groups()
+    encoding = Encoding(compression)
+    body = encode(group, encoding)
+    assert list(unframe(body)) == [b"first", b"", b"x" * 300]
+    assert encode(group, encoding) == body  # deterministic: a replay writes identical bytes
+    assert encoding.extension == ("binpb.gz" if compression == "gzip" else "binpb")
+    assert body[:2] == b"\x1f\x8b" if compression == "gzip" else body[:1] == b"\x05"
+    assert metadata(group) == {
+        "record-count": "3",
+        "first-offset": "1",
+        "last-offset": "3",
+        "message-type": MESSAGE_TYPE,
+    }
+
+
+@pytest.mark.parametrize(
+    ("committed", "intent", "expected"),
+    [
+        (None, None, Resume(None)),
+        (40, None, Resume(None)),
+        (40, Intent(40, 90), Resume(40, 90)),  # crashed between intent and commit
+        (None, Intent(0, 25), Resume(0, 25)),  # crashed before the first commit
+        (40, Intent(50, 90), Resume(50, 90)),  # the commit of [40, 50) failed, batch is in S3
+        (90, Intent(40, 90), Resume(None)),  # committed: nothing to redo
+        (120, Intent(40, 90), Resume(None)),  # stale intent
+    ],
+)
+def test_journal_decision(committed: int | None, intent: Intent | None, expected: Resume) -> None:
+    assert resume_point(committed, intent) == expected
+
+
+def test_journal_key() -> None:
+    assert journal_key("", "g", "t", 2) == "_chinook/journal/g/t/2.json"
+    assert journal_key("raw/", "g", "t", 0) == "raw/_chinook/journal/g/t/0.json"
+
+
+def change(op: int = Operation.OPERATION_INSERT, customer_id: int = 7) -> bytes:
+    message = CustomerChange(op=op, sequence=1, customer_id=customer_id)
+    message.after.CopyFrom(
+        Customer(customer_id=customer_id, first_name="A", last_name="B", email="e")
+    )
+    return message.SerializeToString()
+
+
+def test_poison_records_are_recognised() -> None:
+    assert parse_change(change())[1] is None
+    assert "not a CustomerChange" in (parse_change(b"\xff\xff\xff")[1] or "")
+    assert parse_change(change(op=Operation.OPERATION_UNSPECIFIED))[1] == "operation is unspecified"
+    assert parse_change(change(customer_id=0))[1] == "no customer_id"
+    assert parse_change(b"")[1] == "operation is unspecified"
+
+
+def test_config_rejects_unusable_values() -> None:
+    base = {"kafka": KafkaSettings("localhost:1"), "s3": S3Settings(), "bucket": "b"}
+    assert ConsumerConfig(**base).dead_letter_topic == "chinook.customers.dlq"  # type: ignore[arg-type]
+    with pytest.raises(PipelineError, match="unknown layout"):
+        ConsumerConfig(**base, layout="daily")  # type: ignore[arg-type]
+    with pytest.raises(PipelineError, match="compression"):
+        ConsumerConfig(**base, compression="zstd")  # type: ignore[arg-type]
+    with pytest.raises(PipelineError, match="flush-records"):
+        ConsumerConfig(**base, flush_records=0)  # type: ignore[arg-type]
+
+
+def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
+    buffer = PartitionBuffer("hive-hourly")
+    for offset in range(200):
+        buffer.add(offset, T, change(customer_id=offset + 1), now=0.0)
+    (group,) = buffer.time_groups()
+    bodies = {level: encode(group, Encoding("gzip", level)) for level in (1, 6, 9)}
+    assert all(
+        list(unframe(body)) == [change(customer_id=i + 1) for i in range(200)]
+        for body in bodies.values()
+    )
+    assert (
+        ConsumerConfig(kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b").gzip_level
+        == 1
+    )

@@ -1,0 +1,489 @@
+"""Static checks of the deployment files: docker-compose.yml, bufstream.yaml, the Dockerfile,
+Prometheus and Grafana. No Docker engine is needed; every check reads the files as they are.
+
+`dashboard_metric_names()` is reusable: an integration test can compare it with a real scrape.
+"""
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+BUFSTREAM = ROOT / "bufstream.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+PROMETHEUS = ROOT / "ops" / "prometheus" / "prometheus.yml"
+PROMETHEUS_LOCAL = ROOT / "ops" / "prometheus" / "prometheus.local.yml"
+GRAFANA = ROOT / "ops" / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "chinook-pipeline.json"
+
+# The fixed metric names of docs/helpers-brief.md (what the services export).
+COUNTERS_AND_GAUGES = {
+    "chinook_producer_rows_captured_total",
+    "chinook_producer_messages_published_total",
+    "chinook_producer_delivery_errors_total",
+    "chinook_producer_source_lag",
+    "chinook_producer_dead_letters_total",
+    "chinook_consumer_records_consumed_total",
+    "chinook_consumer_objects_uploaded_total",
+    "chinook_consumer_bytes_uploaded_total",
+    "chinook_consumer_upload_retries_total",
+    "chinook_consumer_upload_failures_total",
+    "chinook_consumer_offsets_committed_total",
+    "chinook_consumer_lag",
+    "chinook_consumer_buffered_records",
+    "chinook_consumer_decode_errors_total",
+    "chinook_consumer_dead_letters_total",
+}
+HISTOGRAMS = {
+    "chinook_producer_delivery_latency_seconds",
+    "chinook_consumer_upload_duration_seconds",
+}
+# Sample names as they appear in a scrape: a histogram is exposed as _bucket, _sum and _count.
+EXPORTED_SAMPLES = COUNTERS_AND_GAUGES | {
+    histogram + suffix for histogram in HISTOGRAMS for suffix in ("_bucket", "_sum", "_count")
+}
+
+LONG_RUNNING_RESTART = {"unless-stopped", "always"}
+JOB_RESTART = re.compile(r"^(no|on-failure(:\d+)?)$")
+KAFKA_PASSTHROUGH_PREFIX = "CHINOOK_KAFKA__"
+
+
+def load_yaml(path: Path) -> Any:
+    with path.open() as stream:
+        return yaml.safe_load(stream)
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    return load_yaml(COMPOSE)["services"]
+
+
+def is_job(service: dict[str, Any]) -> bool:
+    return bool(JOB_RESTART.match(str(service.get("restart", ""))))
+
+
+def is_ours(service: dict[str, Any]) -> bool:
+    return "build" in service
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def healthcheck_test(service: dict[str, Any]) -> str:
+    test = service.get("healthcheck", {}).get("test", [])
+    return " ".join(test) if isinstance(test, list) else str(test)
+
+
+def dashboard_exprs() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [
+        target["expr"]
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        if target.get("expr")
+    ]
+
+
+def dashboard_metric_names() -> set[str]:
+    """Every `chinook_*` sample name the Grafana dashboard queries, as a scrape exposes it
+    (a histogram's `_bucket`, not its base name)."""
+    return {
+        name for expr in dashboard_exprs() for name in re.findall(r"\bchinook_[a-z0-9_]+", expr)
+    }
+
+
+# --- docker-compose.yml ---------------------------------------------------------------------
+
+
+def test_compose_file_validates_against_the_compose_spec() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(COMPOSE),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_image_is_pinned() -> None:
+    for name, service in compose_services().items():
+        image = service.get("image")
+        if image is None:
+            assert is_ours(service), f"{name}: neither image nor build"
+            continue
+        reference = image.rsplit("/", 1)[-1]
+        assert "@sha256:" in reference or ":" in reference, f"{name}: image {image} has no tag"
+        tag = reference.split("@", 1)[0].partition(":")[2]
+        assert tag and tag != "latest", f"{name}: image {image} is not pinned"
+
+
+def test_our_image_is_built_here() -> None:
+    ours = [name for name, service in compose_services().items() if is_ours(service)]
+    assert {"producer", "consumer", "seed", "bucket-setup", "writer"} <= set(ours)
+    for name in ours:
+        build = compose_services()[name]["build"]
+        context = build if isinstance(build, str) else build.get("context", ".")
+        assert (ROOT / context / "Dockerfile").is_file(), f"{name}: no Dockerfile in {context}"
+
+
+def test_every_service_is_either_long_running_or_a_job() -> None:
+    for name, service in compose_services().items():
+        restart = str(service.get("restart", ""))
+        assert restart in LONG_RUNNING_RESTART or JOB_RESTART.match(restart), (
+            f"{name}: restart {restart!r} is neither a service's (unless-stopped) nor a job's (no, on-failure)"
+        )
+
+
+def test_long_running_services_have_a_healthcheck() -> None:
+    for name, service in compose_services().items():
+        if is_job(service):
+            continue
+        healthcheck = service.get("healthcheck", {})
+        assert not healthcheck.get("disable"), f"{name}: healthcheck disabled"
+        assert healthcheck.get("test"), f"{name}: no healthcheck"
+
+
+def test_dependencies_wait_for_health_or_completion() -> None:
+    services = compose_services()
+    for name, service in services.items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: depends_on needs conditions"
+        for dependency, spec in depends_on.items():
+            assert dependency in services, f"{name} depends on unknown service {dependency}"
+            expected = (
+                "service_completed_successfully"
+                if is_job(services[dependency])
+                else "service_healthy"
+            )
+            assert spec.get("condition") == expected, f"{name} -> {dependency}: want {expected}"
+
+
+def test_jobs_are_waited_for_as_one_shots() -> None:
+    services = compose_services()
+    jobs = {name for name, service in services.items() if is_job(service)}
+    assert {"bucket-setup", "seed", "bufstream-bucket"} <= jobs
+    for name in jobs:
+        assert "deploy" not in services[name], f"{name}: a one-shot job is not replicated"
+
+
+def test_our_services_run_read_only_as_non_root() -> None:
+    for name, service in compose_services().items():
+        if not is_ours(service):
+            continue
+        assert service.get("read_only") is True, f"{name}: root filesystem not read-only"
+        tmpfs = service.get("tmpfs", [])
+        assert "/tmp" in ([tmpfs] if isinstance(tmpfs, str) else tmpfs), f"{name}: no tmpfs /tmp"
+        user = str(service.get("user", "")).split(":")[0]
+        assert user and user not in {"0", "root"}, f"{name}: runs as root"
+
+
+def test_metrics_endpoints_are_reachable_and_health_checked() -> None:
+    for name, service in compose_services().items():
+        port = environment(service).get("CHINOOK_METRICS_PORT")
+        if port is None:
+            continue
+        assert environment(service).get("CHINOOK_METRICS_HOST") == "0.0.0.0", (
+            f"{name}: metrics bound to loopback only; Prometheus cannot scrape it"
+        )
+        test = healthcheck_test(service)
+        assert f"http://127.0.0.1:{port}/healthz" in test, f"{name}: healthcheck misses /healthz"
+        assert "curl" not in test and "wget" not in test, f"{name}: our image has no curl or wget"
+
+
+def test_s3_clients_get_the_minio_endpoint_and_local_credentials() -> None:
+    services = compose_services()
+    minio = environment(services["minio"])
+    for name in ("bucket-setup", "consumer"):
+        env = environment(services[name])
+        assert env["AWS_ENDPOINT_URL_S3"] == "http://minio:9000", name
+        assert env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"], name
+        assert env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"], name
+
+
+def test_consumer_runs_two_replicas_of_one_group() -> None:
+    consumer = compose_services()["consumer"]
+    assert consumer["deploy"]["replicas"] == 2
+    assert environment(consumer)["CHINOOK_GROUP_ID"]
+    assert "ports" not in consumer, "published ports would clash between replicas"
+    assert "container_name" not in consumer, "a fixed container name cannot be replicated"
+
+
+def test_writer_only_runs_under_its_profile() -> None:
+    assert compose_services()["writer"]["profiles"] == ["writer"]
+
+
+def test_seed_only_creates_the_database_when_absent() -> None:
+    script = " ".join(compose_services()["seed"]["command"])
+    assert script.startswith("test -f /data/chinook.db ||"), script
+    assert "chinook-pipeline seed" in script
+
+
+# --- compose <-> CLI ------------------------------------------------------------------------
+
+
+def cli_command(args: list[str]) -> tuple[list[click.Command], list[str]]:
+    """The chain of click commands (group first) that `chinook-pipeline ARGS` runs."""
+    from chinook_pipeline.cli.main import cli  # the CLI is the source of truth for option names
+
+    chain: list[click.Command] = [cli]
+    rest = list(args)
+    while isinstance(chain[-1], click.Group) and rest and not rest[0].startswith("-"):
+        sub = chain[-1].commands.get(rest[0])
+        if sub is None:
+            break
+        chain.append(sub)
+        rest.pop(0)
+    return chain, rest
+
+
+def envvars(command: click.Command) -> set[str]:
+    names: set[str] = set()
+    for param in command.params:
+        value = getattr(param, "envvar", None)
+        if isinstance(value, str):
+            names.add(value)
+        elif value:
+            names.update(value)
+    return names
+
+
+def services_running_our_cli() -> Iterator[tuple[str, dict[str, Any], list[str]]]:
+    for name, service in compose_services().items():
+        if not is_ours(service) or service.get("entrypoint"):
+            continue
+        command = service.get("command", [])
+        yield name, service, shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def test_compose_runs_real_cli_commands() -> None:
+    for name, _, args in services_running_our_cli():
+        chain, rest = cli_command(args)
+        assert len(chain) > 1 and not isinstance(chain[-1], click.Group), (
+            f"{name}: `chinook-pipeline {' '.join(args)}` is not a command of the CLI"
+        )
+        context = chain[-1].make_context(chain[-1].name or name, rest, resilient_parsing=True)
+        assert not context.args, f"{name}: unexpected arguments {context.args}"
+
+
+def test_every_chinook_variable_in_compose_is_an_option_the_cli_reads() -> None:
+    for name, service, args in services_running_our_cli():
+        chain, _ = cli_command(args)
+        known = set().union(*(envvars(command) for command in chain))
+        takes_kafka_properties = any(
+            param.name == "kafka_property" for command in chain for param in command.params
+        )
+        for variable in environment(service):
+            if not variable.startswith("CHINOOK_"):
+                continue
+            if variable.startswith(KAFKA_PASSTHROUGH_PREFIX):
+                assert takes_kafka_properties, f"{name}: {variable} but no Kafka properties here"
+                continue
+            assert variable in known, (
+                f"{name}: compose sets {variable}, which `chinook-pipeline "
+                f"{' '.join(command.name or '' for command in chain[1:])}` does not read; "
+                f"it reads {sorted(known)}"
+            )
+
+
+def test_chinook_variables_only_go_to_services_running_the_cli() -> None:
+    running = {name for name, _, _ in services_running_our_cli()}
+    for name, service in compose_services().items():
+        if name in running:
+            continue
+        stray = [v for v in environment(service) if v.startswith("CHINOOK_")]
+        assert not stray, f"{name}: {stray} would not be checked against the CLI"
+
+
+# --- bufstream.yaml -------------------------------------------------------------------------
+
+
+def test_bufstream_config_has_the_documented_v1beta1_keys() -> None:
+    config = load_yaml(BUFSTREAM)
+    assert config["version"] == "v1beta1"
+    s3 = config["data"]["s3"]
+    assert s3["uri"] == "s3://bufstream/"
+    assert s3["region"]
+    assert s3["endpoint"] == "http://minio:9000"
+    assert s3["force_path_style"] is True
+    minio = environment(compose_services()["minio"])
+    assert s3["access_key_id"]["string"] == minio["MINIO_ROOT_USER"]
+    assert s3["secret_access_key"]["string"] == minio["MINIO_ROOT_PASSWORD"]
+
+
+def test_bufstream_metadata_is_the_postgres_service() -> None:
+    dsn = urlsplit(load_yaml(BUFSTREAM)["metadata"]["postgres"]["string"])
+    postgres = environment(compose_services()["postgres"])
+    assert dsn.scheme in {"postgres", "postgresql"}
+    assert (dsn.hostname, dsn.port or 5432) == ("postgres", 5432)
+    assert dsn.username == postgres["POSTGRES_USER"]
+    assert dsn.password == postgres["POSTGRES_PASSWORD"]
+    assert dsn.path.lstrip("/") == postgres["POSTGRES_DB"]
+
+
+def test_bufstream_advertises_its_compose_name() -> None:
+    listeners = load_yaml(BUFSTREAM)["kafka"]["listeners"]
+    advertised = {listener["advertise_address"] for listener in listeners}
+    bootstrap = {
+        environment(service)["CHINOOK_BOOTSTRAP_SERVERS"]
+        for service in compose_services().values()
+        if "CHINOOK_BOOTSTRAP_SERVERS" in environment(service)
+    }
+    assert bootstrap == {"bufstream:9092"}
+    assert advertised == bootstrap
+
+
+def test_bufstream_service_serves_this_config_with_its_bucket_ready() -> None:
+    services = compose_services()
+    bufstream = services["bufstream"]
+    assert bufstream["image"].startswith("bufbuild/bufstream:")
+    assert bufstream["command"] == ["serve", "--config", "/bufstream.yaml"]
+    assert "./bufstream.yaml:/bufstream.yaml:ro" in bufstream["volumes"]
+    assert int(environment(bufstream)["BUFSTREAM_AVAILABLE_MEMORY"]) == 1024**3
+    assert "admin status --exit-code --url http://127.0.0.1:9089" in healthcheck_test(bufstream)
+    bucket_job = " ".join(services["bufstream-bucket"]["command"])
+    assert "mc mb --ignore-existing local/bufstream" in bucket_job
+    assert set(bufstream["depends_on"]) == {"postgres", "bufstream-bucket"}
+
+
+# --- Dockerfile -----------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_dockerfile_builds_a_small_non_root_image() -> None:
+    instructions = dockerfile_instructions()
+    (base,) = [arg for op, arg in instructions if op == "FROM"]
+    assert re.fullmatch(r"python:3\.11[\w.]*-slim-bookworm", base), base
+    assert any(op == "RUN" and "pip install --no-cache-dir ." in arg for op, arg in instructions)
+    users = [arg for op, arg in instructions if op == "USER"]
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    (healthcheck,) = [arg for op, arg in instructions if op == "HEALTHCHECK"]
+    assert "/healthz" in healthcheck and "urllib.request" in healthcheck
+    assert ("ENTRYPOINT", '["chinook-pipeline"]') in instructions
+
+
+def test_dockerfile_copies_only_what_exists_and_is_not_ignored() -> None:
+    ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    assert {".git", ".venv", "tests", "data"} <= ignored
+    for op, arg in dockerfile_instructions():
+        if op != "COPY":
+            continue
+        *sources, _ = arg.split()
+        for source in sources:
+            assert (ROOT / source).exists(), f"COPY {source}: no such file in the build context"
+            assert source not in ignored, f"COPY {source}: excluded by .dockerignore"
+
+
+# --- Prometheus -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [PROMETHEUS, PROMETHEUS_LOCAL], ids=lambda p: p.name)
+def test_promtool_accepts_the_prometheus_config(config: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package `prometheus` provides it)")
+    result = subprocess.run(
+        [promtool, "check", "config", str(config)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def scrape_jobs(path: Path) -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in load_yaml(path)["scrape_configs"]}
+
+
+def test_local_prometheus_config_has_the_same_jobs() -> None:
+    assert set(scrape_jobs(PROMETHEUS)) == set(scrape_jobs(PROMETHEUS_LOCAL))
+
+
+def test_prometheus_scrapes_every_replica_of_each_service_on_its_metrics_port() -> None:
+    services = compose_services()
+    jobs = scrape_jobs(PROMETHEUS)
+    for service_name, job_name in (
+        ("producer", "chinook-producer"),
+        ("consumer", "chinook-consumer"),
+    ):
+        (sd,) = jobs[job_name]["dns_sd_configs"]
+        assert sd["names"] == [service_name] and sd["type"] == "A"
+        assert str(sd["port"]) == environment(services[service_name])["CHINOOK_METRICS_PORT"]
+    mounts = services["prometheus"]["volumes"]
+    assert "./ops/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+# --- Grafana --------------------------------------------------------------------------------
+
+
+def test_dashboard_queries_only_metrics_the_services_export() -> None:
+    unknown = dashboard_metric_names() - EXPORTED_SAMPLES
+    assert not unknown, f"dashboard queries metrics nobody exports: {sorted(unknown)}"
+
+
+def test_dashboard_shows_throughput_lag_latency_retries_errors_and_dead_letters() -> None:
+    required = {
+        "chinook_producer_messages_published_total",
+        "chinook_consumer_records_consumed_total",
+        "chinook_consumer_lag",
+        "chinook_consumer_upload_duration_seconds_bucket",
+        "chinook_consumer_upload_retries_total",
+        "chinook_producer_delivery_errors_total",
+        "chinook_consumer_upload_failures_total",
+        "chinook_consumer_decode_errors_total",
+        "chinook_producer_dead_letters_total",
+        "chinook_consumer_dead_letters_total",
+        "chinook_producer_source_lag",
+    }
+    assert required <= dashboard_metric_names()
+    for expr in dashboard_exprs():
+        if "_bucket" in expr:
+            assert expr.startswith("histogram_quantile("), expr
+
+
+def test_grafana_provisions_the_datasource_the_dashboard_uses() -> None:
+    (datasource,) = load_yaml(GRAFANA / "provisioning" / "datasources" / "prometheus.yml")[
+        "datasources"
+    ]
+    assert datasource["type"] == "prometheus" and datasource["url"] == "http://prometheus:9090"
+    dashboard = json.loads(DASHBOARD.read_text())
+    used = {
+        json.dumps(item["datasource"], sort_keys=True)
+        for panel in dashboard["panels"]
+        for item in [panel, *panel.get("targets", [])]
+    }
+    assert used == {json.dumps({"type": "prometheus", "uid": datasource["uid"]}, sort_keys=True)}
+
+
+def test_grafana_loads_the_dashboard_from_where_compose_mounts_it() -> None:
+    (provider,) = load_yaml(GRAFANA / "provisioning" / "dashboards" / "chinook.yml")["providers"]
+    mounts = compose_services()["grafana"]["volumes"]
+    assert f"./ops/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+    assert "./ops/grafana/provisioning:/etc/grafana/provisioning:ro" in mounts

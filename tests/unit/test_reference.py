@@ -1,0 +1,25 @@
+"""The README's configuration reference is exactly what the code generates."""
+
+from pathlib import Path
+
+from chinook_pipeline.cli.main import cli
+from chinook_pipeline.cli.reference import BEGIN, END, render
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_configuration_reference_is_current() -> None:
+    text = README.read_text()
+    assert BEGIN in text and END in text, "README lacks the generated configuration reference"
+    section = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert section == render(cli).strip(), "README is stale: run `make docs`"
+
+
+def test_every_option_reads_a_chinook_environment_variable() -> None:
+    for name, command in cli.commands.items():
+        for param in command.params:
+            if param.name in {"kafka_property", "help"} or not param.opts:
+                continue
+            envvar = getattr(param, "envvar", None)
+            if hasattr(param, "opts") and param.param_type_name == "option":
+                assert isinstance(envvar, str) and envvar.startswith("CHINOOK_"), (name, param.name)
