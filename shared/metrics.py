@@ -2,8 +2,9 @@
 
 `/healthz` answers 200 with `{"status": "ok"}` or `{"status": "degraded", "reasons": [...]}`
 while the service's main loop is alive (a degraded service is working around a problem, such as
-an S3 outage, and must not be restarted for it), and 503 `stalled` when the loop has not beaten
-for `stall_after` seconds.
+an S3 outage, and must not be restarted for it); 503 `failing` while a permanent fault (access
+denied, a missing bucket) stops it from making progress, which someone must fix; and 503
+`stalled` when the loop has not beaten for `stall_after` seconds.
 """
 
 import json
@@ -20,6 +21,7 @@ class Health:
     def __init__(self, stall_after: float = 120.0) -> None:
         self._lock = threading.Lock()
         self._problems: dict[str, str] = {}
+        self._failures: dict[str, str] = {}
         self._beat = time.monotonic()
         self._stall_after = stall_after
 
@@ -28,18 +30,31 @@ class Health:
 
     def degrade(self, name: str, reason: str) -> None:
         with self._lock:
+            self._failures.pop(name, None)
             self._problems[name] = reason
+
+    def fail(self, name: str, reason: str) -> None:
+        """A permanent fault: `/healthz` answers 503 `failing` until `recover(name)`."""
+        with self._lock:
+            self._problems.pop(name, None)
+            self._failures[name] = reason
 
     def recover(self, name: str) -> None:
         with self._lock:
             self._problems.pop(name, None)
+            self._failures.pop(name, None)
 
     def report(self) -> tuple[int, dict[str, object]]:
         """(HTTP status, body) for `/healthz`."""
         with self._lock:
+            failures = [
+                f"{name}: failing: {reason}" for name, reason in sorted(self._failures.items())
+            ]
             reasons = [f"{name}: {reason}" for name, reason in sorted(self._problems.items())]
         if time.monotonic() - self._beat > self._stall_after:
-            return 503, {"status": "stalled", "reasons": reasons}
+            return 503, {"status": "stalled", "reasons": failures + reasons}
+        if failures:
+            return 503, {"status": "failing", "reasons": failures + reasons}
         return 200, {"status": "degraded" if reasons else "ok", "reasons": reasons}
 
 

@@ -1,0 +1,201 @@
+"""The one retry policy of both services: which errors are worth retrying, and how long to wait.
+
+boto3 and librdkafka retry single requests first; this policy decides what happens when an
+operation still fails after theirs:
+- A transient fault (5xx, SlowDown and other throttling, timeouts, connection resets, a locked
+  SQLite database) is retried with capped exponential backoff and full jitter for as long as it
+  lasts; the service reports itself `degraded`.
+- A permanent fault (access denied, a missing bucket, bad credentials, a disabled KMS key, a
+  missing table) will not clear by itself: it is logged at ERROR with its fix, the service reports
+  `failing`, retries slow to one probe every `probe_interval`, and once the fault has lasted
+  `give_up_after` seconds (0: never) the caller gives up and the process exits non-zero, so an
+  orchestrator restarts it and someone is alerted. A probe that succeeds recovers by itself.
+
+Hand-written on purpose: tenacity and stamina wrap a blocking call, but the consumer's loop must
+go on consuming other partitions while one waits, so the waits are computed, not slept.
+"""
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
+
+from shared.errors import PipelineError
+from shared.metrics import Health
+
+T = TypeVar("T")
+
+# S3 error codes that no retry can fix, with what the operator should do.
+_PERMANENT_S3: Final[dict[str, str]] = {
+    "AccessDenied": "grant the credentials' IAM policy access to the bucket (see docs/aws.md)",
+    "403": "grant the credentials' IAM policy access to the bucket (see docs/aws.md)",
+    "AllAccessDisabled": "re-enable access to the bucket",
+    "AccountProblem": "fix the AWS account",
+    "NoSuchBucket": "create it with `chinook-pipeline bucket setup`",
+    "InvalidAccessKeyId": "fix AWS_ACCESS_KEY_ID (or the profile or role in use)",
+    "SignatureDoesNotMatch": "fix AWS_SECRET_ACCESS_KEY (or the profile or role in use)",
+    "ExpiredToken": "refresh the session credentials",
+    "InvalidToken": "refresh the session credentials",
+    "KMS.DisabledException": "enable the bucket's KMS key",
+    "KMS.NotFoundException": "point the bucket's encryption at an existing KMS key",
+    "KMS.KMSInvalidStateException": "enable the bucket's KMS key",
+    "KMS.AccessDeniedException": "grant the credentials kms:GenerateDataKey on the bucket's key",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What went wrong, in one line free of secrets, and whether waiting can fix it."""
+
+    permanent: bool
+    cause: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.cause}: {self.fix}" if self.fix else self.cause
+
+
+def classify(error: BaseException) -> Fault:
+    """Sort an exception into transient or permanent. Unknown errors count as transient: the
+    service keeps its data and keeps trying, and `degraded` health shows it."""
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        code = str(info.get("Code", ""))
+        cause = f"{code}: {info.get('Message', '')}".strip().rstrip(":")
+        fix = _PERMANENT_S3.get(code)
+        return Fault(fix is not None, cause, fix or "")
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return Fault(
+            True,
+            "no AWS credentials",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with a role",
+        )
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error)
+        if text.startswith("no such table"):
+            return Fault(True, text, "restore the table, or point --database at the right file")
+        return Fault(False, text)
+    return Fault(False, f"{type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Waits between attempts: exponential from `base` to `cap` with full jitter while the fault
+    is transient; every `probe_interval` while it is permanent."""
+
+    base: float = 0.5
+    cap: float = 30.0
+    probe_interval: float = 30.0
+    give_up_after: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.give_up_after < 0:
+            raise PipelineError("--give-up-after must be 0 (never) or a positive number of seconds")
+
+    def delay(
+        self, attempt: int, fault: Fault, rng: Callable[[float, float], float] = random.uniform
+    ) -> float:
+        """Seconds to wait after the `attempt`-th failure in a row (1 for the first)."""
+        if fault.permanent:
+            return self.probe_interval
+        return rng(0.0, min(self.cap, self.base * 2 ** min(attempt, 16)))
+
+
+class Failures:
+    """The failures in a row of one operation: the next wait, and whether to give up.
+
+    `clock` is injectable so that the decisions can be tested without sleeping.
+    """
+
+    def __init__(self, policy: RetryPolicy, clock: Callable[[], float] = time.monotonic) -> None:
+        self._policy = policy
+        self._clock = clock
+        self.attempts = 0
+        self.fault: Fault | None = None
+        self._permanent_since: float | None = None
+
+    def failed(self, error: BaseException) -> float:
+        """Record a failure; the seconds to wait before the next attempt."""
+        self.attempts += 1
+        self.fault = classify(error)
+        if not self.fault.permanent:
+            self._permanent_since = None
+        elif self._permanent_since is None:
+            self._permanent_since = self._clock()
+        return self._policy.delay(self.attempts, self.fault)
+
+    def succeeded(self) -> None:
+        self.attempts, self.fault, self._permanent_since = 0, None, None
+
+    @property
+    def failing(self) -> bool:
+        """The last failure was permanent."""
+        return self.fault is not None and self.fault.permanent
+
+    def exhausted(self) -> bool:
+        """A permanent fault has lasted past `give_up_after` (never when that is 0)."""
+        if self._permanent_since is None or self._policy.give_up_after == 0:
+            return False
+        return self._clock() - self._permanent_since >= self._policy.give_up_after
+
+    def give_up(self, what: str) -> PipelineError:
+        """The error to exit with once `exhausted()`."""
+        return PipelineError(
+            f"{what} failed for {self._policy.give_up_after:.0f}s with {self.fault}; giving up "
+            "(nothing was committed past what is stored)"
+        )
+
+
+def report(
+    health: Health, name: str, what: str, failures: Failures, log: logging.Logger, delay: float
+) -> None:
+    """Show the last failure in health and the log: `degraded` and a WARNING while transient,
+    `failing` and an ERROR naming the fix while permanent."""
+    fault = failures.fault
+    assert fault is not None
+    if fault.permanent:
+        health.fail(name, f"{what}: {fault}")
+        log.error("%s failed: %s (next probe in %.0fs)", what, fault, delay)
+    else:
+        health.degrade(name, f"{what}: {fault}; retrying")
+        log.warning("%s failed: %s; retry in %.1fs", what, fault, delay)
+
+
+def retry_call(
+    operation: Callable[[], T],
+    what: str,
+    *,
+    policy: RetryPolicy,
+    health: Health,
+    name: str,
+    stop: threading.Event,
+    log: logging.Logger,
+) -> T:
+    """Run a blocking operation until it succeeds, waiting as the policy says between attempts.
+
+    Raises PipelineError when a permanent fault outlasts the policy's window, or when `stop` is
+    set while waiting (the caller is shutting down and the operation did not happen).
+    """
+    failures = Failures(policy)
+    while True:
+        health.beat()
+        try:
+            result = operation()
+        except Exception as error:
+            delay = failures.failed(error)
+            if failures.exhausted():
+                raise failures.give_up(what) from None
+            report(health, name, what, failures, log, delay)
+            if stop.wait(delay):
+                raise PipelineError(f"stopped while retrying {what}") from None
+            continue
+        if failures.attempts:
+            health.recover(name)
+            log.info("%s succeeded after %d failures", what, failures.attempts)
+        return result
