@@ -235,8 +235,20 @@ def verify(**params: Any) -> None:
         sys.exit(1)
 
 
+def _object_source(_ctx: click.Context, _param: click.Parameter, source: str) -> str:
+    """Reject a malformed `s3://` URL or bucket name while parsing, like any bad value."""
+    from chinook_pipeline.tools.inspect_object import S3_SCHEME, parse_s3_url
+
+    if source.startswith(S3_SCHEME):
+        try:
+            parse_s3_url(source)
+        except PipelineError as error:
+            raise click.BadParameter(str(error)) from None
+    return source
+
+
 @cli.command()
-@click.argument("source")
+@click.argument("source", callback=_object_source)
 @options_from(S3Settings)
 def inspect(source: str, **params: Any) -> None:
     """Print each record of one object (s3://BUCKET/KEY or a local file) as a JSON line."""

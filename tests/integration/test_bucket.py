@@ -15,6 +15,7 @@ from chinook_pipeline.tools.bucket import (
 )
 from shared.errors import PipelineError
 from shared.s3 import S3Settings, make_client
+from tests.conftest import Cli
 
 
 def new_name() -> str:
@@ -180,3 +181,20 @@ class _Raw:
 
     def stream(self, **_: Any) -> Any:
         yield self.body
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["bucket", "setup", "--bucket", "Bad_Bucket!!"], ["inspect", "s3://Bad_Bucket!!/key"]],
+    ids=["setup", "inspect"],
+)
+def test_a_bad_bucket_name_is_one_line_before_any_request(cli: Cli, args: list[str]) -> None:
+    result = cli.run(*args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: "
+        + ("--bucket" if args[0] == "bucket" else "SOURCE")
+        + ": invalid bucket name 'Bad_Bucket!!': use 3-63 lower-case letters, digits, dots or "
+        "hyphens, starting and ending with a letter or digit\n"
+    )

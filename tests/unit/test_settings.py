@@ -67,8 +67,8 @@ def test_nested_settings_are_validated() -> None:
         KafkaSettings("broker:9092", security_protocol="TLS")
     with pytest.raises(PipelineError, match=r"--multipart-chunksize .*at least 5MiB, not 1MiB"):
         ConsumerConfig(KAFKA, S3Settings(), "chinook-data", multipart_chunksize=MiB)
-    with pytest.raises(PipelineError, match="--bucket / CHINOOK_BUCKET: must not be empty"):
-        ConsumerConfig(KAFKA, S3Settings(), "")
+    with pytest.raises(PipelineError, match="--bucket / CHINOOK_BUCKET: invalid bucket name"):
+        ConsumerConfig(KAFKA, S3Settings(), "Bad_Bucket")
 
 
 def test_a_secret_never_shows_in_repr() -> None:
