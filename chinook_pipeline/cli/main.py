@@ -204,7 +204,8 @@ def bucket() -> None:
 def bucket_setup(**params: Any) -> None:
     """Create the bucket if needed and apply versioning, encryption, public-access block, lifecycle.
 
-    Idempotent: a second run changes nothing.
+    Run again, it changes nothing, except on backends that drop part of the lifecycle rule
+    (MinIO: see docs/docker.md), where that rule is written again each time.
     """
     from chinook_pipeline.tools.bucket import setup_bucket
 
