@@ -23,8 +23,14 @@ WORKDIR /data
 USER 10001:10001
 
 # Our services serve /healthz next to /metrics on CHINOOK_METRICS_PORT; 503 (stalled) fails it.
+# The CLI has no default port (services started side by side would clash), so the image sets
+# one: a plain `docker run ... producer` serves where the HEALTHCHECK looks, on every interface
+# (a container's loopback is unreachable from outside). Compose overrides both per service.
+ENV CHINOOK_METRICS_HOST=0.0.0.0 \
+    CHINOOK_METRICS_PORT=9100
+EXPOSE 9100
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CHINOOK_METRICS_PORT', '9100'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['CHINOOK_METRICS_PORT'], timeout=4)"]
 
 ENTRYPOINT ["chinook-pipeline"]
 CMD ["--help"]

@@ -1,18 +1,19 @@
-"""The consumer's settings, validated once: a bad value fails at start with a usable message."""
+"""The consumer's settings: each option's definition (see shared/settings.py), checked once at
+construction so a bad value fails at start with a usable message."""
 
 from dataclasses import dataclass
 
 from consumer.encoder import GZIP_LEVEL
-from shared.errors import PipelineError
-from shared.kafka import KafkaSettings
+from shared.bucket_name import BUCKET
+from shared.kafka import TOPIC, KafkaSettings
 from shared.s3 import S3Settings
+from shared.settings import Settings, non_empty, setting
 
-LAYOUTS = ("hive-hourly", "year-month-day-hour", "entity-date")
-COMPRESSIONS = ("gzip", "none")
+MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class ConsumerConfig:
+class ConsumerConfig(Settings):
     """Everything `run_consumer` needs. Sizes are bytes, durations seconds.
 
     Raises PipelineError on construction when a value cannot work.
@@ -20,52 +21,54 @@ class ConsumerConfig:
 
     kafka: KafkaSettings
     s3: S3Settings
-    bucket: str
-    prefix: str = ""
-    topic: str = "chinook.customers"
-    group_id: str = "chinook-s3-sink"
-    layout: str = "hive-hourly"
-    flush_records: int = 50_000
-    flush_bytes: int = 16 * 1024 * 1024
-    flush_age: float = 10.0
-    compression: str = "gzip"
-    gzip_level: int = GZIP_LEVEL
-    upload_concurrency: int = 8
-    multipart_threshold: int = 16 * 1024 * 1024
-    multipart_chunksize: int = 8 * 1024 * 1024
-    shutdown_timeout: float = 30.0
-    dlq_topic: str | None = None
-    exit_when_idle: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.bucket:
-            raise PipelineError("no bucket given: set --bucket / CHINOOK_BUCKET")
-        if not self.topic:
-            raise PipelineError("empty topic name: set --topic / CHINOOK_TOPIC")
-        if not self.group_id:
-            raise PipelineError("empty consumer group id: set --group-id / CHINOOK_GROUP_ID")
-        if self.layout not in LAYOUTS:
-            raise PipelineError(f"unknown layout {self.layout!r}: use one of {', '.join(LAYOUTS)}")
-        if self.compression not in COMPRESSIONS:
-            raise PipelineError(
-                f"unknown compression {self.compression!r}: use one of {', '.join(COMPRESSIONS)}"
-            )
-        if not 0 <= self.gzip_level <= 9:
-            raise PipelineError(f"gzip level {self.gzip_level} out of range: use 0..9")
-        for name in ("flush_records", "flush_bytes", "upload_concurrency"):
-            if getattr(self, name) < 1:
-                raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("flush_age", "shutdown_timeout"):
-            if getattr(self, name) <= 0:
-                raise PipelineError(
-                    f"--{name.replace('_', '-')} must be a positive number of seconds"
-                )
-        if self.multipart_chunksize < 5 * 1024 * 1024:
-            raise PipelineError(
-                "--multipart-chunksize must be at least 5MiB (the S3 minimum part size)"
-            )
-        if self.multipart_threshold < 1:
-            raise PipelineError("--multipart-threshold must be at least 1 byte")
+    bucket: str = BUCKET.field(help="S3 bucket the objects go to.")
+    prefix: str = setting("", help="Key prefix inside the bucket.")
+    topic: str = TOPIC.field()
+    group_id: str = setting("chinook-s3-sink", help="Consumer group.", rule=non_empty)
+    layout: str = setting(
+        "hive-hourly",
+        choices=("hive-hourly", "year-month-day-hour", "entity-date"),
+        help="Key layout: dt=YYYY-MM-DD/hour=HH, year=/month=/day=/hour=, or customer/date=YYYY-MM-DD.",
+    )
+    flush_records: int = setting(
+        50_000, min=1, max=10_000_000, help="Flush a partition's batch at this many records."
+    )
+    flush_bytes: int = setting(16 * MiB, min=1, size=True, help="... or at this many bytes.")
+    flush_age: float = setting(
+        10.0,
+        min=0.05,
+        max=86_400,
+        help="... or this many seconds after its first record arrived.",
+    )
+    compression: str = setting("gzip", choices=("gzip", "none"), help="Object compression.")
+    gzip_level: int = setting(GZIP_LEVEL, min=0, max=9, option=False)
+    upload_concurrency: int = setting(
+        8, min=1, max=64, help="Parallel uploads (objects and multipart parts)."
+    )
+    multipart_threshold: int = setting(
+        16 * MiB,
+        min=1,
+        size=True,
+        help="Objects at least this large go up as multipart uploads.",
+    )
+    multipart_chunksize: int = setting(
+        8 * MiB, min=5 * MiB, size=True, help="Multipart part size (S3 minimum 5MiB)."
+    )
+    shutdown_timeout: float = setting(
+        30.0,
+        min=0,
+        min_open=True,
+        max=3600,
+        help="Seconds SIGTERM may spend flushing before exiting without committing.",
+    )
+    dlq_topic: str | None = setting(
+        None,
+        shown_default="<topic>.dlq",
+        help="Dead-letter topic for records that cannot be decoded.",
+    )
+    exit_when_idle: bool = setting(
+        False, help="Consume to the end of every assigned partition, upload, commit, then exit 0."
+    )
 
     @property
     def dead_letter_topic(self) -> str:

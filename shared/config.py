@@ -115,3 +115,11 @@ def parse_size(text: str) -> int:
         return int(number)
     base = 1024 if "i" in unit else 1000
     return int(number * base ** ("kmgt".index(unit[0]) + 1))
+
+
+def format_size(size: int) -> str:
+    """The shortest exact spelling `parse_size` reads back: 16777216 -> `16MiB`."""
+    for power, unit in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
+        if size and size % 1024**power == 0:
+            return f"{size // 1024**power}{unit}"
+    return str(size)

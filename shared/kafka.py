@@ -12,6 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from shared.errors import PipelineError
+from shared.settings import Setting, Settings, non_empty, setting
 
 SECRET_KEYS = frozenset(
     {
@@ -27,20 +28,42 @@ REDACTED = "***"
 LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
+TOPIC = Setting(
+    "chinook.customers", help="Topic of change events.", rule=non_empty
+)  # the producer's, the consumer's and dev's `--topic`
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
 @dataclass(frozen=True)
-class KafkaSettings:
+class KafkaSettings(Settings):
     """How to reach the broker. `extra` passes any other librdkafka property through by name."""
 
-    bootstrap_servers: str
-    security_protocol: str | None = None
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = field(default=None, repr=False)
-    ssl_ca_location: str | None = None
-    ssl_certificate_location: str | None = None
-    ssl_key_location: str | None = None
-    ssl_key_password: str | None = field(default=None, repr=False)
-    ssl_verify_hostname: bool = True
+    bootstrap_servers: str = setting(
+        help="Kafka-compatible broker(s), HOST:PORT[,...].", rule=non_empty
+    )
+    security_protocol: str | None = setting(
+        None,
+        choices=SECURITY_PROTOCOLS,
+        ignore_case=True,
+        help="Broker connection security (librdkafka security.protocol).",
+    )
+    sasl_mechanism: str | None = setting(
+        None, choices=SASL_MECHANISMS, ignore_case=True, help="SASL mechanism."
+    )
+    sasl_username: str | None = setting(None, help="SASL username.")
+    sasl_password: str | None = setting(None, secret=True, help="SASL password.")
+    ssl_ca_location: str | None = setting(None, exists=True, help="CA certificate(s) (PEM).")
+    ssl_certificate_location: str | None = setting(
+        None, exists=True, help="Client certificate (PEM)."
+    )
+    ssl_key_location: str | None = setting(None, exists=True, help="Client private key (PEM).")
+    ssl_key_password: str | None = setting(
+        None, secret=True, help="Password of an encrypted client private key."
+    )
+    ssl_verify_hostname: bool = setting(
+        True, help="Check that the broker's certificate matches its host name."
+    )
     extra: dict[str, str] = field(default_factory=dict)
 
     def client_config(self) -> dict[str, Any]:

@@ -18,14 +18,24 @@ from botocore.exceptions import (
 )
 
 from shared.errors import PipelineError
+from shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)
-class S3Settings:
+class S3Settings(Settings):
     """Where S3 is. Credentials come from the standard AWS chain, never from here."""
 
-    endpoint_url: str | None = None
-    region: str | None = None
+    endpoint_url: str | None = setting(
+        None,
+        flag="s3-endpoint-url",
+        help="S3 endpoint (MinIO, moto); overrides AWS_ENDPOINT_URL_S3. Credentials come from the "
+        "standard AWS chain.",
+    )
+    region: str | None = setting(
+        None,
+        flag="s3-region",
+        help="S3 region; defaults to the AWS chain (AWS_DEFAULT_REGION, profile).",
+    )
     max_attempts: int = 8
     connect_timeout: float = 5.0
     read_timeout: float = 30.0

@@ -64,9 +64,11 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from chinook_pipeline.cli.options import option
+from chinook_pipeline.cli.options import build, options_from
 from chinook_pipeline.local import embedded
+from shared.bucket_name import BUCKET
 from shared.errors import PipelineError
+from shared.settings import Settings, setting
 
 FORMAT_VERSION: Final = 1
 MB: Final = 1_000_000
@@ -246,88 +248,53 @@ def _number(value: float | None) -> str:
 
 
 @dataclass(frozen=True)
-class BenchOptions:
-    customers: int
-    repeat: int
-    partitions: int
-    baseline_records: int
-    freshness_rate: float
-    freshness_seconds: float
-    flush_age: float
-    backlog: int
-    bootstrap_servers: str | None
-    s3_endpoint_url: str | None
-    bucket: str | None
-    out: Path | None
-    work_dir: Path | None
+class BenchOptions(Settings):
+    customers: int = setting(
+        200_000, min=1, help="Customers seeded for the throughput figures (one change each)."
+    )
+    repeat: int = setting(3, min=1, help="Runs of each figure; the report gives the median.")
+    partitions: int = setting(6, min=1, help="Partitions of every topic the bench creates.")
+    baseline_records: int = setting(
+        2000, min=1, help="Records the one-PutObject-per-record baseline uploads."
+    )
+    freshness_rate: float = setting(
+        500.0, min=0.1, help="Changes per second while measuring freshness."
+    )
+    freshness_seconds: float = setting(
+        30.0, min=0.5, help="Seconds of steady writes while measuring freshness."
+    )
+    flush_age: float = setting(
+        1.0, min=0.05, help="Consumer --flush-age while measuring freshness."
+    )
+    backlog: int = setting(
+        1_000_000, min=1, help="Changes in the backlog the memory figures work through."
+    )
+    bootstrap_servers: str | None = setting(
+        None, help="Use this broker instead of starting an embedded Tansu."
+    )
+    s3_endpoint_url: str | None = setting(
+        None,
+        help="Use this S3 endpoint (credentials from the AWS chain) instead of starting moto.",
+    )
+    bucket: str | None = BUCKET.field(
+        default=None,
+        shown_default="a new bucket per run",
+        help="Existing bucket to write into.",
+    )
+    out: Path | None = setting(None, help="Write the JSON report here.")
+    work_dir: Path | None = setting(
+        None,
+        directory=True,
+        shown_default="a temporary directory, removed after a successful run",
+        help="Keep databases and service logs here.",
+    )
 
 
 @click.command()
-@option(
-    "--customers",
-    type=click.IntRange(1),
-    default=200_000,
-    help="Customers seeded for the throughput figures (one change each).",
-)
-@option(
-    "--repeat",
-    type=click.IntRange(1),
-    default=3,
-    help="Runs of each figure; the report gives the median.",
-)
-@option(
-    "--partitions",
-    type=click.IntRange(1),
-    default=6,
-    help="Partitions of every topic the bench creates.",
-)
-@option(
-    "--baseline-records",
-    type=click.IntRange(1),
-    default=2000,
-    help="Records the one-PutObject-per-record baseline uploads.",
-)
-@option(
-    "--freshness-rate",
-    type=click.FloatRange(0.1),
-    default=500.0,
-    help="Changes per second while measuring freshness.",
-)
-@option(
-    "--freshness-seconds",
-    type=click.FloatRange(0.5),
-    default=30.0,
-    help="Seconds of steady writes while measuring freshness.",
-)
-@option(
-    "--flush-age",
-    type=click.FloatRange(0.05),
-    default=1.0,
-    help="Consumer --flush-age while measuring freshness.",
-)
-@option(
-    "--backlog",
-    type=click.IntRange(1),
-    default=1_000_000,
-    help="Changes in the backlog the memory figures work through.",
-)
-@option("--bootstrap-servers", help="Use this broker instead of starting an embedded Tansu.")
-@option(
-    "--s3-endpoint-url",
-    help="Use this S3 endpoint (credentials from the AWS chain) instead of starting moto.",
-)
-@option("--bucket", help="Existing bucket to write into [default: a new bucket per run].")
-@option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON report here."
-)
-@option(
-    "--work-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Keep databases and service logs here [default: a temporary directory, removed after a successful run].",
-)
+@options_from(BenchOptions)
 def bench(**params: Any) -> None:
     """Measure throughput, limits, freshness, scale-out and memory on real parts; print a table."""
-    options = BenchOptions(**params)
+    options = build(BenchOptions, params)
     report = run_bench(options, progress=lambda text: click.echo(text, err=True))
     click.echo(format_table(report))
     if options.out:

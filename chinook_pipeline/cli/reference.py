@@ -25,16 +25,29 @@ def render(group: click.Group) -> str:
                 continue
             flags = " / ".join(f"`{name}`" for name in [*param.opts, *param.secondary_opts])
             envvar = f"`{param.envvar}`" if isinstance(param.envvar, str) else ""
-            default = (
-                ""
-                if param.default is None or (param.is_flag and not param.default)
-                else f"`{param.default}`"
-            )
+            default = _default(param)
             meaning = (param.help or "").replace("|", "\\|").replace("\n", " ")
             rows.append(f"| {flags} | {envvar} | {default} | {meaning} |")
         summary = (command.help or "").strip().splitlines()[0] if command.help else ""
         sections.append(f"### `chinook-pipeline {path}`\n\n{summary}\n\n" + "\n".join(rows))
     return "\n\n".join(sections)
+
+
+def _default(param: click.Option) -> str:
+    """The default as a user would write it; empty when there is none (click marks an absent
+    default with a sentinel object, which is no value to show)."""
+    if param.required:
+        return "required"
+    if isinstance(param.show_default, str):
+        return f"`{param.show_default}`"
+    value = param.default
+    if param.show_default is False or value is None or value is False:
+        return ""
+    if value is True and param.secondary_opts:
+        return f"`{param.opts[0]}`"
+    if isinstance(value, str | int | float | Path):
+        return f"`{value}`" if value != "" else '`""`'
+    return ""
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -62,4 +75,4 @@ def rewrite(readme: Path, group: click.Group) -> bool:
 if __name__ == "__main__":
     from chinook_pipeline.cli.main import cli
 
-    rewrite(Path(__file__).resolve().parents[1] / "README.md", cli)
+    rewrite(Path(__file__).resolve().parents[2] / "README.md", cli)

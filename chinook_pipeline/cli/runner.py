@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from chinook_pipeline.cli.service_options import ServiceSettings
 from shared import logs
 from shared.errors import PipelineError
 from shared.metrics import Health, MetricsServer
@@ -17,27 +18,20 @@ log = logging.getLogger("chinook_pipeline")
 
 
 def run_service(
-    name: str,
-    target: Callable[[Health, threading.Event], None],
-    metrics_host: str,
-    metrics_port: int | None,
-    log_level: str,
+    name: str, target: Callable[[Health, threading.Event], None], service: ServiceSettings
 ) -> None:
     """Run `target(health, stop)` until it returns; SIGTERM and SIGINT set `stop`.
 
     A second signal while stopping ends the process at once (exit 130) without waiting for the
     graceful path: uncommitted work is then simply replayed on the next start.
     """
-    logs.configure(log_level)
+    logs.configure(service.log_level)
     health = Health()
     stop = threading.Event()
-    server = (
-        _start_metrics(metrics_host, metrics_port, health) if metrics_port is not None else None
-    )
+    host, port = service.metrics_host, service.metrics_port
+    server = _start_metrics(host, port, health) if port is not None else None
     if server:
-        log.info(
-            "%s metrics on http://%s:%d/metrics (health: /healthz)", name, metrics_host, server.port
-        )
+        log.info("%s metrics on http://%s:%d/metrics (health: /healthz)", name, host, server.port)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():

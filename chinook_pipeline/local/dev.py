@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import click
 
 from chinook_pipeline.local import embedded
+from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.scrape import scrape
 from chinook_pipeline.tools.bucket import setup_bucket
 from chinook_pipeline.tools.seed import seed_database
@@ -33,19 +34,6 @@ from shared.s3 import S3Settings, make_client
 log = logging.getLogger("chinook_pipeline.local.dev")
 DRAIN_TIMEOUT = 60.0
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DevOptions:
-    db: Path
-    customers: int
-    bucket_name: str
-    writes: bool
-    write_rate: float
-    status_interval: float
-    flush_age: float
-    duration: float | None
-    topic: str
 
 
 @dataclass

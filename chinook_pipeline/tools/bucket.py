@@ -6,6 +6,7 @@ and moto reject some settings) gets one line saying so, and the other settings s
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from botocore.exceptions import (
@@ -17,6 +18,7 @@ from botocore.exceptions import (
 
 from shared.errors import PipelineError
 from shared.s3 import describe_error
+from shared.settings import Settings, setting
 
 RULE_ID: Final = "chinook-pipeline"
 PUBLIC_ACCESS_BLOCK: Final = {
@@ -44,6 +46,22 @@ NOT_CONFIGURED_CODES: Final = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class BucketPolicy(Settings):
+    """The settings `setup_bucket` converges a bucket to, besides versioning and the
+    public-access block, which are always on."""
+
+    kms_key_id: str | None = setting(None, help="Use SSE-KMS with this key instead of SSE-S3.")
+    transition_days: int = setting(
+        0, min=0, help="Move objects to a colder class after N days (0: off)."
+    )
+    transition_storage_class: str = setting("STANDARD_IA", help="Storage class for the transition.")
+    expire_days: int = setting(0, min=0, help="Expire objects after N days (0: off).")
+    noncurrent_expire_days: int = setting(
+        30, min=1, help="Expire noncurrent versions after N days."
+    )
+
+
 class Unsupported(Exception):
     """The backend does not implement this API."""
 
@@ -61,24 +79,21 @@ def desired_encryption(kms_key_id: str | None) -> dict[str, Any]:
     return {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
 
 
-def desired_lifecycle_rule(
-    transition_days: int,
-    transition_storage_class: str,
-    expire_days: int,
-    noncurrent_expire_days: int,
-) -> dict[str, Any]:
+def desired_lifecycle_rule(policy: BucketPolicy) -> dict[str, Any]:
     """The pipeline's one lifecycle rule for the whole bucket (other rules are left alone)."""
     rule: dict[str, Any] = {
         "ID": RULE_ID,
         "Filter": {"Prefix": ""},
         "Status": "Enabled",
-        "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_expire_days},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": policy.noncurrent_expire_days},
         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
     }
-    if transition_days > 0:
-        rule["Transitions"] = [{"Days": transition_days, "StorageClass": transition_storage_class}]
-    if expire_days > 0:
-        rule["Expiration"] = {"Days": expire_days}
+    if policy.transition_days > 0:
+        rule["Transitions"] = [
+            {"Days": policy.transition_days, "StorageClass": policy.transition_storage_class}
+        ]
+    if policy.expire_days > 0:
+        rule["Expiration"] = {"Days": policy.expire_days}
     return rule
 
 
@@ -127,11 +142,7 @@ def setup_bucket(
     bucket: str,
     *,
     region: str | None,
-    kms_key_id: str | None = None,
-    transition_days: int = 0,
-    transition_storage_class: str = "STANDARD_IA",
-    expire_days: int = 0,
-    noncurrent_expire_days: int = 30,
+    policy: BucketPolicy | None = None,
     dry_run: bool = False,
 ) -> list[str]:
     """Create `bucket` if needed and converge its settings; one line per setting.
@@ -139,6 +150,7 @@ def setup_bucket(
     Each line is "<setting>: unchanged (...)", "<setting>: set ..." (or "would set ..." in a dry
     run) or "<setting>: not supported by this S3 backend (...)".
     """
+    policy = policy or BucketPolicy()
     setup = _Setup(client, bucket, dry_run)
     setup.ensure_bucket(region or client.meta.region_name)
     setup.converge(
@@ -149,7 +161,7 @@ def setup_bucket(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
         ),
     )
-    encryption = desired_encryption(kms_key_id)
+    encryption = desired_encryption(policy.kms_key_id)
     setup.converge(
         "encryption",
         lambda: encryption_view(
@@ -170,9 +182,7 @@ def setup_bucket(
             Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
         ),
     )
-    rule = desired_lifecycle_rule(
-        transition_days, transition_storage_class, expire_days, noncurrent_expire_days
-    )
+    rule = desired_lifecycle_rule(policy)
     others: list[dict[str, Any]] = []  # rules someone else made: kept as they are
 
     def current_rule() -> tuple[str, ...] | None:

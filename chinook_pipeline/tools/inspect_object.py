@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 
+from shared.bucket_name import check_bucket_name
 from shared.changes import CustomerChange
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -42,6 +43,10 @@ def parse_s3_url(source: str) -> tuple[str, str]:
     bucket, _, key = source[len(S3_SCHEME) :].partition("/")
     if not bucket or not key:
         raise PipelineError(f"{source!r} is not an object URL: write s3://BUCKET/KEY")
+    try:
+        check_bucket_name(bucket)
+    except ValueError as error:
+        raise PipelineError(str(error)) from None
     return bucket, key
 
 

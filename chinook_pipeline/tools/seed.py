@@ -153,6 +153,7 @@ EMPLOYEES: Final = (
 SUPPORT_REPS: Final = (3, 4, 5)
 
 INSERT_CUSTOMER: Final = "INSERT INTO Customer VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+DEFAULT_SEED: Final = 42  # the `seed` command's default too
 
 
 @dataclass(frozen=True)
@@ -621,7 +622,7 @@ def _create_schema(connection: sqlite3.Connection) -> None:
     )
 
 
-def seed_database(db_path: Path, customers: int, seed: int = 42) -> int:
+def seed_database(db_path: Path, customers: int, seed: int = DEFAULT_SEED) -> int:
     """Add `customers` synthetic customers after the highest existing id; returns the number added.
 
     Everything happens in one transaction: a reader sees all new customers or none. The rows

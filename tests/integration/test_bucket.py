@@ -6,9 +6,16 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chinook_pipeline.tools.bucket import RULE_ID, desired_lifecycle_rule, rule_view, setup_bucket
+from chinook_pipeline.tools.bucket import (
+    RULE_ID,
+    BucketPolicy,
+    desired_lifecycle_rule,
+    rule_view,
+    setup_bucket,
+)
 from shared.errors import PipelineError
 from shared.s3 import S3Settings, make_client
+from tests.conftest import Cli
 
 
 def new_name() -> str:
@@ -22,9 +29,8 @@ def lifecycle_rule(client: Any, bucket: str) -> dict[str, Any]:
 
 def test_creates_and_configures_a_new_bucket(s3_client: Any) -> None:
     name = new_name()
-    lines = setup_bucket(
-        s3_client, name, region=None, transition_days=30, expire_days=400, noncurrent_expire_days=7
-    )
+    policy = BucketPolicy(transition_days=30, expire_days=400, noncurrent_expire_days=7)
+    lines = setup_bucket(s3_client, name, region=None, policy=policy)
     assert lines[0] == f"bucket {name}: created in us-east-1"
     assert s3_client.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
     encryption = s3_client.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
@@ -43,9 +49,7 @@ def test_second_run_changes_nothing(s3_client: Any) -> None:
     name = new_name()
     options: dict[str, Any] = {
         "region": None,
-        "kms_key_id": "alias/chinook",
-        "transition_days": 60,
-        "expire_days": 0,
+        "policy": BucketPolicy(kms_key_id="alias/chinook", transition_days=60, expire_days=0),
     }
     first = setup_bucket(s3_client, name, **options)
     assert not any("unchanged" in line for line in first)
@@ -81,7 +85,7 @@ def test_changes_only_what_differs_and_keeps_other_lifecycle_rules(
         },
     )
     setup_bucket(s3_client, bucket, region=None)
-    lines = setup_bucket(s3_client, bucket, region=None, expire_days=90)
+    lines = setup_bucket(s3_client, bucket, region=None, policy=BucketPolicy(expire_days=90))
     assert [line.split(":")[0] for line in lines if "unchanged" not in line] == ["lifecycle"]
     ids = {
         rule["ID"] for rule in s3_client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
@@ -91,7 +95,9 @@ def test_changes_only_what_differs_and_keeps_other_lifecycle_rules(
 
 
 def test_dry_run_changes_nothing(s3_client: Any, bucket: str) -> None:
-    lines = setup_bucket(s3_client, bucket, region=None, transition_days=30, dry_run=True)
+    lines = setup_bucket(
+        s3_client, bucket, region=None, policy=BucketPolicy(transition_days=30), dry_run=True
+    )
     assert [line.split(":")[0] for line in lines] == [
         f"bucket {bucket}",
         "versioning",
@@ -118,7 +124,7 @@ def test_creates_outside_us_east_1_with_a_location_constraint(s3_client: Any) ->
 
 
 def test_rule_view_ignores_backend_spelling() -> None:
-    ours = desired_lifecycle_rule(0, "STANDARD_IA", 0, 30)
+    ours = desired_lifecycle_rule(BucketPolicy())
     assert rule_view({**ours, "Filter": {}}) == rule_view(ours)
     assert rule_view({**ours, "Filter": {"Prefix": "x/"}}) != rule_view(ours)
 
@@ -175,3 +181,20 @@ class _Raw:
 
     def stream(self, **_: Any) -> Any:
         yield self.body
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["bucket", "setup", "--bucket", "Bad_Bucket!!"], ["inspect", "s3://Bad_Bucket!!/key"]],
+    ids=["setup", "inspect"],
+)
+def test_a_bad_bucket_name_is_one_line_before_any_request(cli: Cli, args: list[str]) -> None:
+    result = cli.run(*args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: "
+        + ("--bucket" if args[0] == "bucket" else "SOURCE")
+        + ": invalid bucket name 'Bad_Bucket!!': use 3-63 lower-case letters, digits, dots or "
+        "hyphens, starting and ending with a letter or digit\n"
+    )

@@ -271,7 +271,9 @@ def test_unusable_bucket_or_broker_fails_at_start(broker: embedded.Broker, s3_en
             threading.Event(),
         )
     unreachable = f"127.0.0.1:{embedded.free_port()}"
-    cfg = ConsumerConfig(kafka=KafkaSettings(unreachable, extra={}), s3=S3Settings(), bucket="b")
+    cfg = ConsumerConfig(
+        kafka=KafkaSettings(unreachable, extra={}), s3=S3Settings(), bucket="chinook-data"
+    )
     with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):
         run_consumer(cfg, Health(), threading.Event())
 

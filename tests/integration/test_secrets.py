@@ -1,8 +1,9 @@
 """Secrets never reach the output, and the connection settings reach librdkafka.
 
-A SASL password and an AWS secret key are planted in the environment (and, where a user could
-put them, in a flag, a file and a pass-through property); every command then runs as a process
-(help, startup, normal work, error paths) and its stdout and stderr are searched for them.
+A SASL password, an SSL key password and an AWS secret key are planted in the environment (and,
+where a user could put them, in a flag, a file and a pass-through property); every command then
+runs as a process (help, startup, normal work, error paths) and its stdout and stderr are searched
+for them.
 Connection settings are checked on `KafkaSettings.client_config()` and on what the CLI builds.
 """
 
@@ -21,13 +22,23 @@ from chinook_pipeline.cli.main import cli as root_command
 from chinook_pipeline.cli.main import kafka_settings
 from chinook_pipeline.local import embedded
 from shared.kafka import REDACTED, SECRET_KEYS, KafkaSettings, redact
+from shared.settings import option_name, settings
 from tests.conftest import Cli
 
 SASL_PASSWORD = "planted-s3cr3t-XYZ"
 AWS_SECRET = "planted-aws-S3CRET-q7Rw"
 KEY_PASSWORD = "planted-keypass-77Jk"
 FLAG_PASSWORD = "planted-flag-pw-5Tz"
-PLANTED = (SASL_PASSWORD, AWS_SECRET, KEY_PASSWORD, FLAG_PASSWORD)
+SSL_KEY_PASSWORD = "planted-sslkey-pw-3Vd"
+KEY_FILE_PASSWORD = "planted-keyfile-pw-8Ns"
+PLANTED = (
+    SASL_PASSWORD,
+    AWS_SECRET,
+    KEY_PASSWORD,
+    FLAG_PASSWORD,
+    SSL_KEY_PASSWORD,
+    KEY_FILE_PASSWORD,
+)
 
 
 def command_paths(
@@ -61,11 +72,12 @@ def run_all(
 
 @pytest.fixture()
 def planted(cli: Cli) -> Cli:
-    """The CLI with secrets in the environment: the SASL password, a password passed through as a
-    librdkafka property, and the AWS secret key (moto accepts any credentials)."""
+    """The CLI with secrets in the environment: the SASL password, the SSL key password, a password
+    passed through as a librdkafka property, and the AWS secret key (moto accepts any credentials)."""
     cli.env.update(
         {
             "CHINOOK_SASL_PASSWORD": SASL_PASSWORD,
+            "CHINOOK_SSL_KEY_PASSWORD": SSL_KEY_PASSWORD,
             "CHINOOK_KAFKA__SSL_KEY_PASSWORD": KEY_PASSWORD,
             "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
         }
@@ -82,6 +94,9 @@ def test_help_of_every_command_hides_the_planted_secrets(planted: Cli) -> None:
     assert_no_secret(results)
     producer_help = next(r.stdout for r in results if r.args[3:] == ["producer", "--help"])
     assert "CHINOOK_SASL_PASSWORD" in producer_help and "--sasl-password-file" in producer_help
+    assert (
+        "CHINOOK_SSL_KEY_PASSWORD" in producer_help and "--ssl-key-password-file" in producer_help
+    )
 
 
 @pytest.mark.slow
@@ -93,6 +108,8 @@ def test_services_and_tools_never_print_the_planted_secrets(
     written = planted.run("write", "--db", str(db), "--rate", "50", "--duration", "0.3")
     password_file = tmp_path / "sasl-password"
     password_file.write_text(SASL_PASSWORD + "\n")
+    key_password_file = tmp_path / "ssl-key-password"
+    key_password_file.write_text(KEY_FILE_PASSWORD + "\n")
     unreachable = f"127.0.0.1:{embedded.free_port()}"
     sasl = [
         "--security-protocol",
@@ -142,7 +159,28 @@ def test_services_and_tools_never_print_the_planted_secrets(
             "--sasl-password-file",
             str(password_file),
         ],
-        # The password as a flag, next to a bad value: a usage error.
+        [
+            "consumer",
+            "--bootstrap-servers",
+            unreachable,
+            "--bucket",
+            bucket,
+            "--ssl-key-password-file",
+            str(key_password_file),
+            *debug,
+        ],
+        # The passwords as flags, next to a bad value: a usage error.
+        [
+            "consumer",
+            "--bootstrap-servers",
+            unreachable,
+            "--ssl-key-password",
+            FLAG_PASSWORD,
+            "--bucket",
+            bucket,
+            "--flush-bytes",
+            "lots",
+        ],
         [
             "producer",
             "--db",
@@ -228,6 +266,37 @@ def test_sasl_password_from_the_environment_and_the_file_wins(
     secret = tmp_path / "password"
     secret.write_text(SASL_PASSWORD)
     assert cli_kafka_config("--sasl-password-file", str(secret))["sasl.password"] == SASL_PASSWORD
+
+
+def test_ssl_key_password_from_flag_environment_and_file(
+    no_chinook_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    flag = cli_kafka_config("--ssl-key-password", FLAG_PASSWORD)
+    assert flag["ssl.key.password"] == FLAG_PASSWORD
+    assert redact(flag)["ssl.key.password"] == REDACTED
+    no_chinook_env.setenv("CHINOOK_SSL_KEY_PASSWORD", SSL_KEY_PASSWORD)
+    assert cli_kafka_config(command="consumer")["ssl.key.password"] == SSL_KEY_PASSWORD
+    secret = tmp_path / "key-password"
+    secret.write_text(KEY_FILE_PASSWORD + "\n")
+    from_file = cli_kafka_config("--ssl-key-password-file", str(secret))
+    assert from_file["ssl.key.password"] == KEY_FILE_PASSWORD, "the file wins, newline stripped"
+
+
+def test_every_secret_has_a_flag_an_environment_variable_and_a_file() -> None:
+    secrets = [option_name(field, spec) for field, spec in settings(KafkaSettings) if spec.secret]
+    assert secrets == ["--sasl-password", "--ssl-key-password"]
+    for command in ("producer", "consumer"):
+        params = {
+            opt: param
+            for param in root_command.commands[command].params
+            if isinstance(param, click.Option)
+            for opt in param.opts
+        }
+        for name in secrets:
+            env = "CHINOOK_" + name[2:].replace("-", "_").upper()
+            assert params[name].envvar == env, (command, name)
+            assert params[name + "-file"].envvar == env + "_FILE", (command, name)
+            assert not params[name].show_default, (command, name)
 
 
 def test_redact_hides_every_secret_key_and_settings_repr_hides_passwords() -> None:

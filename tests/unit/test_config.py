@@ -126,11 +126,19 @@ def test_flag_beats_env_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_bad_option_value_is_one_clear_line() -> None:
     result = CliRunner().invoke(
         cli_module.cli,
-        ["consumer", "--bootstrap-servers", "x:1", "--bucket", "b", "--flush-bytes", "lots"],
+        [
+            "consumer",
+            "--bootstrap-servers",
+            "x:1",
+            "--bucket",
+            "chinook-data",
+            "--flush-bytes",
+            "lots",
+        ],
     )
     assert result.exit_code == 2
-    assert "not a size" in result.output
-    assert "Traceback" not in result.output
+    assert result.output.startswith("Error: --flush-bytes: 'lots' is not a size")
+    assert len(result.output.splitlines()) == 1, result.output
 
 
 def test_unknown_config_key_is_a_clear_error(tmp_path: Path) -> None:
@@ -139,3 +147,24 @@ def test_unknown_config_key_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli_module.cli, ["--config", str(config), "seed", "--db", "x.db"])
     assert result.exit_code == 1
     assert "unknown option 'flush_agee'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("flag", "Error: --flush-age: "),
+        ("env", "Error: CHINOOK_FLUSH_AGE: "),
+        ("file", "Error: flush_age in the config file: "),
+    ],
+)
+def test_a_bad_value_names_where_it_came_from(source: str, expected: str, tmp_path: Path) -> None:
+    config = tmp_path / "pipeline.toml"
+    config.write_text("[consumer]\nflush_age = 0\n" if source == "file" else "")
+    args = ["--config", str(config), "consumer", "--bootstrap-servers", "x:1", "--bucket", "b-1"]
+    result = CliRunner().invoke(
+        cli_module.cli,
+        [*args, "--flush-age", "0"] if source == "flag" else args,
+        env={"CHINOOK_FLUSH_AGE": "0"} if source == "env" else {"CHINOOK_FLUSH_AGE": None},
+    )
+    assert result.exit_code == 2
+    assert result.output == f"{expected}0.0 is not in the range 0.05<=x<=86400.\n"

@@ -149,9 +149,9 @@ def test_poison_records_are_recognised() -> None:
 
 
 def test_config_rejects_unusable_values() -> None:
-    base = {"kafka": KafkaSettings("localhost:1"), "s3": S3Settings(), "bucket": "b"}
+    base = {"kafka": KafkaSettings("localhost:1"), "s3": S3Settings(), "bucket": "chinook-data"}
     assert ConsumerConfig(**base).dead_letter_topic == "chinook.customers.dlq"  # type: ignore[arg-type]
-    with pytest.raises(PipelineError, match="unknown layout"):
+    with pytest.raises(PipelineError, match=r"--layout .*must be one of"):
         ConsumerConfig(**base, layout="daily")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="compression"):
         ConsumerConfig(**base, compression="zstd")  # type: ignore[arg-type]
@@ -170,6 +170,8 @@ def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
         for body in bodies.values()
     )
     assert (
-        ConsumerConfig(kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b").gzip_level
+        ConsumerConfig(
+            kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
+        ).gzip_level
         == 1
     )

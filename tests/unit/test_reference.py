@@ -15,6 +15,15 @@ def test_readme_configuration_reference_is_current() -> None:
     assert section == render(cli).strip(), "README is stale: run `make docs`"
 
 
+def test_every_default_is_a_value_a_user_could_write() -> None:
+    rows = [line for line in render(cli).splitlines() if line.startswith("| `-")]
+    assert rows
+    for row in rows:
+        default = row.split(" | ")[2]
+        assert default in {"", "required"} or default.startswith("`"), row
+        assert "Sentinel" not in default and "UNSET" not in default, row
+
+
 def test_every_option_reads_a_chinook_environment_variable() -> None:
     for name, command in cli.commands.items():
         for param in command.params:

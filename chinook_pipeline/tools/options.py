@@ -1,0 +1,41 @@
+"""The tools' options, each defined once (see shared/settings.py); the commands in
+chinook_pipeline/cli/main.py are generated from these dataclasses."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chinook_pipeline.tools.bucket import BucketPolicy
+from chinook_pipeline.tools.seed import DEFAULT_SEED
+from shared.bucket_name import BUCKET
+from shared.settings import Settings, setting
+
+
+@dataclass(frozen=True)
+class SeedOptions(Settings):
+    db: Path = setting(help="SQLite database to create or extend.")
+    customers: int = setting(1000, min=0, max=100_000_000, help="Synthetic customers to add.")
+    seed: int = setting(DEFAULT_SEED, help="Random seed: the same seed gives the same customers.")
+
+
+@dataclass(frozen=True)
+class WriteOptions(Settings):
+    db: Path = setting(help="SQLite database to change.")
+    rate: float = setting(20.0, min=0.1, max=100_000, help="Changes per second.")
+    duration: float | None = setting(
+        None, min=0, shown_default="until stopped", help="Seconds to run."
+    )
+    seed: int = setting(7, help="Random seed.")
+
+
+@dataclass(frozen=True)
+class BucketSetupOptions(Settings):
+    bucket: str = BUCKET.field(help="Bucket to create or bring up to date.")
+    policy: BucketPolicy = field(default_factory=BucketPolicy)
+    dry_run: bool = setting(False, help="Print what would change; change nothing.")
+
+
+@dataclass(frozen=True)
+class VerifyOptions(Settings):
+    db: Path = setting(help="SQLite database to compare with.")
+    bucket: str = BUCKET.field(help="Bucket holding the objects.")
+    prefix: str = setting("", help="Key prefix of the objects.")
