@@ -99,7 +99,7 @@ def arrives(pipeline: Pipeline, *services: Service) -> str:
 def publishing(producer: Service) -> None:
     """Wait until the producer has published (its first start has set the database up)."""
     wait_for(
-        lambda: producer.metrics().get(names.PRODUCER_MESSAGES_PUBLISHED) or not producer.alive(),
+        lambda: producer.metrics().get(names.PRODUCER_MESSAGES_PUBLISHED) or not producer.running(),
         f"{producer.name} to publish",
     )
     all_alive(producer)
@@ -112,7 +112,7 @@ def assigned(metrics: dict[str, float]) -> bool:
 
 def all_alive(*services: Service) -> None:
     for service in services:
-        assert service.alive(), (
+        assert service.running(), (
             f"{service.name} exited {service.process.returncode}:\n{service.output()[-4000:]}"
         )
 
