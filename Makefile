@@ -4,18 +4,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test lint soak bench install tools proto docs clean
+.PHONY: dev test lint schema soak bench install tools proto docs clean
 
 dev: $(STAMP)
 	$(BIN)/chinook-pipeline dev
 
-test: $(STAMP) tools lint
+test: $(STAMP) tools lint schema
 	$(BIN)/python -m pytest -q
 
 # ruff (lint and format, configured in pyproject.toml) over the whole tree.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The Protobuf schema is a contract (proto/buf.yaml): buf lints it and fails on a breaking change
+# against main's proto/, read from this clone's own git (offline): the local branch main, else
+# origin/main (a clone of another branch). Override with SCHEMA_BASE=<git ref>.
+SCHEMA_BASE ?= $(shell git rev-parse --verify -q refs/heads/main >/dev/null && echo main || echo origin/main)
+schema: $(STAMP)
+	$(BIN)/buf lint proto
+	$(BIN)/buf breaking proto --against '.git#subdir=proto,ref=$(SCHEMA_BASE)'
 
 install: $(STAMP)
 

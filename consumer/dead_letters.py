@@ -25,6 +25,14 @@ from confluent_kafka import KafkaError, Message, Producer
 from consumer import metrics
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings, ensure_topic
+from shared.names import (
+    DLQ_ERROR_HEADER,
+    DLQ_KEY_HEADER,
+    DLQ_OFFSET_HEADER,
+    DLQ_PARTITION_HEADER,
+    DLQ_STAGE_HEADER,
+    DLQ_TOPIC_HEADER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +68,14 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     """The original headers, then where the record came from and why it was rejected."""
     headers = [
         *letter.headers,
-        ("chinook-dlq-topic", letter.topic.encode()),
-        ("chinook-dlq-partition", str(letter.partition).encode()),
-        ("chinook-dlq-offset", str(letter.offset).encode()),
-        ("chinook-dlq-error", letter.error.encode()),
-        ("chinook-dlq-stage", STAGE.encode()),
+        (DLQ_TOPIC_HEADER, letter.topic.encode()),
+        (DLQ_PARTITION_HEADER, str(letter.partition).encode()),
+        (DLQ_OFFSET_HEADER, str(letter.offset).encode()),
+        (DLQ_ERROR_HEADER, letter.error.encode()),
+        (DLQ_STAGE_HEADER, STAGE.encode()),
     ]
     if letter.key is not None:
-        headers.append(("chinook-dlq-key", letter.key))
+        headers.append((DLQ_KEY_HEADER, letter.key))
     return headers
 
 

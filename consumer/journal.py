@@ -16,6 +16,7 @@ from typing import Final
 
 from consumer.partitioner import join_key
 from consumer.uploader import Uploader
+from shared.names import JOURNAL_DIR
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE: Final = "application/json"
@@ -52,7 +53,7 @@ def resume_point(committed: int | None, intent: Intent | None) -> Resume:
 
 
 def journal_key(prefix: str, group_id: str, topic: str, partition: int) -> str:
-    return join_key(prefix, "_chinook", "journal", group_id, topic, f"{partition}.json")
+    return join_key(prefix, JOURNAL_DIR, "journal", group_id, topic, f"{partition}.json")
 
 
 class Journal:

@@ -2,32 +2,34 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.names import (
+    CONSUMER_BUFFERED_RECORDS,
+    CONSUMER_BYTES_UPLOADED,
+    CONSUMER_DEAD_LETTERS,
+    CONSUMER_DECODE_ERRORS,
+    CONSUMER_LAG,
+    CONSUMER_OBJECTS_UPLOADED,
+    CONSUMER_OFFSETS_COMMITTED,
+    CONSUMER_RECORDS_CONSUMED,
+    CONSUMER_UPLOAD_DURATION,
+    CONSUMER_UPLOAD_FAILURES,
+    CONSUMER_UPLOAD_RETRIES,
+)
+
 RECORDS_CONSUMED = Counter(
-    "chinook_consumer_records_consumed_total", "Kafka records received, rejected ones included"
+    CONSUMER_RECORDS_CONSUMED, "Kafka records received, rejected ones included"
 )
-OBJECTS_UPLOADED = Counter("chinook_consumer_objects_uploaded_total", "Data objects written to S3")
-BYTES_UPLOADED = Counter(
-    "chinook_consumer_bytes_uploaded_total", "Bytes of data objects written to S3"
-)
-UPLOAD_RETRIES = Counter(
-    "chinook_consumer_upload_retries_total", "S3 request retries made by boto3 (all S3 calls)"
-)
-UPLOAD_FAILURES = Counter(
-    "chinook_consumer_upload_failures_total", "Flushes that failed after boto3's retries"
-)
-OFFSETS_COMMITTED = Counter(
-    "chinook_consumer_offsets_committed_total", "Sum of committed offset advances"
-)
+OBJECTS_UPLOADED = Counter(CONSUMER_OBJECTS_UPLOADED, "Data objects written to S3")
+BYTES_UPLOADED = Counter(CONSUMER_BYTES_UPLOADED, "Bytes of data objects written to S3")
+UPLOAD_RETRIES = Counter(CONSUMER_UPLOAD_RETRIES, "S3 request retries made by boto3 (all S3 calls)")
+UPLOAD_FAILURES = Counter(CONSUMER_UPLOAD_FAILURES, "Flushes that failed after boto3's retries")
+OFFSETS_COMMITTED = Counter(CONSUMER_OFFSETS_COMMITTED, "Sum of committed offset advances")
 UPLOAD_DURATION = Histogram(
-    "chinook_consumer_upload_duration_seconds",
+    CONSUMER_UPLOAD_DURATION,
     "Time to upload one data object, retries included",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-LAG = Gauge("chinook_consumer_lag", "High watermark minus consumer position", ["partition"])
-BUFFERED_RECORDS = Gauge("chinook_consumer_buffered_records", "Records buffered, not yet in S3")
-DECODE_ERRORS = Counter(
-    "chinook_consumer_decode_errors_total", "Records rejected as not a valid CustomerChange"
-)
-DEAD_LETTERS = Counter(
-    "chinook_consumer_dead_letters_total", "Rejected records sent to the dead-letter topic"
-)
+LAG = Gauge(CONSUMER_LAG, "High watermark minus consumer position", ["partition"])
+BUFFERED_RECORDS = Gauge(CONSUMER_BUFFERED_RECORDS, "Records buffered, not yet in S3")
+DECODE_ERRORS = Counter(CONSUMER_DECODE_ERRORS, "Records rejected as not a valid CustomerChange")
+DEAD_LETTERS = Counter(CONSUMER_DEAD_LETTERS, "Rejected records sent to the dead-letter topic")

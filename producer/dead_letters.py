@@ -20,8 +20,13 @@ from typing import Final
 
 from producer.change_log import Row
 from producer.encoder import CUSTOMER_START, UnencodableRow
-from producer.recovery import SOURCE_HEADER
 from shared.changes import COLUMN_NAMES
+from shared.names import (
+    DLQ_ERROR_HEADER,
+    DLQ_SEQUENCE_HEADER,
+    DLQ_STAGE_HEADER,
+    SOURCE_HEADER,
+)
 
 DEAD_LETTER_PARTITIONS: Final = 1  # used when the dead-letter topic has to be created
 MAX_MESSAGE_BYTES: Final = 1024 * 1024  # a larger encoded change is dead-lettered
@@ -59,9 +64,9 @@ def dead_letter(row: Row, reason: str, source_id: str) -> DeadLetter:
         f"{source_id}/{seq}".encode(),
         row_document(row),
         [
-            ("chinook-dlq-stage", STAGE.encode()),
-            ("chinook-dlq-error", reason[:ERROR_LIMIT].encode()),
-            ("chinook-dlq-sequence", str(seq).encode()),
+            (DLQ_STAGE_HEADER, STAGE.encode()),
+            (DLQ_ERROR_HEADER, reason[:ERROR_LIMIT].encode()),
+            (DLQ_SEQUENCE_HEADER, str(seq).encode()),
             (SOURCE_HEADER, source_id.encode()),
         ],
         timestamp,

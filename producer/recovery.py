@@ -24,10 +24,10 @@ from producer.state import CaptureState, set_topic
 from shared.changes import CustomerChange
 from shared.kafka import KafkaSettings, ensure_topic, partition_count
 from shared.metrics import Health
+from shared.names import SOURCE_HEADER
 
 log = logging.getLogger(__name__)
 
-SOURCE_HEADER: Final = "chinook-source"
 _STALL_WARNING: Final = 10.0  # seconds without progress before /healthz reports degraded
 _OUT_OF_RANGE: Final = frozenset({KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE})
 

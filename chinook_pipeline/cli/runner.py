@@ -3,13 +3,12 @@
 import errno
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 
 from chinook_pipeline.cli.service_options import ServiceSettings
+from chinook_pipeline.local.processes import stop_on_signals
 from shared import logs
 from shared.errors import PipelineError
 from shared.metrics import Health, MetricsServer
@@ -20,11 +19,8 @@ log = logging.getLogger("chinook_pipeline")
 def run_service(
     name: str, target: Callable[[Health, threading.Event], None], service: ServiceSettings
 ) -> None:
-    """Run `target(health, stop)` until it returns; SIGTERM and SIGINT set `stop`.
-
-    A second signal while stopping ends the process at once (exit 130) without waiting for the
-    graceful path: uncommitted work is then simply replayed on the next start.
-    """
+    """Run `target(health, stop)` until it returns; SIGTERM and SIGINT set `stop` (a second
+    one ends the process at once, see `stop_on_signals`)."""
     logs.configure(service.log_level)
     health = Health()
     stop = threading.Event()
@@ -32,16 +28,9 @@ def run_service(
     server = _start_metrics(host, port, health) if port is not None else None
     if server:
         log.info("%s metrics on http://%s:%d/metrics (health: /healthz)", name, host, server.port)
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            log.warning("second %s: exiting without waiting", signal.Signals(signum).name)
-            raise SystemExit(130)
-        log.info("%s received: finishing in-flight work, then exiting", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop_on_signals(
+        stop, lambda signal: log.info("%s received: finishing in-flight work, then exiting", signal)
+    )
     try:
         target(health, stop)
     finally:

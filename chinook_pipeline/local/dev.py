@@ -7,61 +7,38 @@ drain, stops every child and prints the result of `verify`.
 
 import logging
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.options import DevOptions
-from chinook_pipeline.local.scrape import scrape
+from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
 from chinook_pipeline.tools.bucket import setup_bucket
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import verify
 from chinook_pipeline.tools.writer import ChangeWriter
-from shared import logs
+from shared import logs, names
 from shared.s3 import S3Settings, make_client
 
 log = logging.getLogger("chinook_pipeline.local.dev")
-DRAIN_TIMEOUT = 60.0
-T = TypeVar("T")
-
-
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    metrics_url: str
-    log_path: Path
 
 
 def run_dev(options: DevOptions) -> int:
     """Run until a signal (or `duration`); return the exit code (0 when verify passes)."""
     logs.configure("INFO")
     stop = threading.Event()
-    signals = {"count": 0}
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        signals["count"] += 1
-        if signals["count"] > 1:
-            raise SystemExit(130)
-        click.echo(
-            f"\n{signal.Signals(signum).name}: stopping writes and draining the pipeline "
+    stop_on_signals(
+        stop,
+        lambda signal: click.echo(
+            f"\n{signal}: stopping writes and draining the pipeline "
             "(press Ctrl-C again to stop at once)"
-        )
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+        ),
+    )
     log_dir = options.db.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as cleanup:
@@ -106,19 +83,13 @@ def _write(options: DevOptions, stop: threading.Event) -> None:
 def _start_services(
     options: DevOptions, broker: embedded.Broker, log_dir: Path
 ) -> tuple[Child, Child]:
-    base = [sys.executable, "-m", "chinook_pipeline"]
     common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", options.topic]
-    children = []
-    for name, extra in (
-        ("producer", ["--db", str(options.db)]),
-        ("consumer", ["--bucket", options.bucket_name, "--flush-age", str(options.flush_age)]),
-    ):
-        port = embedded.free_port()
-        log_path = log_dir / f"{name}.log"
-        argv = [*base, name, *common, *extra, "--metrics-port", str(port)]
-        process = embedded.spawn(argv, log=log_path)
-        children.append(Child(name, process, f"http://127.0.0.1:{port}/metrics", log_path))
-    return children[0], children[1]
+    producer = Child.start(
+        "producer", ["producer", *common, "--db", str(options.db)], log_dir, metrics=True
+    )
+    consumer_args = ["--bucket", options.bucket_name, "--flush-age", str(options.flush_age)]
+    consumer = Child.start("consumer", ["consumer", *common, *consumer_args], log_dir, metrics=True)
+    return producer, consumer
 
 
 def _print_banner(
@@ -161,10 +132,10 @@ def _watch(options: DevOptions, stop: threading.Event, producer: Child, consumer
     deadline = time.monotonic() + options.duration if options.duration else None
     while not stop.wait(options.status_interval):
         for child in (producer, consumer):
-            if child.process.poll() is not None:
+            if not child.running():
                 click.echo(
                     f"error: the {child.name} exited with code {child.process.returncode}; "
-                    f"its log is {child.log_path}:\n{_tail(child.log_path)}",
+                    f"its log is {child.log}:\n{tail(child.log)}",
                     err=True,
                 )
                 return True
@@ -179,22 +150,22 @@ def _status(producer: Child, consumer: Child) -> str:
 
 
 def _producer_status(producer: Child) -> str:
-    p = scrape(producer.metrics_url)
+    p = producer.metrics()
     return (
-        f"captured={p.get('chinook_producer_rows_captured_total', 0):.0f} "
-        f"published={p.get('chinook_producer_messages_published_total', 0):.0f} "
-        f"source_lag={p.get('chinook_producer_source_lag', 0):.0f}"
+        f"captured={p.get(names.PRODUCER_ROWS_CAPTURED, 0):.0f} "
+        f"published={p.get(names.PRODUCER_MESSAGES_PUBLISHED, 0):.0f} "
+        f"source_lag={p.get(names.PRODUCER_SOURCE_LAG, 0):.0f}"
     )
 
 
 def _consumer_status(consumer: Child) -> str:
-    c = scrape(consumer.metrics_url)
+    c = consumer.metrics()
+    kib = c.get(names.CONSUMER_BYTES_UPLOADED, 0) / 1024
     return (
-        f"consumed={c.get('chinook_consumer_records_consumed_total', 0):.0f} "
-        f"uploaded={c.get('chinook_consumer_objects_uploaded_total', 0):.0f} objects "
-        f"({c.get('chinook_consumer_bytes_uploaded_total', 0) / 1024:.0f} KiB) "
-        f"committed={c.get('chinook_consumer_offsets_committed_total', 0):.0f} "
-        f"lag={c.get('chinook_consumer_lag', 0):.0f}"
+        f"consumed={c.get(names.CONSUMER_RECORDS_CONSUMED, 0):.0f} "
+        f"uploaded={c.get(names.CONSUMER_OBJECTS_UPLOADED, 0):.0f} objects ({kib:.0f} KiB) "
+        f"committed={c.get(names.CONSUMER_OFFSETS_COMMITTED, 0):.0f} "
+        f"lag={c.get(names.CONSUMER_LAG, 0):.0f}"
     )
 
 
@@ -203,50 +174,30 @@ def _drain(producer: Child, consumer: Child) -> str:
 
     Returns the last status line seen before the consumer stopped.
     """
-    published = _wait_for(
-        lambda: _published_when_drained(scrape(producer.metrics_url)),
-        "the producer to publish every captured change",
-    )
+    published = wait_for(lambda: _published_when_drained(producer.metrics()))
+    if published is None:
+        log.warning("gave up waiting for the producer to publish every captured change")
     producer_status = _producer_status(producer)
-    embedded.stop(producer.process, timeout=DRAIN_TIMEOUT)
-    _wait_for(
-        lambda: _consumer_caught_up(scrape(consumer.metrics_url), published or 0.0),
-        "the consumer to catch up",
-    )
+    producer.stop()
+    if wait_for(lambda: _consumer_caught_up(consumer.metrics(), published or 0.0)) is None:
+        log.warning("gave up waiting for the consumer to catch up")
     consumer_status = _consumer_status(consumer)
-    embedded.stop(consumer.process, timeout=DRAIN_TIMEOUT)
+    consumer.stop()
     return f"{producer_status} | {consumer_status}"
 
 
 def _published_when_drained(metrics: dict[str, float]) -> float | None:
     """The producer's published count once nothing captured is left unpublished, else None."""
-    if metrics and metrics.get("chinook_producer_source_lag", 1) == 0:
-        return metrics.get("chinook_producer_messages_published_total", 0.0)
+    if metrics and metrics.get(names.PRODUCER_SOURCE_LAG, 1) == 0:
+        return metrics.get(names.PRODUCER_MESSAGES_PUBLISHED, 0.0)
     return None
 
 
 def _consumer_caught_up(metrics: dict[str, float], published: float) -> bool | None:
+    """True once the consumer has consumed everything published and has no lag, else None."""
     caught_up = (
         bool(metrics)
-        and metrics.get("chinook_consumer_lag", 1) == 0
-        and metrics.get("chinook_consumer_records_consumed_total", 0) >= published
+        and metrics.get(names.CONSUMER_LAG, 1) == 0
+        and metrics.get(names.CONSUMER_RECORDS_CONSUMED, 0) >= published
     )
     return True if caught_up else None
-
-
-def _wait_for(probe: Callable[[], T | None], what: str) -> T | None:
-    deadline = time.monotonic() + DRAIN_TIMEOUT
-    while time.monotonic() < deadline:
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.2)
-    log.warning("gave up waiting for %s after %.0fs", what, DRAIN_TIMEOUT)
-    return None
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

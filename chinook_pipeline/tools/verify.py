@@ -21,9 +21,9 @@ from google.protobuf.message import DecodeError
 from shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
 from shared.errors import PipelineError
 from shared.framing import unframe
+from shared.names import JOURNAL_DIR
 from shared.s3 import check_bucket, describe_error
 
-JOURNAL_DIR: Final = "_chinook/"
 MAX_EXAMPLES: Final = 5
 DOWNLOAD_THREADS: Final = 16
 # Objects downloaded ahead of decoding: bounds memory however large the bucket is.
@@ -82,7 +82,7 @@ class VerifyReport:
 
 def is_journal_key(key: str) -> bool:
     """The consumer's own bookkeeping objects, which are not change events."""
-    return key.startswith(JOURNAL_DIR) or f"/{JOURNAL_DIR}" in key
+    return f"/{JOURNAL_DIR}/" in f"/{key}"
 
 
 def verify(db_path: Path, s3_client: Any, bucket: str, prefix: str = "") -> VerifyReport:

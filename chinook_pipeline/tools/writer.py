@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
-from chinook_pipeline.tools.seed import INSERT_CUSTOMER, connect, synthetic_customer
+from chinook_pipeline.tools.chinook_schema import INSERT_CUSTOMER
+from chinook_pipeline.tools.seed import connect, synthetic_customer
 from shared.changes import COLUMN_NAMES
 from shared.errors import PipelineError
 

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chinook_pipeline.local import embedded
-from chinook_pipeline.local.scrape import scrape
+from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.writer import ChangeWriter
 from tests.conftest import Cli, wait_for
 
@@ -26,24 +25,10 @@ FAST_GROUP = (
 
 
 @dataclass
-class Service:
-    """One running `chinook-pipeline producer|consumer` process with its metrics endpoint and log."""
+class Service(Child):
+    """One `chinook-pipeline producer|consumer` process, which the tests also kill -9."""
 
-    name: str
-    process: subprocess.Popen[bytes]
-    metrics_port: int
-    log: Path
     at_kill: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def metrics(self) -> dict[str, float]:
-        return scrape(self.metrics_url)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
 
     def kill(self) -> None:
         """kill -9: no flush, no commit, no goodbye to the group. `at_kill` keeps the metrics
@@ -51,10 +36,6 @@ class Service:
         self.at_kill = self.metrics()
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
-
-    def stop(self, timeout: float = 60.0) -> int | None:
-        """SIGTERM and wait for the graceful exit (SIGKILL only past `timeout`)."""
-        return embedded.stop(self.process, timeout)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -109,10 +90,8 @@ class Pipeline:
 
     def spawn(self, args: list[str]) -> Service:
         name = f"{args[0]}-{len(self.services) + 1:03d}"
-        port = embedded.free_port()
-        log = self.logs / f"{name}.log"
-        service = Service(
-            name, self.cli.spawn(*args, "--metrics-port", str(port), log=log), port, log
+        service = Service.start(
+            name, args, self.logs, env=self.cli.env, metrics=True, new_session=False
         )
         self.services.append(service)
         return service
@@ -120,7 +99,7 @@ class Pipeline:
     def kill_all(self) -> None:
         """Leave nothing running (the end of a scenario, passed or failed)."""
         for service in self.services:
-            if service.alive():
+            if service.running():
                 service.kill()
 
     def start_producer(self, *extra: str) -> Service:
@@ -188,16 +167,16 @@ def kill_repeatedly(
         service = start()
         try:
             wait_for(
-                lambda: working(service.metrics()) or not service.alive(),
+                lambda: working(service.metrics()) or not service.running(),
                 f"{service.name} to start working",
                 60,
             )
         except AssertionError as error:
             raise AssertionError(f"{error}; its log:\n{service.output()[-4000:]}") from None
         deadline = time.monotonic() + rng.uniform(0, max_lifetime)
-        while time.monotonic() < deadline and service.alive():
+        while time.monotonic() < deadline and service.running():
             time.sleep(0.02)
-        assert service.alive(), (
+        assert service.running(), (
             f"{service.name} exited {service.process.returncode} before its kill:\n{service.output()}"
         )
         service.kill()

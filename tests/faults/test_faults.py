@@ -20,6 +20,7 @@ from confluent_kafka import Producer
 
 from chinook_pipeline.local import embedded
 from consumer.poison import parse_change
+from shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.audit import count_records, uncovered_commits
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
@@ -98,10 +99,7 @@ def arrives(pipeline: Pipeline, *services: Service) -> str:
 def publishing(producer: Service) -> None:
     """Wait until the producer has published (its first start has set the database up)."""
     wait_for(
-        lambda: (
-            producer.metrics().get("chinook_producer_messages_published_total")
-            or not producer.alive()
-        ),
+        lambda: producer.metrics().get(names.PRODUCER_MESSAGES_PUBLISHED) or not producer.running(),
         f"{producer.name} to publish",
     )
     all_alive(producer)
@@ -109,12 +107,12 @@ def publishing(producer: Service) -> None:
 
 def assigned(metrics: dict[str, float]) -> bool:
     """The consumer owns partitions and has fetched from them (its lag gauge has samples)."""
-    return "chinook_consumer_lag" in metrics
+    return names.CONSUMER_LAG in metrics
 
 
 def all_alive(*services: Service) -> None:
     for service in services:
-        assert service.alive(), (
+        assert service.running(), (
             f"{service.name} exited {service.process.returncode}:\n{service.output()[-4000:]}"
         )
 
@@ -138,7 +136,7 @@ def test_consumer_killed_at_random_instants(pipeline: Pipeline) -> None:
     stop_ok(producer)
     pipeline.produce_all()
     pipeline.consume_all()
-    consumed = [k.at_kill.get("chinook_consumer_records_consumed_total", 0) for k in killed]
+    consumed = [k.at_kill.get(names.CONSUMER_RECORDS_CONSUMED, 0) for k in killed]
     print(f"{len(killed)} consumer kills; records consumed by each killed incarnation: {consumed}")
     assert any(consumed), "no kill hit a consumer that had consumed records"
     pipeline.verify_ok()
@@ -171,7 +169,7 @@ def test_producer_killed_at_random_instants(pipeline: Pipeline) -> None:
     all_alive(consumer)
     stop_ok(consumer)
     pipeline.consume_all()
-    published = [k.at_kill.get("chinook_producer_messages_published_total", 0) for k in killed]
+    published = [k.at_kill.get(names.PRODUCER_MESSAGES_PUBLISHED, 0) for k in killed]
     print(
         f"{len(killed)} producer kills; messages published by each killed incarnation: {published}"
     )
@@ -224,7 +222,7 @@ def test_s3_outage_mid_run(pipeline: Pipeline, s3_env: dict[str, str], s3_client
         consumer = pipeline.start_consumer("--s3-endpoint-url", proxy.endpoint_url)
         writes, _ = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 3)
         wait_for(
-            lambda: consumer.metrics().get("chinook_consumer_offsets_committed_total"),
+            lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED),
             "a first commit",
         )
         outage = proxy.refuse_for(OUTAGE_SECONDS)
@@ -247,8 +245,8 @@ def test_s3_outage_mid_run(pipeline: Pipeline, s3_env: dict[str, str], s3_client
         counts = proxy.counts()
     print(f"{audits} audits during a {OUTAGE_SECONDS:.0f}s outage; proxy {dict(counts)}")
     assert (
-        felt.get("chinook_consumer_upload_failures_total")
-        or felt.get("chinook_consumer_upload_retries_total")
+        felt.get(names.CONSUMER_UPLOAD_FAILURES)
+        or felt.get(names.CONSUMER_UPLOAD_RETRIES)
         or counts["refused"]
     ), felt
     assert not uncovered_commits(
@@ -283,7 +281,7 @@ def test_broker_restart_mid_run(
         consumer = pipeline.start_consumer()
         writes, _ = start_writes(db, WRITES, WRITES / WRITE_SECONDS, SEED + 4)
         wait_for(
-            lambda: consumer.metrics().get("chinook_consumer_offsets_committed_total"),
+            lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED),
             "a first commit",
         )
         broker.restart()
@@ -342,7 +340,7 @@ def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object
     first, second, third = (pipeline.start_consumer() for _ in range(3))
     writes, _ = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 6)
     wait_for(
-        lambda: second.metrics().get("chinook_consumer_offsets_committed_total"),
+        lambda: second.metrics().get(names.CONSUMER_OFFSETS_COMMITTED),
         "the second member's first commit",
     )
     second.kill()
@@ -376,7 +374,7 @@ def test_sigterm_during_an_s3_outage_exits_by_the_deadline_without_committing(
             "2",
         )
         wait_for(
-            lambda: consumer.metrics().get("chinook_consumer_buffered_records"), "records buffered"
+            lambda: consumer.metrics().get(names.CONSUMER_BUFFERED_RECORDS), "records buffered"
         )
         proxy.refuse = True
         started = time.monotonic()

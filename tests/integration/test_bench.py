@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.bench.run import (
+from chinook_pipeline.bench.report import (
     FIGURES,
     RATIOS,
     build_report,

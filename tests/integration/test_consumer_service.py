@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 
 from chinook_pipeline.local import embedded
+from chinook_pipeline.tools.verify import is_journal_key
 from consumer.batcher import PartitionBuffer
 from consumer.config import ConsumerConfig
 from consumer.encoder import Encoding
@@ -21,6 +22,7 @@ from consumer.flusher import Flusher
 from consumer.journal import Intent, Journal
 from consumer.service import run_consumer
 from consumer.uploader import Uploader
+from shared import names
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -81,7 +83,7 @@ def produce(
             value=value,
             key=str(sequence % 59 + 1).encode(),
             timestamp=timestamp,
-            headers={"chinook-source": b"test"},
+            headers={names.SOURCE_HEADER: b"test"},
             on_delivery=lambda e, m, s=sequence, v=value, t=timestamp: delivered(e, m, s, v, t),
         )
     assert producer.flush(30) == 0
@@ -116,7 +118,7 @@ def stored(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="out/"):
         for item in page.get("Contents", []):
-            if "/_chinook/" in f"/{item['Key']}":
+            if is_journal_key(item["Key"]):
                 continue
             response = s3.get_object(Bucket=bucket, Key=item["Key"])
             values = list(unframe(response["Body"].read()))
@@ -155,7 +157,7 @@ def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
     garbage = (b"\xff\xff\xff not protobuf", HOUR_11, -1)
     unspecified = (CustomerChange(customer_id=3).SerializeToString(), HOUR_11, -2)
     items = [*good[:30], garbage, *good[30:45], unspecified, *good[45:]]
-    errors_before = metric("chinook_consumer_decode_errors_total")
+    errors_before = metric(names.CONSUMER_DECODE_ERRORS)
 
     sent = produce(bootstrap, topic, items, partitions=2)
     run_consumer(
@@ -164,7 +166,7 @@ def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
 
     objects = stored(s3_client, bucket)
     assert all_sequences(objects) == Counter(range(60))
-    assert metric("chinook_consumer_decode_errors_total") - errors_before == 2
+    assert metric(names.CONSUMER_DECODE_ERRORS) - errors_before == 2
     by_offset = {(s.partition, s.offset): s for s in sent}
     for key, item in objects.items():
         match = KEY.match(key)
@@ -253,7 +255,7 @@ def test_stop_flushes_commits_and_leaves(
     worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
     worker.start()
     try:  # wait until the service has buffered the records: its gauge says so
-        while metric("chinook_consumer_buffered_records") < 10 and worker.is_alive():
+        while metric(names.CONSUMER_BUFFERED_RECORDS) < 10 and worker.is_alive():
             stop.wait(0.1)
     finally:
         stop.set()
@@ -293,7 +295,7 @@ def test_an_s3_outage_pauses_then_resumes_without_loss(
     cfg = replace(
         config(bootstrap, bucket, topic, group, exit_when_idle=False, flush_records=5), s3=settings
     )
-    failures_before = metric("chinook_consumer_upload_failures_total")
+    failures_before = metric(names.CONSUMER_UPLOAD_FAILURES)
     worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
     worker.start()
     try:
@@ -301,7 +303,7 @@ def test_an_s3_outage_pauses_then_resumes_without_loss(
         server.stop()
         produce(bootstrap, topic, changes(10, 10, HOUR_10 + 10_000, 1000), partitions=1)
         until(lambda: health.report()[1]["status"] == "degraded", worker)
-        assert metric("chinook_consumer_upload_failures_total") > failures_before
+        assert metric(names.CONSUMER_UPLOAD_FAILURES) > failures_before
         server = embedded.start_s3(port=server.port, log=tmp_path / "moto.log")
         s3.create_bucket(Bucket=bucket)
         until(lambda: all_sequences(stored(s3, bucket)) == Counter(range(10, 20)), worker)

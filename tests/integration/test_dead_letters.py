@@ -19,6 +19,7 @@ from consumer.service import run_consumer
 from consumer.uploader import Uploader
 from producer.dead_letters import VALUE_LIMIT, check_size, dead_letter, row_document
 from producer.encoder import UnencodableRow
+from shared import names
 from shared.changes import COLUMN_NAMES, CustomerChange
 from shared.kafka import KafkaSettings, partition_count
 from shared.metrics import Health
@@ -137,8 +138,8 @@ def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
         items.append((value, HOUR_10 + 500 + index, -1 - index))
     sent = produce(bootstrap, topic, items, partitions=2)
     poison = {(s.partition, s.offset): s for s in sent if s.sequence < 0}
-    dead_before = metric("chinook_consumer_dead_letters_total")
-    errors_before = metric("chinook_consumer_decode_errors_total")
+    dead_before = metric(names.CONSUMER_DEAD_LETTERS)
+    errors_before = metric(names.CONSUMER_DECODE_ERRORS)
 
     run_consumer(
         config(bootstrap, bucket, topic, group, flush_records=7), Health(), threading.Event()
@@ -149,19 +150,19 @@ def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
     assert len(letters) == len(poison) == 2 * len(GARBAGE)
     for letter in letters:
         headers = letter.headers
-        where = (int(headers["chinook-dlq-partition"]), int(headers["chinook-dlq-offset"]))
+        where = (int(headers[names.DLQ_PARTITION_HEADER]), int(headers[names.DLQ_OFFSET_HEADER]))
         original = poison[where]
-        assert headers["chinook-dlq-topic"] == topic.encode()
-        assert headers["chinook-dlq-stage"] == b"consume"
-        assert headers["chinook-dlq-error"]
-        assert headers["chinook-dlq-key"] == str(original.sequence % 59 + 1).encode()
-        assert headers["chinook-source"] == b"test"
+        assert headers[names.DLQ_TOPIC_HEADER] == topic.encode()
+        assert headers[names.DLQ_STAGE_HEADER] == b"consume"
+        assert headers[names.DLQ_ERROR_HEADER]
+        assert headers[names.DLQ_KEY_HEADER] == str(original.sequence % 59 + 1).encode()
+        assert headers[names.SOURCE_HEADER] == b"test"
         assert letter.key == f"{topic}/{where[0]}/{where[1]}".encode()
         assert letter.value == original.value
         assert letter.timestamp_ms == original.timestamp_ms
     assert {letter.key for letter in letters} == {f"{topic}/{p}/{o}".encode() for p, o in poison}
-    assert metric("chinook_consumer_dead_letters_total") - dead_before == len(poison)
-    assert metric("chinook_consumer_decode_errors_total") - errors_before == len(poison)
+    assert metric(names.CONSUMER_DEAD_LETTERS) - dead_before == len(poison)
+    assert metric(names.CONSUMER_DECODE_ERRORS) - errors_before == len(poison)
     ends = {p: 1 + max(s.offset for s in sent if s.partition == p) for p in range(2)}
     assert committed(bootstrap, group, topic, 2) == ends
 
@@ -254,7 +255,7 @@ def test_unencodable_rows_go_to_the_dead_letter_topic_once(
     db = make_db(tmp_path / "chinook.db")
     run_producer_once(db, broker, topic)
     add_customers(db)
-    dead_before = metric("chinook_producer_dead_letters_total")
+    dead_before = metric(names.PRODUCER_DEAD_LETTERS)
 
     run_producer_once(db, broker, topic)
 
@@ -268,25 +269,25 @@ def test_unencodable_rows_go_to_the_dead_letter_topic_once(
     assert set(by_customer) == {7, 9, 11, 13}
     for customer_id, letter in by_customer.items():
         document = json.loads(letter.value)
-        assert letter.headers["chinook-dlq-stage"] == b"produce"
-        assert letter.headers["chinook-source"] == state.source_id.encode()
-        assert letter.headers["chinook-dlq-sequence"] == str(document["sequence"]).encode()
+        assert letter.headers[names.DLQ_STAGE_HEADER] == b"produce"
+        assert letter.headers[names.SOURCE_HEADER] == state.source_id.encode()
+        assert letter.headers[names.DLQ_SEQUENCE_HEADER] == str(document["sequence"]).encode()
         assert letter.key == f"{state.source_id}/{document['sequence']}".encode()
         assert document["columns"]["CustomerId"] == customer_id
     blob, text, big = (json.loads(by_customer[n].value)["columns"] for n in (7, 9, 11))
     assert blob["FirstName"] == {"base64": base64.b64encode(b"\x00\xffblob").decode()}
     assert text["City"] == {"base64": base64.b64encode(b"\xffa").decode()}
     assert big["Company"]["length"] == len(BIG) and big["Company"]["truncated"]
-    assert b"first_name holds bytes" in by_customer[7].headers["chinook-dlq-error"]
-    assert b"city holds bytes" in by_customer[9].headers["chinook-dlq-error"]
-    assert b"over the 1048576-byte limit" in by_customer[11].headers["chinook-dlq-error"]
-    assert b"too large" in by_customer[13].headers["chinook-dlq-error"].lower()
-    assert metric("chinook_producer_dead_letters_total") - dead_before == 4
+    assert b"first_name holds bytes" in by_customer[7].headers[names.DLQ_ERROR_HEADER]
+    assert b"city holds bytes" in by_customer[9].headers[names.DLQ_ERROR_HEADER]
+    assert b"over the 1048576-byte limit" in by_customer[11].headers[names.DLQ_ERROR_HEADER]
+    assert b"too large" in by_customer[13].headers[names.DLQ_ERROR_HEADER].lower()
+    assert metric(names.PRODUCER_DEAD_LETTERS) - dead_before == 4
     assert state.acked_seq == len(ROWS) + 9 and pending_changes(db) == 0
 
     run_producer_once(db, broker, topic)  # nothing new: the position advanced exactly once
 
     assert len(read_topic(bootstrap, topic)) == len(ROWS) + 5
     assert len(read_letters(bootstrap, f"{topic}.dlq")) == 4
-    assert metric("chinook_producer_dead_letters_total") - dead_before == 4
+    assert metric(names.PRODUCER_DEAD_LETTERS) - dead_before == 4
     assert state_of(db).acked_seq == len(ROWS) + 9

@@ -13,6 +13,7 @@ import pytest
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.scrape import scrape
 from chinook_pipeline.tools.writer import ChangeWriter
+from shared import names
 from tests.conftest import CLI, Cli, wait_for
 
 pytestmark = pytest.mark.slow
@@ -120,7 +121,7 @@ def test_consumer_restarted_mid_stream_continues_from_committed_offsets(
     )
     metrics = f"http://127.0.0.1:{port}/metrics"
     wait_for(
-        lambda: scrape(metrics).get("chinook_consumer_offsets_committed_total", 0) > 0,
+        lambda: scrape(metrics).get(names.CONSUMER_OFFSETS_COMMITTED, 0) > 0,
         "a first commit",
     )
     consumer.send_signal(signal.SIGKILL)

@@ -19,6 +19,7 @@ from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
 from producer.recovery import snapshot_reason, truncation_reason
 from producer.service import run_producer
 from producer.state import CaptureState, load_state
+from shared import names
 from shared.changes import FIELD_NAMES, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings, partition_count
@@ -82,7 +83,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Record]:
                     message.offset(),
                     message.key(),
                     message.timestamp()[1],
-                    headers.get("chinook-source"),
+                    headers.get(names.SOURCE_HEADER),
                     CustomerChange.FromString(message.value()),
                 )
             )

@@ -20,6 +20,7 @@ import yaml
 
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.scrape import scrape
+from shared import names
 from tests.conftest import Cli, wait_for
 from tests.unit.test_deploy_static import PROMETHEUS_LOCAL, dashboard_metric_names
 
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.slow
 
 PRODUCER_JOB = "chinook-producer"
 CONSUMER_JOB = "chinook-consumer"
-PUBLISHED = "chinook_producer_messages_published_total"
-CONSUMED = "chinook_consumer_records_consumed_total"
+PUBLISHED = names.PRODUCER_MESSAGES_PUBLISHED
+CONSUMED = names.CONSUMER_RECORDS_CONSUMED
 
 
 @dataclass

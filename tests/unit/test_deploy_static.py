@@ -19,6 +19,8 @@ import click
 import pytest
 import yaml
 
+from shared import names
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 BUFSTREAM = ROOT / "bufstream.yaml"
@@ -438,6 +440,15 @@ def test_prometheus_scrapes_every_replica_of_each_service_on_its_metrics_port() 
         assert str(sd["port"]) == environment(services[service_name])["CHINOOK_METRICS_PORT"]
     mounts = services["prometheus"]["volumes"]
     assert "./ops/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+def test_the_metric_names_the_code_reads_are_the_fixed_ones() -> None:
+    """Services, `dev`, `bench` and tests take the names from shared/names.py; this is the
+    contract they must keep (dashboards and alerts query them)."""
+    declared = {
+        value for name, value in vars(names).items() if name.startswith(("PRODUCER_", "CONSUMER_"))
+    }
+    assert declared == COUNTERS_AND_GAUGES | HISTOGRAMS
 
 
 # --- Grafana --------------------------------------------------------------------------------

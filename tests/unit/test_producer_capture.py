@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.tools.seed import CUSTOMER_DDL
+from chinook_pipeline.tools.chinook_schema import CUSTOMER_DDL
 from producer import capture, change_log
 from producer.database import Database
 from producer.state import load_state, save_checkpoint

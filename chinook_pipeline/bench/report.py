@@ -1,0 +1,197 @@
+"""The bench's report: each figure's median, its ratios to its limits, the targets, as JSON and text.
+
+The JSON report (`--out`) has this shape (version 1):
+
+    {
+      "version": 1,
+      "date": "2026-11-25T17:30:00+00:00",             # UTC, when the run started
+      "machine": {"cpu_count": 2, "platform": "...", "python": "3.11.9"},
+      "settings": {"customers": 200000, "repeat": 3, ...every option..., "broker": "...",
+                   "s3": "..."},
+      "figures": {                                      # every name in FIGURES, in that order
+        "<name>": {"label": "...", "unit": "messages/s" | "changes/s" | "records/s" | "s" | "MB",
+                   "median": 1234.5, "runs": [1200.1, 1234.5, 1300.2],
+                   "ratios": {"<other figure>": 0.81}}  # median / the other figure's median
+      },
+      "targets": [{"figure": "producer", "rule": ">= 0.6 x raw_produce", "threshold": 98000.0,
+                   "value": 80000.0, "met": false}],
+      "details": {"<name>": {...}},                     # counts behind the figures
+      "errors": ["consumers_2 (run 1): ..."]            # steps that failed; [] when all worked
+    }
+
+A figure no run produced has `"median": null` and `"runs": []`.
+"""
+
+import os
+import platform
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+FORMAT_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    label: str
+    unit: str
+
+
+FIGURES: Final = (
+    Figure("raw_produce", "raw produce limit (librdkafka, same messages)", "messages/s"),
+    Figure("producer", "producer: SQLite -> topic", "changes/s"),
+    Figure("raw_consume", "raw consume limit (librdkafka, by assignment)", "messages/s"),
+    Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
+    Figure("baseline", "seed design: one PutObject per record", "records/s"),
+    Figure("freshness_p50", "freshness p50: SQLite commit -> readable in S3", "s"),
+    Figure("freshness_p99", "freshness p99: SQLite commit -> readable in S3", "s"),
+    Figure("consumers_2", "2 consumers in one group", "records/s"),
+    Figure("consumers_3", "3 consumers in one group", "records/s"),
+    Figure("producer_rss", "producer peak RSS on the backlog", "MB"),
+    Figure("consumer_rss", "consumer peak RSS on the backlog", "MB"),
+)
+UNITS: Final = {figure.name: figure.unit for figure in FIGURES}
+RATIOS: Final = {
+    "producer": ("raw_produce",),
+    "consumer": ("raw_consume", "baseline"),
+    "consumers_2": ("consumer",),
+    "consumers_3": ("consumer",),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """`figure` `op` `factor` x `reference` (or `op` `factor` when there is no reference)."""
+
+    figure: str
+    op: str
+    factor: float
+    reference: str | None = None
+
+    @property
+    def rule(self) -> str:
+        return f"{self.op} {self.factor:g}" + (f" x {self.reference}" if self.reference else "")
+
+
+def targets(flush_age: float) -> tuple[Target, ...]:
+    return (
+        Target("producer", ">=", 0.6, "raw_produce"),
+        Target("consumer", ">=", 0.75, "raw_consume"),
+        Target("consumer", ">=", 500, "baseline"),
+        Target("freshness_p99", "<=", flush_age + 1.0),
+        Target("consumers_2", ">=", 1.6, "consumer"),
+        Target("consumer_rss", "<=", 250),
+        Target("producer_rss", "<=", 150),
+    )
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The `fraction` quantile (0..1) with linear interpolation between closest ranks."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def build_report(
+    runs: Mapping[str, Sequence[float]],
+    settings: Mapping[str, Any],
+    details: Mapping[str, Any],
+    started: datetime,
+    flush_age: float,
+    errors: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The JSON report (shape in the module docstring) from the raw runs of each figure."""
+    medians = {figure.name: median(runs.get(figure.name, ())) for figure in FIGURES}
+    return {
+        "version": FORMAT_VERSION,
+        "date": started.isoformat(timespec="seconds"),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "settings": dict(settings),
+        "figures": {
+            figure.name: _figure(figure, medians, runs.get(figure.name, ())) for figure in FIGURES
+        },
+        "targets": [_checked(target, medians) for target in targets(flush_age)],
+        "details": dict(details),
+        "errors": list(errors),
+    }
+
+
+def _figure(
+    figure: Figure, medians: Mapping[str, float | None], runs: Sequence[float]
+) -> dict[str, Any]:
+    ratios = {}
+    for reference in RATIOS.get(figure.name, ()):
+        value, limit = medians[figure.name], medians[reference]
+        if value is not None and limit:
+            ratios[reference] = value / limit
+    return {
+        "label": figure.label,
+        "unit": figure.unit,
+        "median": medians[figure.name],
+        "runs": list(runs),
+        "ratios": ratios,
+    }
+
+
+def _checked(target: Target, medians: Mapping[str, float | None]) -> dict[str, Any]:
+    value = medians[target.figure]
+    base = medians[target.reference] if target.reference else 1.0
+    threshold = None if base is None else target.factor * base
+    met = None
+    if value is not None and threshold is not None:
+        met = value >= threshold if target.op == ">=" else value <= threshold
+    return {
+        "figure": target.figure,
+        "rule": target.rule,
+        "threshold": threshold,
+        "value": value,
+        "met": met,
+    }
+
+
+def format_table(report: Mapping[str, Any]) -> str:
+    """The report as a text table: one line per figure, its ratios, its targets."""
+    machine, figures = report["machine"], report["figures"]
+    by_figure: dict[str, list[Mapping[str, Any]]] = {}
+    for target in report["targets"]:
+        by_figure.setdefault(target["figure"], []).append(target)
+    width = max(len(figure["label"]) for figure in figures.values())
+    lines = [
+        f"chinook-pipeline bench, {report['date']}, {machine['cpu_count']} cores, "
+        f"median of {report['settings'].get('repeat')} run(s)",
+        "",
+    ]
+    for name, figure in figures.items():
+        value = format_number(figure["median"])
+        notes = [f"{ratio:.2f} x {reference}" for reference, ratio in figure["ratios"].items()]
+        for target in by_figure.get(name, ()):
+            verdict = {True: "ok", False: "MISSED", None: "n/a"}[target["met"]]
+            notes.append(f"target {target['rule']}: {verdict}")
+        lines.append(
+            f"{figure['label']:<{width}}  {value:>10} {figure['unit']:<10}  {'; '.join(notes)}"
+        )
+    lines += [f"failed: {error}" for error in report["errors"]]
+    return "\n".join(lines)
+
+
+def format_number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value >= 1 else f"{value:.3f}"

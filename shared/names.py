@@ -1,0 +1,42 @@
+"""Names one part of the pipeline writes and another reads, each stated once.
+
+They are part of the contract with the outside too: dashboards and alerts query the metric names,
+readers of the bucket skip the journal directory, readers of the dead-letter topics look at the
+headers. Renaming one breaks them (the tests pin the values).
+"""
+
+from typing import Final
+
+# Producer metrics.
+PRODUCER_ROWS_CAPTURED: Final = "chinook_producer_rows_captured_total"
+PRODUCER_MESSAGES_PUBLISHED: Final = "chinook_producer_messages_published_total"
+PRODUCER_DELIVERY_ERRORS: Final = "chinook_producer_delivery_errors_total"
+PRODUCER_DELIVERY_LATENCY: Final = "chinook_producer_delivery_latency_seconds"
+PRODUCER_SOURCE_LAG: Final = "chinook_producer_source_lag"
+PRODUCER_DEAD_LETTERS: Final = "chinook_producer_dead_letters_total"
+
+# Consumer metrics.
+CONSUMER_RECORDS_CONSUMED: Final = "chinook_consumer_records_consumed_total"
+CONSUMER_OBJECTS_UPLOADED: Final = "chinook_consumer_objects_uploaded_total"
+CONSUMER_BYTES_UPLOADED: Final = "chinook_consumer_bytes_uploaded_total"
+CONSUMER_UPLOAD_RETRIES: Final = "chinook_consumer_upload_retries_total"
+CONSUMER_UPLOAD_FAILURES: Final = "chinook_consumer_upload_failures_total"
+CONSUMER_OFFSETS_COMMITTED: Final = "chinook_consumer_offsets_committed_total"
+CONSUMER_UPLOAD_DURATION: Final = "chinook_consumer_upload_duration_seconds"
+CONSUMER_LAG: Final = "chinook_consumer_lag"
+CONSUMER_BUFFERED_RECORDS: Final = "chinook_consumer_buffered_records"
+CONSUMER_DECODE_ERRORS: Final = "chinook_consumer_decode_errors_total"
+CONSUMER_DEAD_LETTERS: Final = "chinook_consumer_dead_letters_total"
+
+# The consumer's own directory under the bucket prefix (batch intents): not data.
+JOURNAL_DIR: Final = "_chinook"
+
+# Kafka headers: the source on every change event and dead letter; the rest on dead letters.
+SOURCE_HEADER: Final = "chinook-source"
+DLQ_STAGE_HEADER: Final = "chinook-dlq-stage"
+DLQ_ERROR_HEADER: Final = "chinook-dlq-error"
+DLQ_SEQUENCE_HEADER: Final = "chinook-dlq-sequence"
+DLQ_TOPIC_HEADER: Final = "chinook-dlq-topic"
+DLQ_PARTITION_HEADER: Final = "chinook-dlq-partition"
+DLQ_OFFSET_HEADER: Final = "chinook-dlq-offset"
+DLQ_KEY_HEADER: Final = "chinook-dlq-key"
