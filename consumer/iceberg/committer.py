@@ -27,9 +27,10 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 
 from consumer.iceberg.state import stage_upsert
-from consumer.iceberg.tables import refresh, summaries
+from consumer.iceberg.tables import refresh
 from shared.arrow import KAFKA_OFFSET
 from shared.iceberg.positions import advanced, carried, recover
+from shared.iceberg.snapshots import summaries
 
 log = logging.getLogger(__name__)
 

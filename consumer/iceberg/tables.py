@@ -20,7 +20,6 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table, Transaction
-from pyiceberg.table.snapshots import ancestors_of
 from pyiceberg.transforms import DayTransform
 
 from consumer.iceberg.state import KEY, state_schema
@@ -60,14 +59,6 @@ def refresh(table: Table) -> Table:
         with table.transaction() as transaction:
             transaction.set_properties({RETRIES_PROPERTY: "0"})
     return table
-
-
-def summaries(table: Table) -> list[dict[str, str]]:
-    """The summaries of the current snapshot and its ancestors, newest first."""
-    return [
-        dict(snapshot.summary.additional_properties) if snapshot.summary else {}
-        for snapshot in ancestors_of(table.current_snapshot(), table.metadata)
-    ]
 
 
 def _open(

@@ -17,6 +17,8 @@ from typing import Final
 import boto3
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -43,6 +45,18 @@ def table_identifier(name: str) -> tuple[str, str]:
         )
     namespace, _, table = name.rpartition(".")
     return namespace, table
+
+
+def load_table(catalog: Catalog, name: str) -> Table:
+    """An existing table; raises PipelineError when the name is bad or the table is missing."""
+    table_identifier(name)
+    try:
+        return catalog.load_table(name)
+    except NoSuchTableError:
+        raise PipelineError(
+            f"table {name} not found in the Iceberg catalog {catalog.name!r}: check the name, "
+            "or run the consumer with it first"
+        ) from None
 
 
 def safe_uri(uri: str) -> str:
@@ -79,8 +93,6 @@ def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
         properties["warehouse"] = settings.warehouse
     if settings.uri is None:
         return _configured(settings.name, properties)
-    if not settings.warehouse:
-        raise PipelineError("no warehouse given: set --warehouse s3://BUCKET/PREFIX")
     where = safe_uri(settings.uri)
     try:
         url = make_url(settings.uri)
