@@ -472,7 +472,7 @@ def iceberg() -> None:
 @option("--warehouse", help="Where new tables go, s3://BUCKET/PREFIX.")
 @option(
     "--older-than",
-    default="6h",
+    default="1h",
     help="Safety window: snapshots, orphan files and closed days younger than this are left alone (90s, 30m, 12h, 3d).",
 )
 @option("--dry-run", is_flag=True, help="Print what would change; change nothing.")

@@ -14,6 +14,10 @@ that closed less than a window ago. The steps run in this order, one table at a 
 3. Orphans: files under the table's location that no kept snapshot, manifest or metadata file
    references (data files of commits that never landed, files of expired snapshots, old metadata)
    and that are older than the window are deleted.
+
+Run it often (hourly, default window 1h): every commit rewrites the table metadata, which lists
+each retained snapshot, so commits slow down as snapshots pile up (measured on moto with a SQLite
+catalog: 0.2 s per commit with a few snapshots, 0.4 s at 220, 2.1 s at 1,025).
 """
 
 import re
