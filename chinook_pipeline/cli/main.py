@@ -268,6 +268,56 @@ def dev(**params: Any) -> None:
     sys.exit(run_dev(build(DevOptions, params)))
 
 
+@cli.group()
+def iceberg() -> None:
+    """Iceberg tables of the lake."""
+
+
+@iceberg.command("maintain")
+@option(
+    "--table",
+    "tables",
+    multiple=True,
+    required=True,
+    help="Table to maintain (NAMESPACE.NAME), repeatable.",
+)
+@option(
+    "--catalog-uri",
+    help="SQL catalog (sqlite:///PATH, postgresql://...) [default: pyiceberg's own configuration].",
+)
+@option(
+    "--catalog-name",
+    default="default",
+    help="Catalog name (pyiceberg's configuration and the SQL catalog's key).",
+)
+@option("--warehouse", help="Where new tables go, s3://BUCKET/PREFIX.")
+@option(
+    "--older-than",
+    default="1h",
+    help="Safety window: snapshots, orphan files and closed days younger than this are left alone (90s, 30m, 12h, 3d).",
+)
+@option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+@s3_options
+def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
+    """Compact closed days, expire old snapshots, remove orphan files.
+
+    Keeps what recovery needs: the Kafka positions every commit carries forward.
+    """
+    from chinook_pipeline.tools.iceberg_maintain import maintain, parse_duration
+    from shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
+
+    try:
+        older_than = parse_duration(params["older_than"])
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--older-than") from None
+    settings = CatalogSettings(params["catalog_uri"], params["warehouse"], params["catalog_name"])
+    catalog = open_catalog(settings, s3_settings(params))
+    for name in tables:
+        table = load_table(catalog, name)
+        for line in maintain(table, s3_client(params), older_than, params["dry_run"]):
+            click.echo(line)
+
+
 cli.add_command(bench)
 
 

@@ -108,7 +108,10 @@ class S3Server:
 
 
 def start_s3(port: int | None = None, log: Path | None = None) -> S3Server:
-    executable = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    # The one installed with this interpreter first: a moto_server found on PATH may be another
+    # environment's, of a version the project does not pin.
+    beside = Path(sys.executable).parent / "moto_server"
+    executable = str(beside) if beside.exists() else shutil.which("moto_server") or str(beside)
     if not Path(executable).exists():
         raise PipelineError(
             "moto_server not found: install the extra with `pip install -e '.[embedded]'`"

@@ -1,0 +1,129 @@
+"""Exactly-once commits of change events into the change table and the state table.
+
+One flush is one Iceberg commit per table. Each commit's snapshot summary records, per topic
+partition, the next offset the table holds (`shared.iceberg.positions`), carried forward so the
+current snapshot knows every partition. pyiceberg 0.12 cannot commit two tables atomically, so
+each table is its own source of truth: the change table is committed first, then the state
+table, and each skips the records below its own recorded position. A crash between the two
+commits leaves the state table behind; the replay from `start_positions` (the lower of the two)
+is skipped by the change table and applied by the state table. Kafka offsets are only a hint
+for lag: commit them after `commit` returns, never before.
+
+Concurrent group members commit to the same tables. Every attempt starts from the table's
+current snapshot and re-reads the positions, so a conflict (`CommitFailedException`) is retried
+from scratch: rows another member (or an earlier attempt whose answer was lost) already committed
+are skipped, never appended twice. Blocking: call from a worker thread.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table, Transaction
+
+from consumer.iceberg.state import stage_upsert
+from consumer.iceberg.tables import refresh
+from shared.arrow import KAFKA_OFFSET
+from shared.iceberg.positions import advanced, carried, recover
+from shared.iceberg.snapshots import summaries
+
+log = logging.getLogger(__name__)
+
+Batches = Mapping[int, tuple[pa.RecordBatch, int]]
+"""{partition: (its records as `shared.arrow.changes_to_batch` builds them, next offset)}."""
+Stage = Callable[[Transaction, Table, pa.Table, dict[str, str]], None]
+
+DEFAULT_ATTEMPTS: Final = 20
+
+
+def _append(transaction: Transaction, _table: Table, rows: pa.Table, props: dict[str, str]) -> None:
+    transaction.append(rows, snapshot_properties=props)
+
+
+class TableWriter:
+    """Commits batches into one table, exactly once per (group, topic, partition, offset)."""
+
+    def __init__(self, table: Table, stage: Stage, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        self.table = table
+        self._stage = stage
+        self._attempts = attempts
+
+    def positions(self, group: str, topic: str) -> dict[int, int]:
+        """{partition: next offset} this table holds, as of its current snapshot."""
+        return recover(summaries(refresh(self.table)), group, topic)
+
+    def commit(self, group: str, topic: str, batches: Batches) -> dict[int, int]:
+        """Commit the records of `batches` the table does not hold yet, in one commit whose
+        summary records the new positions; returns {partition: next offset} now durable.
+        Raises CommitFailedException when conflicts outlast every attempt."""
+        for attempt in range(self._attempts):
+            table = refresh(self.table)
+            known = carried(summaries(table))
+            positions = recover([known], group, topic)
+            pending, rows = _unseen(batches, positions)
+            if not pending:
+                return {partition: positions.get(partition, 0) for partition in batches}
+            try:
+                with table.transaction() as transaction:
+                    properties = advanced(known, group, topic, pending)
+                    self._stage(transaction, table, pa.Table.from_batches(rows), properties)
+            except CommitFailedException:
+                log.info(
+                    "commit to %s conflicted (attempt %d): retrying", table.name(), attempt + 1
+                )
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+                continue
+            return {
+                partition: max(positions.get(partition, 0), pending.get(partition, 0))
+                for partition in batches
+            }
+        raise CommitFailedException(
+            f"{self._attempts} conflicting commits in a row on {self.table.name()}: retry the flush"
+        )
+
+
+def _unseen(
+    batches: Batches, positions: Mapping[int, int]
+) -> tuple[dict[int, int], list[pa.RecordBatch]]:
+    """({partition: next offset} of the partitions with records past the table's position,
+    those records)."""
+    pending: dict[int, int] = {}
+    rows: list[pa.RecordBatch] = []
+    for partition, (batch, next_offset) in batches.items():
+        start = positions.get(partition, 0)
+        if next_offset > start:
+            pending[partition] = next_offset
+            rows.append(batch.filter(pc.greater_equal(batch[KAFKA_OFFSET], start)))
+    return pending, rows
+
+
+class LakeCommitter:
+    """The consumer's one handle on the lake: where partitions start, and durable commits."""
+
+    def __init__(
+        self, changes: Table, state: Table | None = None, attempts: int = DEFAULT_ATTEMPTS
+    ) -> None:
+        self._writers = [TableWriter(changes, _append, attempts)]
+        if state is not None:
+            self._writers.append(TableWriter(state, stage_upsert, attempts))
+
+    def start_positions(self, group: str, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        """On assignment: {partition: offset to consume from}, the lowest next offset any table
+        records (0, the beginning, for a partition a table has never seen)."""
+        known = [writer.positions(group, topic) for writer in self._writers]
+        return {p: min(positions.get(p, 0) for positions in known) for p in partitions}
+
+    def commit(self, group: str, topic: str, batches: Batches) -> dict[int, int]:
+        """Commit a flush: change rows appended, then state rows upserted, each table in one
+        commit. Returns {partition: next offset} durable in every table: the Kafka offsets to
+        commit. Raises on failure; calling again with the same batches is always safe."""
+        durable = {partition: next_offset for partition, (_, next_offset) in batches.items()}
+        for writer in self._writers:
+            committed = writer.commit(group, topic, batches)
+            durable = {p: min(durable[p], committed[p]) for p in durable}
+        return durable

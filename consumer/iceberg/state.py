@@ -1,0 +1,93 @@
+"""The state table: one row per live customer, never moved back in time.
+
+A flush's events are reduced to the latest per customer (highest `sequence`); each is compared
+with the row the table holds, and wins only when its sequence is higher. A winning DELETE removes
+the row; any other winner replaces it. Both happen in the flush's one transaction (a
+copy-on-write delete of the replaced rows, then one append), so a reader sees all of a flush or
+none of it. pyiceberg's own `upsert` is not used: it compares every column rather than the
+sequence, cannot delete, and scans the matched rows a second time.
+"""
+
+from functools import cache
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import In
+from pyiceberg.table import Table, Transaction
+
+from shared.arrow import change_schema
+from shared.changes import Operation
+
+KEY: Final = "customer_id"
+SEQUENCE: Final = "sequence"
+DELETE: Final = Operation.Name(Operation.OPERATION_DELETE)
+_EVENT_FIELDS: Final = ("sequence", "op", "captured_at")
+
+
+@cache
+def state_schema() -> pa.Schema:
+    """The customer's columns (the descriptor's `after` message), then the sequence, operation
+    and capture time of the change that produced the row."""
+    after = change_schema().field("after").type
+    events = change_schema()
+    return pa.schema([*after, *(events.field(name) for name in _EVENT_FIELDS)])
+
+
+def latest_events(events: pa.Table) -> pa.Table:
+    """One event per customer: the one with the highest sequence (a record delivered twice
+    counts once)."""
+    ordered = events.sort_by([(KEY, "ascending"), (SEQUENCE, "descending")])
+    if ordered.num_rows < 2:
+        return ordered
+    keys = ordered[KEY].combine_chunks()
+    changed = pc.not_equal(keys.slice(1), keys.slice(0, len(keys) - 1))
+    return ordered.filter(pa.concat_arrays([pa.array([True]), changed]))
+
+
+def winners(latest: pa.Table, existing: pa.Table) -> pa.Table:
+    """The latest events that are newer than the table's row for their customer (or whose
+    customer has no row). `existing` holds (customer_id, sequence) of the table's rows."""
+    current = existing.rename_columns([KEY, "current_sequence"])
+    joined = latest.select([KEY, SEQUENCE]).join(current, KEY, join_type="left outer")
+    newer = pc.or_kleene(
+        pc.is_null(joined["current_sequence"]),
+        pc.greater(joined[SEQUENCE], joined["current_sequence"]),
+    )
+    return latest.filter(pc.is_in(latest[SEQUENCE], value_set=joined.filter(newer)[SEQUENCE]))
+
+
+def state_rows(events: pa.Table) -> pa.Table:
+    """The state rows of non-delete events: `after` flattened, plus the event's fields."""
+    kept = events.filter(pc.not_equal(events["op"], DELETE))
+    after = kept["after"].combine_chunks() if kept.num_rows else None
+    schema = state_schema()
+    columns = [
+        pc.struct_field(after, field.name) if after is not None else pa.array([], field.type)
+        for field in change_schema().field("after").type
+    ]
+    columns += [kept[name] for name in _EVENT_FIELDS]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def stage_upsert(
+    transaction: Transaction, table: Table, events: pa.Table, properties: dict[str, str]
+) -> None:
+    """Stage, in `transaction`, the state change of `events` against `table` (the snapshot the
+    transaction starts from): replaced and deleted rows removed, new rows appended, `properties`
+    in every snapshot summary. Always stages at least one snapshot, so positions are recorded."""
+    latest = latest_events(events)
+    ids = latest[KEY].to_pylist()
+    existing = (
+        table.scan(row_filter=In(KEY, ids), selected_fields=(KEY, SEQUENCE)).to_arrow()
+        if ids and table.current_snapshot() is not None
+        else pa.table({KEY: pa.array([], pa.int64()), SEQUENCE: pa.array([], pa.int64())})
+    )
+    won = winners(latest, existing.select([KEY, SEQUENCE]))
+    replaced = pc.is_in(won[KEY], value_set=existing[KEY])
+    gone = won.filter(replaced)[KEY].to_pylist()
+    rows = state_rows(won)
+    if gone:
+        transaction.delete(In(KEY, gone), snapshot_properties=properties)
+    if rows.num_rows or not gone:
+        transaction.append(rows, snapshot_properties=properties)

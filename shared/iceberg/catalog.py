@@ -1,0 +1,134 @@
+"""The Iceberg catalog, built the same way for the consumer and the tools.
+
+With a URI it is pyiceberg's SQL catalog (`sqlite:///PATH` for the embedded default,
+`postgresql://...` in compose); without one, pyiceberg's own configuration decides
+(`.pyiceberg.yaml`, `PYICEBERG_CATALOG__<NAME>__*`: REST, Glue, ...). Either way the S3 endpoint
+and region come from the settings the services use (S3Settings, then the standard AWS chain).
+Credentials are never passed: pyarrow's S3 filesystem reads the standard AWS chain itself, so no
+secret enters a catalog property, a log line or an error message.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import boto3
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from shared.errors import PipelineError
+from shared.s3 import S3Settings
+
+_TABLE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """Which catalog: `uri` for a SQL catalog, else pyiceberg's configuration of `name`."""
+
+    uri: str | None = None
+    warehouse: str | None = None
+    name: str = "default"
+
+
+def table_identifier(name: str) -> tuple[str, str]:
+    """`chinook.customer_changes` -> ("chinook", "customer_changes"); raises PipelineError."""
+    if not _TABLE_NAME.match(name):
+        raise PipelineError(
+            f"bad table name {name!r}: use NAMESPACE.NAME, e.g. chinook.customer_changes"
+        )
+    namespace, _, table = name.rpartition(".")
+    return namespace, table
+
+
+def load_table(catalog: Catalog, name: str) -> Table:
+    """An existing table; raises PipelineError when the name is bad or the table is missing."""
+    table_identifier(name)
+    try:
+        return catalog.load_table(name)
+    except NoSuchTableError:
+        raise PipelineError(
+            f"table {name} not found in the Iceberg catalog {catalog.name!r}: check the name, "
+            "or run the consumer with it first"
+        ) from None
+
+
+def safe_uri(uri: str) -> str:
+    """The catalog URI with any password masked, for messages."""
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"//[^@/]*@", "//***@", uri)
+
+
+def s3_properties(s3: S3Settings) -> dict[str, str]:
+    """pyiceberg's S3 file IO properties: endpoint, region and timeouts, never credentials."""
+    properties = {
+        "s3.connect-timeout": str(s3.connect_timeout),
+        "s3.request-timeout": str(s3.read_timeout),
+    }
+    endpoint = (
+        s3.endpoint_url
+        or os.environ.get("AWS_ENDPOINT_URL_S3")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    if endpoint:
+        properties["s3.endpoint"] = endpoint
+    region = s3.region or boto3.session.Session().region_name
+    if region:
+        properties["s3.region"] = region
+    return properties
+
+
+def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
+    """A connected catalog; raises PipelineError (one line, no secrets) when it cannot open."""
+    properties = s3_properties(s3)
+    if settings.warehouse:
+        properties["warehouse"] = settings.warehouse
+    if settings.uri is None:
+        return _configured(settings.name, properties)
+    where = safe_uri(settings.uri)
+    try:
+        url = make_url(settings.uri)
+    except ArgumentError:
+        raise PipelineError(
+            f"bad catalog URI {where!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+        ) from None
+    if url.get_backend_name() == "sqlite" and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return SqlCatalog(settings.name, uri=settings.uri, **properties)
+    except Exception as error:
+        raise PipelineError(
+            f"cannot open the Iceberg catalog at {where}: {_one_line(error, url.password)}: "
+            "check --catalog-uri and that the database is up"
+        ) from None
+
+
+def _configured(name: str, properties: dict[str, str]) -> Catalog:
+    try:
+        return load_catalog(name, **properties)
+    except ValueError as error:
+        if "URI missing" in str(error) or "Could not initialize" in str(error):
+            raise PipelineError(
+                f"no Iceberg catalog configured: pass --catalog-uri (sqlite:///PATH or "
+                f"postgresql://...) or configure pyiceberg's catalog {name!r} "
+                f"(.pyiceberg.yaml or PYICEBERG_CATALOG__{name.upper()}__*)"
+            ) from None
+        raise PipelineError(f"bad Iceberg catalog {name!r}: {_one_line(error)}") from None
+    except Exception as error:
+        raise PipelineError(
+            f"cannot open the Iceberg catalog {name!r}: {_one_line(error)}: check pyiceberg's "
+            "configuration and that the catalog service is up"
+        ) from None
+
+
+def _one_line(error: BaseException, secret: str | None = None) -> str:
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return text.replace(secret, "***") if secret else text

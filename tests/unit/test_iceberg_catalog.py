@@ -1,0 +1,66 @@
+"""Catalog settings: table names, S3 properties without secrets, one-line errors."""
+
+from pathlib import Path
+
+import pytest
+
+from shared.errors import PipelineError
+from shared.iceberg.catalog import (
+    CatalogSettings,
+    open_catalog,
+    s3_properties,
+    safe_uri,
+    table_identifier,
+)
+from shared.s3 import S3Settings
+
+
+def test_table_names_are_namespace_dot_name() -> None:
+    assert table_identifier("chinook.customer_changes") == ("chinook", "customer_changes")
+    assert table_identifier("lake.chinook.customers") == ("lake.chinook", "customers")
+    for bad in ("customers", "chinook.", ".customers", "chinook.customer changes", ""):
+        with pytest.raises(PipelineError, match=r"use NAMESPACE\.NAME"):
+            table_identifier(bad)
+
+
+def test_s3_properties_carry_endpoint_and_region_never_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAPLANTED")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "planted-secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000")
+    properties = s3_properties(S3Settings(region="eu-north-1"))
+    assert properties["s3.endpoint"] == "http://127.0.0.1:9000"
+    assert properties["s3.region"] == "eu-north-1"
+    assert "planted" not in repr(properties) and "AKIA" not in repr(properties)
+    assert s3_properties(S3Settings(endpoint_url="http://minio:9000"))["s3.endpoint"] == (
+        "http://minio:9000"
+    )
+
+
+def test_an_unreachable_catalog_is_one_line_without_the_password() -> None:
+    uri = "postgresql://chinook:planted-secret@127.0.0.1:1/catalog"
+    assert safe_uri(uri) == "postgresql://chinook:***@127.0.0.1:1/catalog"
+    with pytest.raises(PipelineError) as raised:
+        open_catalog(CatalogSettings(uri=uri, warehouse="s3://b/w"), S3Settings(region="us-east-1"))
+    message = str(raised.value)
+    assert "planted-secret" not in message and "\n" not in message
+    assert message.startswith("cannot open the Iceberg catalog at postgresql://chinook:***@")
+
+
+def test_no_uri_and_no_pyiceberg_configuration_says_how_to_configure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PYICEBERG_HOME", str(tmp_path))
+    with pytest.raises(PipelineError, match="no Iceberg catalog configured: pass --catalog-uri"):
+        open_catalog(CatalogSettings(name="nothing"), S3Settings(region="us-east-1"))
+
+
+def test_a_sqlite_catalog_gets_its_directory(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/deep/er/catalog.db"
+    catalog = open_catalog(
+        CatalogSettings(uri=uri, warehouse="s3://b/w"), S3Settings(region="us-east-1")
+    )
+    assert catalog.list_namespaces() == []
+    assert (tmp_path / "deep" / "er" / "catalog.db").exists()
