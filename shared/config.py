@@ -8,6 +8,7 @@ that `default_map` and gathers pass-through librdkafka properties from all three
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,15 @@ def format_size(size: int) -> str:
         if size and size % 1024**power == 0:
             return f"{size // 1024**power}{unit}"
     return str(size)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `30m`, `12h`, `3d` (a bare number is seconds); raises ValueError."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration: use e.g. 90s, 30m, 12h or 3d")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])

@@ -19,6 +19,7 @@ from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.tools.options import (
     BucketSetupOptions,
+    MaintainOptions,
     SeedOptions,
     VerifyOptions,
     WriteOptions,
@@ -28,6 +29,7 @@ from producer.config import ProducerConfig
 from shared import logs
 from shared.config import KAFKA_TABLE, default_map, kafka_properties, read_config_file
 from shared.errors import PipelineError
+from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings, redact
 from shared.s3 import S3Settings, make_client
 
@@ -279,42 +281,26 @@ def iceberg() -> None:
     "tables",
     multiple=True,
     required=True,
+    envvar=None,
+    show_envvar=False,
     help="Table to maintain (NAMESPACE.NAME), repeatable.",
 )
-@option(
-    "--catalog-uri",
-    help="SQL catalog (sqlite:///PATH, postgresql://...) [default: pyiceberg's own configuration].",
-)
-@option(
-    "--catalog-name",
-    default="default",
-    help="Catalog name (pyiceberg's configuration and the SQL catalog's key).",
-)
-@option("--warehouse", help="Where new tables go, s3://BUCKET/PREFIX.")
-@option(
-    "--older-than",
-    default="1h",
-    help="Safety window: snapshots, orphan files and closed days younger than this are left alone (90s, 30m, 12h, 3d).",
-)
-@option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
-@s3_options
+@options_from(MaintainOptions, CatalogSettings, S3Settings)
 def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
     """Compact closed days, expire old snapshots, remove orphan files.
 
     Keeps what recovery needs: the Kafka positions every commit carries forward.
     """
-    from chinook_pipeline.tools.iceberg_maintain import maintain, parse_duration
-    from shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
+    from chinook_pipeline.tools.iceberg_maintain import maintain
+    from shared.config import parse_duration
+    from shared.iceberg.catalog import load_table, open_catalog
 
-    try:
-        older_than = parse_duration(params["older_than"])
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--older-than") from None
-    settings = CatalogSettings(params["catalog_uri"], params["warehouse"], params["catalog_name"])
-    catalog = open_catalog(settings, s3_settings(params))
+    options = build(MaintainOptions, params)
+    catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
     for name in tables:
         table = load_table(catalog, name)
-        for line in maintain(table, s3_client(params), older_than, params["dry_run"]):
+        older_than = parse_duration(options.older_than)
+        for line in maintain(table, s3_client(params), older_than, options.dry_run):
             click.echo(line)
 
 

@@ -20,7 +20,6 @@ each retained snapshot, so commits slow down as snapshots pile up (measured on m
 catalog: 0.2 s per commit with a few snapshots, 0.4 s at 220, 2.1 s at 1,025).
 """
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, TypeVar
@@ -38,16 +37,6 @@ from shared.iceberg.snapshots import lineage, summaries
 
 ATTEMPTS: Final = 10
 T = TypeVar("T")
-_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`90s`, `30m`, `12h`, `3d` (a bare number is seconds); raises ValueError."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration: use e.g. 90s, 30m, 12h or 3d")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
 
 
 def maintain(

@@ -7,6 +7,7 @@ from pathlib import Path
 from chinook_pipeline.tools.bucket import BucketPolicy
 from chinook_pipeline.tools.seed import DEFAULT_SEED
 from shared.bucket_name import BUCKET
+from shared.config import parse_duration
 from shared.settings import Settings, setting
 
 
@@ -39,3 +40,14 @@ class VerifyOptions(Settings):
     db: Path = setting(help="SQLite database to compare with.")
     bucket: str = BUCKET.field(help="Bucket holding the objects.")
     prefix: str = setting("", help="Key prefix of the objects.")
+
+
+@dataclass(frozen=True)
+class MaintainOptions(Settings):
+    older_than: str = setting(
+        "1h",
+        rule=parse_duration,
+        help="Safety window: snapshots, orphan files and closed days younger than this are left "
+        "alone (90s, 30m, 12h, 3d).",
+    )
+    dry_run: bool = setting(False, help="Print what would change; change nothing.")

@@ -10,7 +10,6 @@ secret enters a catalog property, a log line or an error message.
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -23,18 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from shared.errors import PipelineError
+from shared.iceberg.settings import CatalogSettings
 from shared.s3 import S3Settings
 
 _TABLE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-
-
-@dataclass(frozen=True)
-class CatalogSettings:
-    """Which catalog: `uri` for a SQL catalog, else pyiceberg's configuration of `name`."""
-
-    uri: str | None = None
-    warehouse: str | None = None
-    name: str = "default"
 
 
 def table_identifier(name: str) -> tuple[str, str]:

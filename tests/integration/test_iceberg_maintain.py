@@ -9,10 +9,11 @@ import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
-from chinook_pipeline.tools.iceberg_maintain import maintain, parse_duration
+from chinook_pipeline.tools.iceberg_maintain import maintain
 from consumer.iceberg.committer import LakeCommitter
 from consumer.iceberg.tables import open_change_table, open_state_table
 from shared.changes import Operation
+from shared.config import parse_duration
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.iceberg.positions import recover
 from shared.iceberg.snapshots import summaries
