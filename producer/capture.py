@@ -15,10 +15,11 @@ import uuid
 from typing import Final
 
 from producer.change_log import CHANGE_TABLE
-from producer.database import immediate
+from producer.database import SQLITE_POLICY, immediate, is_locked
 from producer.state import CaptureState, create_state_table, load_state, reset_state
 from shared.changes import COLUMN_NAMES
 from shared.errors import PipelineError
+from shared.retry import Failures
 
 log = logging.getLogger(__name__)
 
@@ -89,24 +90,25 @@ def use_wal(connection: sqlite3.Connection, patience: float = 5.0) -> None:
     """Switch to write-ahead logging, so capture reads never block the application's writes.
 
     The switch needs a moment with no writer and fails at once (no busy wait) while one is
-    active, so it is retried for up to `patience` seconds; after that capture goes on in the
-    current journal mode (correct, only less concurrent) and the next start tries again.
+    active, so it is retried as the retry policy says for up to `patience` seconds; after that
+    capture goes on in the current journal mode (correct, only less concurrent) and the next
+    start tries again.
     """
     deadline = time.monotonic() + patience
-    delay = 0.02
+    failures = Failures(SQLITE_POLICY)
     while True:
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error):
+            if not is_locked(error):
                 raise
-            if time.monotonic() >= deadline:
+            delay = failures.failed(error)
+            if time.monotonic() + delay >= deadline:
                 log.warning(
                     "database busy: journal mode left as it is, WAL is tried on the next start"
                 )
                 return
             time.sleep(delay)
-            delay = min(delay * 2, 0.5)
             continue
         if str(mode).lower() != "wal":
             log.warning("database stays in journal mode %s (WAL not available)", mode)

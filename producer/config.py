@@ -18,4 +18,5 @@ class ProducerConfig:
     poll_interval: float = 0.05  # seconds between cheap PRAGMA data_version polls when idle
     checkpoint_interval: float = 1.0
     busy_timeout: float = 5.0  # seconds, sqlite busy timeout
+    give_up_after: float = 600.0  # seconds a permanent fault may last while running (0: never)
     exit_when_idle: bool = False

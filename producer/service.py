@@ -16,7 +16,7 @@ from producer import change_log, schema_watch
 from producer.capture import check_source, use_wal
 from producer.checkpoint import AckTracker
 from producer.config import ProducerConfig
-from producer.database import Database
+from producer.database import SQLITE_POLICY, Database
 from producer.dead_letters import DEAD_LETTER_PARTITIONS, check_size, dead_letter, dead_letter_topic
 from producer.encoder import ChangeEncoder, UnencodableRow
 from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
@@ -40,8 +40,9 @@ def run_producer(config: ProducerConfig, health: Health, stop: threading.Event) 
     Raises PipelineError for a missing or unusable database or an unreachable broker.
     """
     settings = kafka_settings(config.kafka)
-    db = Database(config.db_path, config.busy_timeout)
-    reader = Database(config.db_path, config.busy_timeout)
+    policy = dataclasses.replace(SQLITE_POLICY, give_up_after=config.give_up_after)
+    db = Database(config.db_path, config.busy_timeout, policy)
+    reader = Database(config.db_path, config.busy_timeout, policy)
     try:
         db.run(lambda connection: check_source(connection, config.db_path))
         db.run(use_wal)
