@@ -879,6 +879,7 @@ class Payload:
 
 def messages(db: Path) -> list[Payload]:
     """The snapshot messages the producer would publish for `db`, encoded by its own encoder."""
+    from producer.change_log import snapshot_row
     from producer.encoder import ChangeEncoder
 
     encoder = ChangeEncoder()
@@ -886,9 +887,7 @@ def messages(db: Path) -> list[Payload]:
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT * FROM Customer ORDER BY CustomerId").fetchall()
     return [
-        Payload(
-            str(row[0]).encode(), encoder.encode((seq, "snapshot", row[0], now_ms, *row)), now_ms
-        )
+        Payload(str(row[0]).encode(), encoder.encode(snapshot_row(seq, row, now_ms)), now_ms)
         for seq, row in enumerate(rows, start=1)
     ]
 

@@ -20,7 +20,7 @@ LEGACY_TABLE = (
 
 def sequences(db: Path) -> list[int]:
     connection = sqlite3.connect(db)
-    seqs = [row[0] for row in change_log.read_changes(connection, 0, 1_000_000)]
+    seqs = [row["seq"] for row in change_log.read_changes(connection, 0, 1_000_000)]
     connection.close()
     return seqs
 
@@ -92,9 +92,9 @@ def test_an_autoincrement_change_table_is_rebuilt_keeping_rows_and_numbers(
         execute(db, "UPDATE Customer SET City = ? WHERE CustomerId = 1", (city,))
     connection = sqlite3.connect(db, isolation_level=None)
     save_checkpoint(connection, 2, {})
-    pending = change_log.read_changes(connection, 0, 100)
+    pending = list(change_log.read_changes(connection, 0, 100))
     connection.close()
-    assert [row[0] for row in pending] == [3, 4]
+    assert [row["seq"] for row in pending] == [3, 4]
 
     install(db)  # the upgrade: no snapshot, the same rows, triggers of this version
     connection = sqlite3.connect(db)
@@ -102,7 +102,7 @@ def test_an_autoincrement_change_table_is_rebuilt_keeping_rows_and_numbers(
         "SELECT sql FROM sqlite_master WHERE name = 'chinook_cdc_change'"
     ).fetchone()
     assert "AUTOINCREMENT" not in table
-    assert change_log.read_changes(connection, 0, 100) == pending
+    assert list(change_log.read_changes(connection, 0, 100)) == pending
     state = load_state(connection)
     assert state is not None and state.source_id == "legacy" and state.acked_seq == 2
     connection.close()
