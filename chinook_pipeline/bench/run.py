@@ -18,6 +18,10 @@ How each figure is timed:
 - Freshness: a steady `write` workload on a running producer and consumer (`--flush-age`); for
   each change, the time from its commit in SQLite (`captured_at`) to the listing (every 0.1 s)
   that first shows its object.
+- Producer, whole process: the same run counted from the process start to its exit (interpreter
+  start-up, capture installation, recovery and the final checkpoint included).
+- Capture tax: the application's own writes with and without capture installed, in the same run
+  (see `chinook_pipeline.bench.capture_tax`).
 - Memory: the peak RSS of each service process (its VmHWM, read while the bench polls it for
   exit) working through a backlog.
 
@@ -64,6 +68,7 @@ from typing import Any, Final, TypeVar
 
 import click
 
+from chinook_pipeline.bench import capture_tax
 from chinook_pipeline.cli.options import option
 from chinook_pipeline.local import embedded
 from shared.errors import PipelineError
@@ -90,6 +95,7 @@ class Figure:
 FIGURES: Final = (
     Figure("raw_produce", "raw produce limit (librdkafka, same messages)", "messages/s"),
     Figure("producer", "producer: SQLite -> topic", "changes/s"),
+    Figure("producer_process", "producer: SQLite -> topic, whole process", "changes/s"),
     Figure("raw_consume", "raw consume limit (librdkafka, by assignment)", "messages/s"),
     Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
     Figure("baseline", "seed design: one PutObject per record", "records/s"),
@@ -99,9 +105,11 @@ FIGURES: Final = (
     Figure("consumers_3", "3 consumers in one group", "records/s"),
     Figure("producer_rss", "producer peak RSS on the backlog", "MB"),
     Figure("consumer_rss", "consumer peak RSS on the backlog", "MB"),
+    *(Figure(name, label, unit) for name, (label, unit) in capture_tax.FIGURES.items()),
 )
 RATIOS: Final = {
     "producer": ("raw_produce",),
+    "producer_process": ("raw_produce",),
     "consumer": ("raw_consume", "baseline"),
     "consumers_2": ("consumer",),
     "consumers_3": ("consumer",),
@@ -131,6 +139,8 @@ def targets(flush_age: float) -> tuple[Target, ...]:
         Target("consumers_2", ">=", 1.6, "consumer"),
         Target("consumer_rss", "<=", 250),
         Target("producer_rss", "<=", 150),
+        Target("producer_process", ">=", 0.5, "raw_produce"),
+        *(Target(name, "<=", limit) for name, limit in capture_tax.TARGETS.items()),
     )
 
 
@@ -618,6 +628,17 @@ class Bench:
                 f"run {repeat}/{options.repeat}: freshness at {options.freshness_rate:g} changes/s"
             )
             self.attempt(f"freshness (run {repeat})", self.freshness, repeat)
+        taxed = self.seed("capture-tax", capture_tax.CUSTOMERS)
+        for repeat in range(1, options.repeat + 1):
+            self.say(f"run {repeat}/{options.repeat}: capture tax on the application's writes")
+            self.attempt(
+                f"capture tax (run {repeat})",
+                capture_tax.measure,
+                self.record,
+                taxed,
+                self.stack.work,
+                repeat,
+            )
         backlog = self.seed("backlog", options.backlog)
         for repeat in range(1, options.repeat + 1):
             self.say(
@@ -675,6 +696,7 @@ class Bench:
             wall_seconds=wall,
             peak_rss_bytes=child.peak_rss,
         )
+        self.record("producer_process", self.options.customers / wall, wall_seconds=wall)
         return topic
 
     def run_producer(self, db: Path, topic: str, name: str) -> "Child":
