@@ -7,7 +7,7 @@ the offset from which a recovery must read the topic to see every message of a c
 """
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 _UNACKED: Final = object()  # `_acks` holds no acknowledgement for the sequence
@@ -44,17 +44,21 @@ class AckTracker:
         """Tracked changes not yet covered by the acknowledged prefix."""
         return len(self._pending)
 
-    def track(self, seq: int) -> bool:
-        """Start tracking `seq`; False when it is already in the topic (acknowledged now)."""
-        if seq <= self._last_tracked:
-            raise ValueError(f"sequence {seq} tracked after {self._last_tracked}")
-        self._last_tracked = seq
-        self._pending.append(seq)
-        found = self._published.get(seq)
-        if found is None:
-            return True
-        self.ack(seq, *found)
-        return False
+    def track_all(self, seqs: Sequence[int]) -> frozenset[int]:
+        """Start tracking `seqs` (increasing, as read); those already in the topic, which are
+        acknowledged now. One call per read instead of one per change."""
+        if not seqs:
+            return frozenset()
+        if seqs[0] <= self._last_tracked:
+            raise ValueError(f"sequence {seqs[0]} tracked after {self._last_tracked}")
+        self._last_tracked = seqs[-1]
+        self._pending.extend(seqs)
+        if not self._published:
+            return frozenset()
+        found = frozenset(seq for seq in seqs if seq in self._published)
+        for seq in sorted(found):
+            self.ack(seq, *self._published[seq])
+        return found
 
     def ack(self, seq: int, partition: int | None = None, offset: int | None = None) -> None:
         """Record that `seq` is durable at (`partition`, `offset`), or needs no message (None)."""

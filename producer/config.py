@@ -26,3 +26,9 @@ class ProducerConfig(Settings):
     exit_when_idle: bool = setting(
         False, help="Publish everything the database holds now, then exit 0."
     )
+    give_up_after: float = setting(
+        600.0,
+        min=0,
+        help="Seconds a permanent fault (the table missing) may last before the producer exits 1; "
+        "0: never.",
+    )

@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from producer.change_log import Row
-from producer.encoder import CUSTOMER_START, UnencodableRow
+from producer.change_log import ChangeRow
+from producer.encoder import UnencodableRow
 from shared.changes import COLUMN_NAMES
 from shared.names import (
     DLQ_ERROR_HEADER,
@@ -56,10 +56,10 @@ def check_size(value: bytes, seq: int, limit: int = MAX_MESSAGE_BYTES) -> bytes:
     return value
 
 
-def dead_letter(row: Row, reason: str, source_id: str) -> DeadLetter:
+def dead_letter(row: ChangeRow, reason: str, source_id: str) -> DeadLetter:
     """The dead letter for a change row: the row as JSON, the reason and the sequence in headers."""
-    seq = row[0]
-    timestamp = row[3] if type(row[3]) is int else None
+    seq = row["seq"]
+    timestamp = row["captured_at_ms"] if type(row["captured_at_ms"]) is int else None
     return DeadLetter(
         f"{source_id}/{seq}".encode(),
         row_document(row),
@@ -73,23 +73,19 @@ def dead_letter(row: Row, reason: str, source_id: str) -> DeadLetter:
     )
 
 
-def row_document(row: Row) -> bytes:
+def row_document(row: ChangeRow) -> bytes:
     """The change row as JSON, columns by name.
 
     Bytes become {"base64": ...}; a value longer than VALUE_LIMIT becomes {"truncated": true,
     "length": n, "prefix": <its first VALUE_LIMIT characters or bytes, as above>}, so the
     document stays small whatever the row holds.
     """
-    seq, op, customer_id, captured_at_ms = row[:CUSTOMER_START]
     document = {
-        "sequence": _json_value(seq),
-        "op": _json_value(op),
-        "customer_id": _json_value(customer_id),
-        "captured_at_ms": _json_value(captured_at_ms),
-        "columns": {
-            name: _json_value(value)
-            for name, value in zip(COLUMN_NAMES, row[CUSTOMER_START:], strict=True)
-        },
+        "sequence": _json_value(row["seq"]),
+        "op": _json_value(row["op"]),
+        "customer_id": _json_value(row["customer_id"]),
+        "captured_at_ms": _json_value(row["captured_at_ms"]),
+        "columns": {name: _json_value(row[name]) for name in COLUMN_NAMES},
     }
     return json.dumps(document).encode()
 

@@ -9,7 +9,7 @@ the same client to the dead-letter topic; their delivery acknowledges their sequ
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, Final
 
@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from producer.checkpoint import AckTracker
 from producer.dead_letters import DeadLetter, dead_letter_topic
-from producer.encoder import UnencodableRow
+from producer.encoder import UnencodableRow, sequence_of
 from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS, DELIVERY_LATENCY, MESSAGES_PUBLISHED
 from shared.kafka import KafkaSettings
 from shared.metrics import Health
@@ -71,32 +71,69 @@ class Publisher:
         self._unconfirmed: set[int] = set()
         self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
         self._produce_one = self._producer.produce
+        self._report = self._delivered  # one bound method for every change's delivery report
         self._acked = 0  # messages acknowledged by the broker, counted in the metric by poll/flush
         self._counted = 0
+
+    def publish_all(
+        self,
+        keys: Sequence[str],
+        values: Sequence[bytes],
+        timestamps: Sequence[int],
+        stop: threading.Event,
+    ) -> int:
+        """Queue one change per value, in order, waiting while the queue is full; how many were
+        queued. Fewer than all only when `stop` was set while waiting, or when the client
+        refused the change at the returned index as too large (the caller publishes the rest
+        row by row, which dead-letters that one).
+
+        The hot loop of the producer: positional arguments and one shared delivery callback,
+        which reads the change's sequence back from the message (a partial per message cost
+        about 1.3 us more per change, measured).
+        """
+        produce, topic, report, headers = (
+            self._produce_one,
+            self._topic,
+            self._report,
+            self._headers,
+        )
+        start, count = 0, len(values)
+        while True:
+            index = start
+            try:
+                for index in range(start, count):
+                    produce(
+                        topic,
+                        values[index],
+                        keys[index],
+                        -1,
+                        report,
+                        None,
+                        timestamps[index],
+                        headers,
+                    )
+            except BufferError:
+                if not self._wait_for_room(stop):
+                    return index
+                start = index
+                continue
+            except KafkaException as error:
+                if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise
+                return index
+            return count
 
     def publish(
         self, seq: int, key: bytes, value: bytes, timestamp_ms: int, stop: threading.Event
     ) -> bool:
-        """Queue one message, waiting while the queue is full; False if `stop` was set meanwhile.
+        """Queue one change, waiting while the queue is full; False if `stop` was set meanwhile.
 
         Raises UnencodableRow when the client refuses the message as too large.
         """
-        report = partial(self._delivered, seq)
         try:
-            try:
-                self._produce_one(
-                    self._topic,
-                    value,
-                    key,
-                    on_delivery=report,
-                    timestamp=timestamp_ms,
-                    headers=self._headers,
-                )
-                return True
-            except BufferError:
-                return self._produce(
-                    self._topic, key, value, self._headers, timestamp_ms, report, stop
-                )
+            return self._produce(
+                self._topic, key, value, self._headers, timestamp_ms, self._report, stop
+            )
         except KafkaException as error:
             if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                 raise
@@ -126,10 +163,16 @@ class Publisher:
                 self._produce_one(topic, value, key, headers=headers, on_delivery=report, **when)
                 return True
             except BufferError:
-                if stop.is_set():
+                if not self._wait_for_room(stop):
                     return False
-                self._health.beat()
-                self.poll(0.1)
+
+    def _wait_for_room(self, stop: threading.Event) -> bool:
+        """The client's queue is full: serve delivery reports for a while; False once `stop` is set."""
+        if stop.is_set():
+            return False
+        self._health.beat()
+        self.poll(0.1)
+        return True
 
     def poll(self, timeout: float) -> None:
         """Serve delivery reports, waiting up to `timeout` seconds for the first."""
@@ -149,7 +192,8 @@ class Publisher:
             MESSAGES_PUBLISHED.inc(self._acked - self._counted)
             self._counted = self._acked
 
-    def _delivered(self, seq: int, error: KafkaError | None, message: Message) -> None:
+    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+        seq = sequence_of(message.value())
         if error is not None:
             DELIVERY_ERRORS.inc()
             self.failed = True

@@ -10,13 +10,15 @@ import dataclasses
 import logging
 import threading
 import time
+from itertools import islice
 from typing import Final
 
 from producer import change_log, schema_watch
+from producer.batch_encoder import encode_batch
 from producer.capture import check_source, use_wal
 from producer.checkpoint import AckTracker
 from producer.config import ProducerConfig
-from producer.database import Database
+from producer.database import SQLITE_POLICY, Database
 from producer.dead_letters import DEAD_LETTER_PARTITIONS, check_size, dead_letter, dead_letter_topic
 from producer.encoder import ChangeEncoder, UnencodableRow
 from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
@@ -40,8 +42,9 @@ def run_producer(config: ProducerConfig, health: Health, stop: threading.Event) 
     Raises PipelineError for a missing or unusable database or an unreachable broker.
     """
     settings = kafka_settings(config.kafka)
-    db = Database(config.db_path, config.busy_timeout)
-    reader = Database(config.db_path, config.busy_timeout)
+    policy = dataclasses.replace(SQLITE_POLICY, give_up_after=config.give_up_after)
+    db = Database(config.db_path, config.busy_timeout, policy)
+    reader = Database(config.db_path, config.busy_timeout, policy)
     try:
         db.run(lambda connection: check_source(connection, config.db_path))
         db.run(use_wal)
@@ -92,7 +95,6 @@ def _run_session(
         recovery.partitions,
     )
     health.recover("delivery")
-    encoder = ChangeEncoder()
     last_read = state.acked_seq
     finished = True
     schema = schema_watch.SchemaWatch(config.db_path)
@@ -104,14 +106,14 @@ def _run_session(
             break
         checkpointer.maybe_save()
         version = reader.run(change_log.data_version)
-        schema_change = schema_change or reader.run(schema.check)
-        rows = reader.run(
+        schema_change = schema_change or _watch(reader, schema, health)
+        changes = reader.run(
             lambda connection: change_log.read_changes(connection, last_read, config.batch_rows)
         )
-        if rows:
-            ROWS_CAPTURED.inc(len(rows))
-            _publish(rows, tracker, encoder, publisher, state.source_id, stop)
-            last_read = rows[-1][0]
+        if changes:
+            ROWS_CAPTURED.inc(len(changes))
+            _publish(changes, tracker, publisher, state.source_id, stop)
+            last_read = changes.last_seq
             publisher.poll(0)
             continue
         if (config.exit_when_idle or schema_change) and tracker.in_flight == 0:
@@ -139,25 +141,47 @@ def _run_session(
     return finished
 
 
+def _watch(
+    reader: Database, schema: schema_watch.SchemaWatch, health: Health
+) -> schema_watch.Verdict | None:
+    """The schema watch's verdict; one that stops capture also shows as `failing` in health
+    while the changes captured so far are published."""
+    verdict = reader.run(schema.check)
+    if verdict is not None and verdict.action is schema_watch.Action.STOP:
+        health.fail("schema", verdict.message)
+    return verdict
+
+
 def _publish(
-    rows: list[change_log.Row],
+    changes: change_log.ChangeRows,
     tracker: AckTracker,
-    encoder: ChangeEncoder,
     publisher: Publisher,
     source_id: str,
     stop: threading.Event,
 ) -> None:
-    """Publish the rows in sequence order, except those a recovery found already in the topic;
-    a row that cannot be published goes to the dead-letter topic."""
-    track, encode, publish = tracker.track, encoder.encode, publisher.publish
-    for row in rows:
-        seq = row[0]
-        if not track(seq):
+    """Publish one read of changes in sequence order, except those a recovery found already in
+    the topic. The whole read goes through the batch encoder; a read it refuses, or the rest of
+    one the client refused a message of, goes row by row, where a row that cannot be published
+    goes to the dead-letter topic."""
+    published = tracker.track_all(changes.column("seq"))
+    values = None if published else encode_batch(changes)
+    start = 0
+    if values is not None:
+        keys = [str(customer_id) for customer_id in changes.column("customer_id")]
+        start = publisher.publish_all(keys, values, changes.column("captured_at_ms"), stop)
+        if start == len(values) or stop.is_set():
+            return
+    encoder = ChangeEncoder()
+    for row in islice(changes, start, None):
+        seq = row["seq"]
+        if seq in published:
             continue
+        key = str(row["customer_id"]).encode()
         try:
-            queued = publish(seq, str(row[2]).encode(), check_size(encode(row), seq), row[3], stop)
+            value = check_size(encoder.encode(row), seq)
+            queued = publisher.publish(seq, key, value, row["captured_at_ms"], stop)
         except UnencodableRow as error:
-            log.error("dead-lettering change %s of customer %s: %s", seq, row[2], error)
+            log.error("dead-lettering change %s of customer %s: %s", seq, row["customer_id"], error)
             queued = publisher.dead_letter(seq, dead_letter(row, str(error), source_id), stop)
         if not queued:
             return

@@ -79,7 +79,7 @@ def classify(error: BaseException) -> Fault:
     if isinstance(error, sqlite3.OperationalError):
         text = str(error)
         if text.startswith("no such table"):
-            return Fault(True, text, "restore the table, or point --database at the right file")
+            return Fault(True, text, "restore the table, or point --db at the right file")
         return Fault(False, text)
     return Fault(False, f"{type(error).__name__}: {error}")
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from chinook_pipeline.bench import capture_tax
 from chinook_pipeline.bench.limits import Payload, consume_all, messages, produce_all
 from chinook_pipeline.bench.probes import (
     POLL_SECONDS,
@@ -110,6 +111,17 @@ class Bench:
                 f"run {repeat}/{options.repeat}: freshness at {options.freshness_rate:g} changes/s"
             )
             self.attempt(f"freshness (run {repeat})", self.freshness, repeat)
+        taxed = self.seed("capture-tax", capture_tax.CUSTOMERS)
+        for repeat in range(1, options.repeat + 1):
+            self.say(f"run {repeat}/{options.repeat}: capture tax on the application's writes")
+            self.attempt(
+                f"capture tax (run {repeat})",
+                capture_tax.measure,
+                self.record,
+                taxed,
+                self.stack.work,
+                repeat,
+            )
         backlog = self.seed("backlog", options.backlog)
         for repeat in range(1, options.repeat + 1):
             self.say(
@@ -167,6 +179,7 @@ class Bench:
             wall_seconds=wall,
             peak_rss_bytes=child.peak_rss,
         )
+        self.record("producer_process", self.options.customers / wall, wall_seconds=wall)
         return topic
 
     def run_producer(self, db: Path, topic: str, name: str) -> Child:

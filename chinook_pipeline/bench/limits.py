@@ -41,7 +41,6 @@ def messages(db: Path, scratch: Path) -> list[Payload]:
     try:
         with closing(sqlite3.connect(scratch, isolation_level=None)) as connection:
             capture.install(connection)
-            connection.row_factory = sqlite3.Row
             rows = read_changes(connection, 0, -1)  # SQLite: LIMIT -1 is no limit
     finally:
         scratch.unlink()

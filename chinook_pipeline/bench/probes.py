@@ -72,15 +72,12 @@ def committed_offsets(
 
 
 def last_change(db: Path) -> int:
-    """The sequence of the last change ever captured in `db` (AUTOINCREMENT keeps it even after
-    the producer deleted acknowledged changes); sequences are gap-free."""
-    from producer.change_log import CHANGE_TABLE
+    """The sequence of the last change ever captured in `db` (kept even after the producer
+    deleted acknowledged changes, see `producer.sequence`); sequences are gap-free."""
+    from producer.sequence import high_water
 
     with sqlite3.connect(db, timeout=30) as connection:
-        row = connection.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = ?", (CHANGE_TABLE,)
-        ).fetchone()
-    return int(row[0]) if row else 0
+        return high_water(connection)
 
 
 class ObjectWatcher:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from chinook_pipeline.bench import capture_tax
+
 FORMAT_VERSION: Final = 1
 
 
@@ -43,6 +45,7 @@ class Figure:
 FIGURES: Final = (
     Figure("raw_produce", "raw produce limit (librdkafka, same messages)", "messages/s"),
     Figure("producer", "producer: SQLite -> topic", "changes/s"),
+    Figure("producer_process", "producer: SQLite -> topic, whole process", "changes/s"),
     Figure("raw_consume", "raw consume limit (librdkafka, by assignment)", "messages/s"),
     Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
     Figure("baseline", "seed design: one PutObject per record", "records/s"),
@@ -52,10 +55,12 @@ FIGURES: Final = (
     Figure("consumers_3", "3 consumers in one group", "records/s"),
     Figure("producer_rss", "producer peak RSS on the backlog", "MB"),
     Figure("consumer_rss", "consumer peak RSS on the backlog", "MB"),
+    *(Figure(name, label, unit) for name, (label, unit) in capture_tax.FIGURES.items()),
 )
 UNITS: Final = {figure.name: figure.unit for figure in FIGURES}
 RATIOS: Final = {
     "producer": ("raw_produce",),
+    "producer_process": ("raw_produce",),
     "consumer": ("raw_consume", "baseline"),
     "consumers_2": ("consumer",),
     "consumers_3": ("consumer",),
@@ -79,12 +84,14 @@ class Target:
 def targets(flush_age: float) -> tuple[Target, ...]:
     return (
         Target("producer", ">=", 0.6, "raw_produce"),
+        Target("producer_process", ">=", 0.5, "raw_produce"),
         Target("consumer", ">=", 0.75, "raw_consume"),
         Target("consumer", ">=", 500, "baseline"),
         Target("freshness_p99", "<=", flush_age + 1.0),
         Target("consumers_2", ">=", 1.6, "consumer"),
         Target("consumer_rss", "<=", 250),
         Target("producer_rss", "<=", 150),
+        *(Target(name, "<=", limit) for name, limit in capture_tax.TARGETS.items()),
     )
 
 

@@ -198,7 +198,9 @@ CLIENT_REFUSED = "y" * 1_020_000  # under our 1 MiB limit, over librdkafka's mes
 
 
 def test_row_document_names_columns_and_keeps_it_small() -> None:
-    row = (9, "insert", 6, 1000, 6, b"\x00\xff", "Lee", *[None] * 4, BIG, None, None, None, "e", 1)
+    customer = (6, b"\x00\xff", "Lee", *[None] * 4, BIG, None, None, None, "e", 1)
+    row = {"seq": 9, "op": "insert", "customer_id": 6, "captured_at_ms": 1000}
+    row |= dict(zip(COLUMN_NAMES, customer, strict=True))
     document = json.loads(row_document(row))
     assert document["sequence"] == 9 and document["op"] == "insert"
     assert document["customer_id"] == 6 and document["captured_at_ms"] == 1000

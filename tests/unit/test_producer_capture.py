@@ -10,6 +10,7 @@ from chinook_pipeline.tools.chinook_schema import CUSTOMER_DDL
 from producer import capture, change_log
 from producer.database import Database
 from producer.state import load_state, save_checkpoint
+from shared.changes import COLUMN_NAMES
 from shared.errors import PipelineError
 
 ROWS: tuple[tuple[object, ...], ...] = (
@@ -99,7 +100,7 @@ def changes(path: Path) -> list[tuple[object, ...]]:
     connection = sqlite3.connect(path)
     rows = change_log.read_changes(connection, 0, 1_000_000)
     connection.close()
-    return [(row[1], row[2], *row[4:]) for row in rows]
+    return [(row["op"], row["customer_id"], *(row[name] for name in COLUMN_NAMES)) for row in rows]
 
 
 @pytest.fixture()
@@ -196,7 +197,7 @@ def test_resnapshot_replaces_pending_changes_and_keeps_sequences_growing(db: Pat
     state = load_state(connection)
     assert state is not None
     fresh = capture.resnapshot(connection, state, "other.topic")
-    seqs = [row[0] for row in change_log.read_changes(connection, 0, 100)]
+    seqs = [row["seq"] for row in change_log.read_changes(connection, 0, 100)]
     connection.close()
     assert (
         fresh.acked_seq == len(ROWS)
