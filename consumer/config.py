@@ -36,6 +36,8 @@ class ConsumerConfig:
     shutdown_timeout: float = 30.0
     dlq_topic: str | None = None
     exit_when_idle: bool = False
+    give_up_after: float = 600.0  # a permanent S3 fault this long ends the process (0: never)
+    unassigned_timeout: float = 60.0  # owning no partition this long is reported
 
     def __post_init__(self) -> None:
         if not self.bucket:
@@ -55,7 +57,9 @@ class ConsumerConfig:
         for name in ("flush_records", "flush_bytes", "upload_concurrency"):
             if getattr(self, name) < 1:
                 raise PipelineError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("flush_age", "shutdown_timeout"):
+        if self.give_up_after < 0:
+            raise PipelineError("--give-up-after must be 0 (never) or a positive number of seconds")
+        for name in ("flush_age", "shutdown_timeout", "unassigned_timeout"):
             if getattr(self, name) <= 0:
                 raise PipelineError(
                     f"--{name.replace('_', '-')} must be a positive number of seconds"

@@ -31,3 +31,14 @@ DECODE_ERRORS = Counter(
 DEAD_LETTERS = Counter(
     "chinook_consumer_dead_letters_total", "Rejected records sent to the dead-letter topic"
 )
+ASSIGNED_PARTITIONS = Gauge(
+    "chinook_consumer_assigned_partitions", "Partitions of the topic this member owns"
+)
+PERMANENT_ERRORS = Counter(
+    "chinook_consumer_permanent_errors_total",
+    "S3 failures no retry can fix (access denied, missing bucket, bad credentials), by cause",
+    ["cause"],
+)
+FAILING = Gauge(
+    "chinook_consumer_failing", "1 while a permanent fault stops batches from reaching S3, else 0"
+)

@@ -200,7 +200,7 @@ def producer(ctx: click.Context, **params: Any) -> None:
     "--upload-concurrency",
     type=click.IntRange(1, 64),
     default=8,
-    help="Parallel uploads (objects and multipart parts).",
+    help="S3 jobs run in parallel: batch uploads (one per partition at a time) and journal reads.",
 )
 @option(
     "--multipart-threshold",
@@ -229,6 +229,20 @@ def producer(ctx: click.Context, **params: Any) -> None:
     is_flag=True,
     help="Consume to the end of every assigned partition, upload, commit, then exit 0.",
 )
+@option(
+    "--give-up-after",
+    type=click.FloatRange(0),
+    default=600.0,
+    help="Exit non-zero once a permanent S3 fault (access denied, missing bucket) has lasted "
+    "this many seconds, with nothing committed past S3 (0: never).",
+)
+@option(
+    "--unassigned-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=60.0,
+    help="Report degraded health (with --exit-when-idle: exit non-zero) once this member has "
+    "owned no partition for this many seconds.",
+)
 @s3_options
 @metrics_options
 @click.pass_context
@@ -256,6 +270,8 @@ def consumer(ctx: click.Context, **params: Any) -> None:
         shutdown_timeout=params["shutdown_timeout"],
         dlq_topic=params["dlq_topic"],
         exit_when_idle=params["exit_when_idle"],
+        give_up_after=params["give_up_after"],
+        unassigned_timeout=params["unassigned_timeout"],
     )
     logs.configure(params["log_level"])
     _log_start(

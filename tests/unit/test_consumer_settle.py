@@ -1,0 +1,200 @@
+"""Settling finished jobs (commit only what is durable), fault reporting in health and metrics,
+and the bound on owning no partition: fakes for the broker, a fake clock, no S3."""
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from prometheus_client import REGISTRY
+
+from consumer.config import ConsumerConfig
+from consumer.dead_letters import DeadLetter, DeadLetterError
+from consumer.journal import Intent
+from consumer.ownership import Ownership
+from consumer.partition import NOTHING, Flush, Job, Partition, ReadJournal, State
+from consumer.settle import Settler
+from consumer.startup import retry_policy
+from consumer.troubles import Troubles
+from shared.errors import PipelineError
+from shared.kafka import KafkaSettings
+from shared.metrics import Health
+from shared.s3 import S3Settings
+from tests.unit.test_partition import DENIED, FLUSHING, SLOW_DOWN, Clock, run, start
+
+
+class Broker:
+    """Stands in for the Kafka consumer (commits) and the dead-letter writer."""
+
+    def __init__(self, refused: Mapping[int, str] = {}, commit_fails: bool = False) -> None:
+        self.commits: list[list[tuple[int, int]]] = []
+        self.refused, self.commit_fails = refused, commit_fails
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool) -> list[TopicPartition]:
+        assert not asynchronous
+        self.commits.append([(tp.partition, tp.offset) for tp in offsets])
+        if self.commit_fails:
+            raise KafkaException(KafkaError(KafkaError.REBALANCE_IN_PROGRESS))
+        return offsets
+
+    def deliver(
+        self, letters: Mapping[int, Sequence[DeadLetter]], timeout: float
+    ) -> dict[int, Exception | None]:
+        return {p: DeadLetterError(self.refused[p]) if p in self.refused else None for p in letters}
+
+
+def settler(broker: Broker, health: Health, clock: Clock) -> Settler:
+    return Settler(broker, "t", "bucket", broker, Troubles(health), clock)  # type: ignore[arg-type]
+
+
+def outcome(job: Job, error: Exception | None = None, result: Intent | None = None) -> Any:
+    future: Future[Intent | None] = Future()
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+    return job, future
+
+
+def flushing() -> tuple[Partition, Clock, Flush]:
+    partition, clock, _ = run(FLUSHING[:-1], lambda p, c: None)
+    job = partition.tick().job
+    assert isinstance(job, Flush) and partition.state is State.FLUSHING
+    return partition, clock, job
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_batch_in_s3_is_committed_at_its_end() -> None:
+    partition, clock, job = flushing()
+    broker, health = Broker(), Health()
+    effects = settler(broker, health, clock).settle([outcome(job)], {0: partition})
+    assert broker.commits == [[(0, 10)]]
+    assert partition.state is State.FILLING and partition.committed == 10
+    assert [(p, e) for p, e in effects] == [(partition, NOTHING)]
+    assert health.report()[1]["status"] == "ok"
+
+
+def test_unacknowledged_dead_letters_keep_the_batch_uncommitted() -> None:
+    partition, clock, job = flushing()
+    broker, health = Broker(refused={0: "no acknowledgement yet"}), Health()
+    settler(broker, health, clock).settle([outcome(job)], {0: partition})
+    assert broker.commits == []
+    assert partition.state is State.BACKING_OFF and partition.committed == 0
+    status, body = health.report()
+    assert (status, body["status"]) == (200, "degraded")
+    assert "dead-letters" in str(body["reasons"])
+
+
+def test_a_failed_upload_commits_nothing_and_degrades_health_until_it_succeeds() -> None:
+    partition, clock, job = flushing()
+    broker, health = Broker(), Health()
+    settle = settler(broker, health, clock)
+    effects = settle.settle([outcome(job, SLOW_DOWN)], {0: partition})
+    assert broker.commits == [] and partition.state is State.BACKING_OFF
+    assert effects[0][1].pause
+    assert health.report()[1]["status"] == "degraded"
+    clock.now = partition.retry_at or 0.0
+    retry = partition.tick().job
+    assert retry is not None
+    settle.settle([outcome(retry)], {0: partition})
+    assert broker.commits == [[(0, 10)]] and health.report()[1]["status"] == "ok"
+
+
+def test_a_permanent_fault_fails_health_counts_its_cause_and_recovers() -> None:
+    partition, clock, job = flushing()
+    broker, health = Broker(), Health()
+    before = metric("chinook_consumer_permanent_errors_total", cause="AccessDenied")
+    settle = settler(broker, health, clock)
+    settle.settle([outcome(job, DENIED)], {0: partition})
+    status, body = health.report()
+    assert (status, body["status"]) == (503, "failing")
+    assert "AccessDenied" in str(body["reasons"]) and "IAM policy" in str(body["reasons"])
+    assert metric("chinook_consumer_permanent_errors_total", cause="AccessDenied") == before + 1
+    assert metric("chinook_consumer_failing") == 1
+    clock.now = partition.retry_at or 0.0
+    settle.settle([outcome(partition.tick().job)], {0: partition})  # type: ignore[arg-type]
+    assert health.report() == (200, {"status": "ok", "reasons": []})
+    assert metric("chinook_consumer_failing") == 0 and broker.commits == [[(0, 10)]]
+
+
+def test_giving_up_raises_with_nothing_committed() -> None:
+    partition, clock, job = flushing()
+    broker = Broker()
+    settle = settler(broker, Health(), clock)
+    settle.settle([outcome(job, DENIED)], {0: partition})
+    clock.now += 100.0
+    retry = partition.tick().job
+    with pytest.raises(PipelineError, match="giving up"):
+        settle.settle([outcome(retry, DENIED)], {0: partition})  # type: ignore[arg-type]
+    assert broker.commits == []
+
+
+def test_a_failed_commit_leaves_the_batch_durable_and_uncommitted() -> None:
+    partition, clock, job = flushing()
+    settler(Broker(commit_fails=True), Health(), clock).settle([outcome(job)], {0: partition})
+    assert partition.state is State.FILLING and partition.committed == 0
+
+
+def test_the_outcome_of_a_closed_or_forgotten_partition_is_not_committed() -> None:
+    partition, clock, job = flushing()
+    partition.close()
+    broker = Broker()
+    settle = settler(broker, Health(), clock)
+    settle.settle([outcome(job)], {0: partition})
+    settle.settle([outcome(Flush(1, job.batch))], {0: partition})
+    assert broker.commits == []
+
+
+def test_a_journal_read_starts_the_partition() -> None:
+    partition, clock, _ = run([start], lambda p, c: None)
+    effects = settler(Broker(), Health(), clock).settle(
+        [outcome(ReadJournal(0), result=Intent(0, 20))], {0: partition}
+    )
+    assert partition.state is State.REBUILDING and effects[0][1].resume
+
+
+def test_owning_no_partition_past_the_bound_degrades_then_recovers() -> None:
+    clock, health = Clock(), Health()
+    ownership = Ownership(60.0, clock, health, "member m")
+    clock.now += 59.0
+    ownership.update(0)
+    assert health.report()[1]["status"] == "ok"
+    clock.now += 1.0
+    ownership.update(0)
+    status, body = health.report()
+    assert (status, body["status"]) == (200, "degraded")
+    assert "member m has owned no partition for 60s" in str(body["reasons"])
+    ownership.update(3)
+    assert health.report()[1]["status"] == "ok"
+    clock.now += 59.0
+    ownership.update(0)  # owned nothing again from here: a new count
+    clock.now += 59.0
+    ownership.update(0)
+    assert health.report()[1]["status"] == "ok"
+
+
+def test_exit_when_idle_gives_up_when_no_partition_comes() -> None:
+    clock = Clock()
+    ownership = Ownership(60.0, clock, Health(), "member m", exit_when_idle=True)
+    clock.now += 30.0
+    ownership.update(0)
+    clock.now += 30.0
+    with pytest.raises(PipelineError, match=r"owned no partition for 60s.*gives up"):
+        ownership.update(0)
+
+
+@pytest.mark.parametrize(("give_up_after", "probe"), [(600.0, 30.0), (5.0, 5.0), (0.0, 30.0)])
+def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe: float) -> None:
+    config = ConsumerConfig(
+        kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b", give_up_after=give_up_after
+    )
+    policy = retry_policy(config)
+    assert (policy.probe_interval, policy.give_up_after) == (probe, give_up_after)
+    with pytest.raises(PipelineError, match="give-up-after"):
+        ConsumerConfig(
+            kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b", give_up_after=-1
+        )
