@@ -1,14 +1,18 @@
 """`chinook-pipeline` services as the fault tests drive them: started, killed at random instants,
 restarted, stopped, and polled for conditions with bounded waits."""
 
+import json
 import random
 import signal
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.scrape import scrape
@@ -41,6 +45,17 @@ class Service:
 
     def metrics(self) -> dict[str, float]:
         return scrape(self.metrics_url)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """`/healthz` as (HTTP status, body); (0, {}) while the endpoint is not answering."""
+        url = f"http://127.0.0.1:{self.metrics_port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+        except (urllib.error.URLError, OSError):
+            return 0, {}
 
     def alive(self) -> bool:
         return self.process.poll() is None
