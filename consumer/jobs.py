@@ -42,7 +42,8 @@ class Jobs:
         futures = [self._running[p][1] for p in partitions if p in self._running]
         if futures:
             wait(futures, timeout, return_when=FIRST_COMPLETED)
-        elif timeout:
+        else:
+            assert timeout is not None, "waiting forever for no job"
             time.sleep(timeout)
 
     def finish(self, partitions: Iterable[int]) -> None:
@@ -55,12 +56,11 @@ class Jobs:
         for partition in partitions:
             self._running.pop(partition, None)
 
-    def close(self) -> bool:
-        """Shut the executor down without waiting; True when a job was still running (abandoned:
-        its batch is not committed, and the process must not wait for its thread)."""
-        running = bool(self._unfinished)
-        self._executor.shutdown(wait=not running, cancel_futures=True)
-        return running
+    def close(self) -> None:
+        """Shut the executor down; without waiting when a job is still running (abandoned at the
+        shutdown deadline or when giving up: its batch is not committed, and the process exits
+        without waiting for its thread)."""
+        self._executor.shutdown(wait=not self._unfinished, cancel_futures=True)
 
     def _run(self, job: Job) -> Intent | None:
         """ReadJournal: the intent. Flush: None once the batch is durable; raises otherwise."""

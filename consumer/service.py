@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from typing import Final
 
 from confluent_kafka import (
@@ -37,7 +36,6 @@ from confluent_kafka import (
 )
 
 from consumer import metrics
-from consumer.batcher import FlushLimits
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterWriter
 from consumer.encoder import Encoding
@@ -51,7 +49,7 @@ from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
 from consumer.startup import (
     KAFKA_TIMEOUT,
     consumer_settings,
-    retry_policy,
+    partition_factory,
     wait_for_bucket,
     wait_for_topic,
 )
@@ -115,15 +113,7 @@ class _Service:
             f"this member of group {config.group_id!r} on topic {config.topic}",
             config.exit_when_idle,
         )
-        self._new_partition = partial(
-            Partition,
-            config.topic,
-            limits=FlushLimits(config.flush_records, config.flush_bytes, config.flush_age),
-            layout=config.layout,
-            policy=retry_policy(config),
-            clock=clock,
-            exit_when_idle=config.exit_when_idle,
-        )
+        self._new_partition = partition_factory(config, clock)
         self._gauges_at = 0.0
         self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
         self._settler = Settler(

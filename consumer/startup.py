@@ -1,14 +1,17 @@
-"""What the consumer needs before it joins its group: librdkafka settings, a usable bucket and an
-existing topic."""
+"""What the consumer needs before it joins its group: librdkafka settings, the retry policy and
+the partitions' make-up, a usable bucket and an existing topic."""
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 
+from consumer.batcher import FlushLimits
 from consumer.config import ConsumerConfig
+from consumer.partition import Partition
 from shared.errors import PipelineError
 from shared.kafka import admin_client
 from shared.metrics import Health
@@ -55,6 +58,29 @@ def retry_policy(config: ConsumerConfig) -> RetryPolicy:
     if config.give_up_after:
         probe = min(probe, config.give_up_after)
     return RetryPolicy(probe_interval=probe, give_up_after=config.give_up_after)
+
+
+def partition_factory(
+    config: ConsumerConfig, clock: Callable[[], float]
+) -> Callable[[int, int | None], Partition]:
+    """Makes the state machine of a newly assigned partition from its number and committed
+    offset."""
+    limits = FlushLimits(config.flush_records, config.flush_bytes, config.flush_age)
+    policy = retry_policy(config)
+
+    def new(number: int, committed: int | None) -> Partition:
+        return Partition(
+            config.topic,
+            number,
+            committed,
+            limits,
+            config.layout,
+            policy,
+            clock,
+            config.exit_when_idle,
+        )
+
+    return new
 
 
 def wait_for_bucket(

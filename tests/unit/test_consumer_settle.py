@@ -1,6 +1,8 @@
 """Settling finished jobs (commit only what is durable), fault reporting in health and metrics,
 and the bound on owning no partition: fakes for the broker, a fake clock, no S3."""
 
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -11,6 +13,7 @@ from prometheus_client import REGISTRY
 
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetter, DeadLetterError
+from consumer.jobs import Jobs
 from consumer.journal import Intent
 from consumer.ownership import Ownership
 from consumer.partition import NOTHING, Flush, Job, Partition, ReadJournal, State
@@ -198,3 +201,47 @@ def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe
         ConsumerConfig(
             kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b", give_up_after=-1
         )
+
+
+class SlowJournal:
+    """Stands in for the journal: reads wait for `release`; the flusher fails partition 1."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def read(self, partition: int) -> Intent | None:
+        self.release.wait(10)
+        return Intent(0, partition)
+
+    def flush(self, buffers: Mapping[int, Any]) -> dict[int, Exception | None]:
+        return {p: SLOW_DOWN if p == 1 else None for p in buffers}
+
+
+def test_jobs_run_one_per_partition_and_hand_back_their_outcome() -> None:
+    journal = SlowJournal()
+    jobs = Jobs(2, journal, journal)  # type: ignore[arg-type]
+    _, _, flush = flushing()
+    jobs.start(ReadJournal(7))
+    jobs.start(Flush(1, flush.batch))
+    with pytest.raises(AssertionError):
+        jobs.start(ReadJournal(7))  # one job per partition at a time
+    jobs.wait([1], 10)
+    ((job, future),) = jobs.finished()
+    assert job.partition == 1 and future.exception() is SLOW_DOWN
+    assert jobs.busy and not jobs.finished()
+    journal.release.set()
+    jobs.wait([7], 10)
+    ((job, future),) = jobs.finished()
+    assert future.result() == Intent(0, 7) and not jobs.busy
+    jobs.close()
+
+
+def test_closing_abandons_a_running_job_without_waiting() -> None:
+    journal = SlowJournal()
+    jobs = Jobs(1, journal, journal)  # type: ignore[arg-type]
+    jobs.start(ReadJournal(0))
+    jobs.discard([0])  # a revoked partition's read: its outcome no longer matters
+    started = time.monotonic()
+    jobs.close()
+    assert time.monotonic() - started < 5
+    journal.release.set()
