@@ -55,6 +55,7 @@ class Settler:
             if error is not None:
                 effects.append((partition, self._failed(partition, job, error)))
             elif isinstance(job, ReadJournal):
+                self._troubles.cleared([job.partition])
                 effects.append((partition, partition.recovered(future.result())))
             else:
                 assert isinstance(job, Flush)

@@ -152,12 +152,17 @@ def test_the_outcome_of_a_closed_or_forgotten_partition_is_not_committed() -> No
     assert broker.commits == []
 
 
-def test_a_journal_read_starts_the_partition() -> None:
+def test_a_journal_read_starts_the_partition_and_clears_an_earlier_failure() -> None:
     partition, clock, _ = run([start], lambda p, c: None)
-    effects = settler(Broker(), Health(), clock).settle(
-        [outcome(ReadJournal(0), result=Intent(0, 20))], {0: partition}
-    )
+    health = Health()
+    settle = settler(Broker(), health, clock)
+    settle.settle([outcome(ReadJournal(0), SLOW_DOWN)], {0: partition})
+    assert "reading the journal of t[0]" in str(health.report()[1]["reasons"])
+    clock.now = partition.retry_at or 0.0
+    assert partition.tick().job == ReadJournal(0)
+    effects = settle.settle([outcome(ReadJournal(0), result=Intent(0, 20))], {0: partition})
     assert partition.state is State.REBUILDING and effects[0][1].resume
+    assert health.report() == (200, {"status": "ok", "reasons": []})
 
 
 def test_owning_no_partition_past_the_bound_degrades_then_recovers() -> None:
