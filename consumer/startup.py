@@ -95,6 +95,7 @@ def wait_for_bucket(
     failures = Failures(retry_policy(config))
     what = f"checking bucket {config.bucket} at {client.meta.endpoint_url}"
     while True:
+        health.beat()
         try:
             client.head_bucket(Bucket=config.bucket)
         except (ClientError, BotoCoreError) as error:

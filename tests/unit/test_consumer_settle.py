@@ -8,9 +8,11 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY
 
+from consumer import startup
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetter, DeadLetterError
 from consumer.jobs import Jobs
@@ -23,8 +25,9 @@ from consumer.troubles import Troubles
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.metrics import Health
+from shared.retry import RetryPolicy
 from shared.s3 import S3Settings
-from tests.unit.test_partition import DENIED, FLUSHING, SLOW_DOWN, Clock, run, start
+from tests.unit.test_partition import DENIED, FLUSHING, RESET, SLOW_DOWN, Clock, run, start
 
 
 class Broker:
@@ -250,3 +253,32 @@ def test_closing_abandons_a_running_job_without_waiting() -> None:
     jobs.close()
     assert time.monotonic() - started < 5
     journal.release.set()
+
+
+class Bucket:
+    """Stands in for the S3 client's bucket check: answers with `outcomes` in turn."""
+
+    def __init__(self, *outcomes: Exception | None) -> None:
+        self.meta = type("Meta", (), {"endpoint_url": "http://s3"})()
+        self._outcomes = list(outcomes)
+
+    def head_bucket(self, Bucket: str) -> None:
+        outcome = self._outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+
+def test_the_bucket_check_at_start_retries_transient_faults_and_stops_on_permanent_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = RetryPolicy(base=0.001, cap=0.001, probe_interval=0.001)
+    monkeypatch.setattr(startup, "retry_policy", lambda config: fast)
+    config = ConsumerConfig(kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="b")
+    health, stop = Health(), threading.Event()
+    assert startup.wait_for_bucket(Bucket(RESET, SLOW_DOWN, None), config, health, stop)
+    assert health.report()[1]["status"] == "ok"
+    missing = ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadBucket")
+    with pytest.raises(PipelineError, match=r"does not exist.*bucket setup"):
+        startup.wait_for_bucket(Bucket(RESET, missing), config, health, stop)
+    stop.set()
+    assert not startup.wait_for_bucket(Bucket(RESET, RESET), config, Health(), stop)
