@@ -69,6 +69,19 @@ class ConsumerConfig(Settings):
     exit_when_idle: bool = setting(
         False, help="Consume to the end of every assigned partition, upload, commit, then exit 0."
     )
+    give_up_after: float = setting(
+        600.0,
+        min=0,
+        help="Exit non-zero once a permanent S3 fault (access denied, missing bucket) has lasted "
+        "this many seconds, with nothing committed past S3 (0: never).",
+    )
+    unassigned_timeout: float = setting(
+        60.0,
+        min=0,
+        min_open=True,
+        help="Report degraded health (with --exit-when-idle: exit non-zero) once this member has "
+        "owned no partition for this many seconds.",
+    )
 
     @property
     def dead_letter_topic(self) -> str:

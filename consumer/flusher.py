@@ -1,14 +1,11 @@
-"""Turning buffered batches into durable objects: intent first, then the objects, in parallel.
+"""Turning buffered batches into durable objects: intent first, then the objects.
 
 A partition's batch is durable when `flush` reports no error for it; only then may its end offset
 be committed. A failed batch is left untouched so the same batch can be flushed again.
 """
 
 import logging
-import os
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Final
 
 from consumer.batcher import PartitionBuffer
 from consumer.encoder import Encoding, encode, metadata
@@ -17,8 +14,6 @@ from consumer.partitioner import object_key
 from consumer.uploader import S3Object, Uploader
 
 log = logging.getLogger(__name__)
-
-ENCODERS: Final = os.cpu_count() or 1  # zlib releases the GIL: one compressing thread per core
 
 
 class Flusher:
@@ -58,30 +53,23 @@ class Flusher:
     def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]:
         """Make the batches durable; per partition, None when its batch is in S3, else the error.
 
-        The batches are encoded on worker threads while their intents are written; no object is
-        uploaded before its batch's intent is stored. A batch without records (all rejected)
-        needs no object and is durable at once.
+        Runs on the calling thread (the service's executor runs one partition's batch per
+        worker). No object is uploaded before its batch's intent is stored. A batch without
+        records (all rejected) needs no object and is durable at once.
         """
         results: dict[int, Exception | None] = {}
         pending: list[tuple[int, S3Object]] = []
-        stored = {p: b for p, b in buffers.items() if b.count}
-        with ThreadPoolExecutor(max_workers=min(ENCODERS, max(1, len(stored)))) as pool:
-            encoded: dict[int, Future[list[S3Object]]] = {
-                partition: pool.submit(self.objects, partition, buffer)
-                for partition, buffer in stored.items()
-            }
-            for partition, buffer in buffers.items():
-                assert buffer.start is not None and buffer.end is not None
-                results[partition] = None
-                if partition not in encoded:
-                    continue
-                try:
-                    self._journal.write(partition, Intent(buffer.start, buffer.end))
-                except Exception as error:
-                    results[partition] = error
-            for partition, future in encoded.items():
-                if results[partition] is None:
-                    pending.extend((partition, item) for item in future.result())
+        for partition, buffer in buffers.items():
+            assert buffer.start is not None and buffer.end is not None
+            results[partition] = None
+            if not buffer.count:
+                continue
+            try:
+                self._journal.write(partition, Intent(buffer.start, buffer.end))
+            except Exception as error:
+                results[partition] = error
+                continue
+            pending.extend((partition, item) for item in self.objects(partition, buffer))
         errors = self._uploader.upload([item for _, item in pending])
         for (partition, item), error in zip(pending, errors, strict=True):
             if error is not None and results[partition] is None:

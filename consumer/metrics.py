@@ -3,13 +3,16 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 from shared.names import (
+    CONSUMER_ASSIGNED_PARTITIONS,
     CONSUMER_BUFFERED_RECORDS,
     CONSUMER_BYTES_UPLOADED,
     CONSUMER_DEAD_LETTERS,
     CONSUMER_DECODE_ERRORS,
+    CONSUMER_FAILING,
     CONSUMER_LAG,
     CONSUMER_OBJECTS_UPLOADED,
     CONSUMER_OFFSETS_COMMITTED,
+    CONSUMER_PERMANENT_ERRORS,
     CONSUMER_RECORDS_CONSUMED,
     CONSUMER_UPLOAD_DURATION,
     CONSUMER_UPLOAD_FAILURES,
@@ -33,3 +36,14 @@ LAG = Gauge(CONSUMER_LAG, "High watermark minus consumer position", ["partition"
 BUFFERED_RECORDS = Gauge(CONSUMER_BUFFERED_RECORDS, "Records buffered, not yet in S3")
 DECODE_ERRORS = Counter(CONSUMER_DECODE_ERRORS, "Records rejected as not a valid CustomerChange")
 DEAD_LETTERS = Counter(CONSUMER_DEAD_LETTERS, "Rejected records sent to the dead-letter topic")
+ASSIGNED_PARTITIONS = Gauge(
+    CONSUMER_ASSIGNED_PARTITIONS, "Partitions of the topic this member owns"
+)
+PERMANENT_ERRORS = Counter(
+    CONSUMER_PERMANENT_ERRORS,
+    "S3 failures no retry can fix (access denied, missing bucket, bad credentials), by cause",
+    ["cause"],
+)
+FAILING = Gauge(
+    CONSUMER_FAILING, "1 while a permanent fault stops batches from reaching S3, else 0"
+)

@@ -1,20 +1,19 @@
-"""Every S3 write the consumer makes, and the one retry policy above boto3's.
+"""Every S3 request the consumer makes, on the calling thread.
 
-boto3 retries each request (standard mode); a flush that still fails is retried as a whole by the
-service after `retry_delay`, for as long as the outage lasts.
+The service's one executor decides what runs in parallel (a partition's batch per worker); this
+module never starts threads of its own. boto3 retries each request (standard mode); a request
+that still fails is retried as a whole by the service, under the retry policy (shared/retry.py).
+Small objects go up as one PUT, large ones as a multipart upload; every object and every part
+carries a CRC32 checksum.
 """
 
-import io
-import random
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.exceptions import ClientError
-from s3transfer.subscribers import BaseSubscriber
 
 from consumer import metrics
 from shared.s3 import on_retry
@@ -30,70 +29,37 @@ class S3Object:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
-def retry_delay(failures: int, cap: float = 30.0, base: float = 0.5) -> float:
-    """Seconds to wait before retrying after `failures` failed flushes: exponential, full jitter."""
-    return random.uniform(0, min(cap, base * 2 ** min(failures, 16)))
-
-
-class _Timer(BaseSubscriber):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.started = time.monotonic()
-
-    def on_done(self, future: Future[Any], **_: Any) -> None:
-        metrics.UPLOAD_DURATION.observe(time.monotonic() - self.started)
-
-
 class Uploader:
-    """One long-lived transfer manager: the objects of a flush go up in parallel, small ones as
-    one PUT, large ones as multipart uploads; every object carries a CRC32 checksum."""
-
     def __init__(
-        self,
-        client: Any,
-        bucket: str,
-        concurrency: int,
-        multipart_threshold: int,
-        multipart_chunksize: int,
+        self, client: Any, bucket: str, multipart_threshold: int, multipart_chunksize: int
     ) -> None:
         self.client = client
         self.bucket = bucket
+        self._threshold, self._chunksize = multipart_threshold, multipart_chunksize
         on_retry(client, metrics.UPLOAD_RETRIES.inc)
-        config = TransferConfig(
-            multipart_threshold=multipart_threshold,
-            multipart_chunksize=multipart_chunksize,
-            max_concurrency=concurrency,
-        )
-        self._manager = create_transfer_manager(client, config)
 
     def upload(self, objects: Sequence[S3Object]) -> list[Exception | None]:
-        """Upload all `objects` concurrently; the error of each (None when it is stored).
+        """Upload `objects` one after the other; the error of each (None when it is stored).
 
         Counts uploaded data objects and bytes; a returned error already survived boto3's retries.
         """
-        futures = [
-            self._manager.upload(
-                io.BytesIO(item.body),
-                self.bucket,
-                item.key,
-                extra_args={
-                    "ChecksumAlgorithm": CHECKSUM,
-                    "ContentType": item.content_type,
-                    "Metadata": dict(item.metadata),
-                },
-                subscribers=[_Timer()],
-            )
-            for item in objects
-        ]
         errors: list[Exception | None] = []
-        for item, future in zip(objects, futures, strict=True):
+        for item in objects:
+            started = time.monotonic()
             try:
-                future.result()
+                if len(item.body) >= self._threshold:
+                    self._multipart(item)
+                else:
+                    self.client.put_object(
+                        Bucket=self.bucket, Key=item.key, Body=item.body, **_headers(item)
+                    )
             except Exception as error:
                 errors.append(error)
-            else:
-                errors.append(None)
-                metrics.OBJECTS_UPLOADED.inc()
-                metrics.BYTES_UPLOADED.inc(len(item.body))
+                continue
+            errors.append(None)
+            metrics.UPLOAD_DURATION.observe(time.monotonic() - started)
+            metrics.OBJECTS_UPLOADED.inc()
+            metrics.BYTES_UPLOADED.inc(len(item.body))
         return errors
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
@@ -116,5 +82,39 @@ class Uploader:
             raise
         return bytes(response["Body"].read())
 
-    def close(self, cancel: bool = False) -> None:
-        self._manager.shutdown(cancel=cancel)
+    def _multipart(self, item: S3Object) -> None:
+        """A multipart upload, aborted when a part fails (no orphaned parts are left billed)."""
+        upload_id = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=item.key, **_headers(item)
+        )["UploadId"]
+        where = {"Bucket": self.bucket, "Key": item.key, "UploadId": upload_id}
+        try:
+            parts = []
+            body = memoryview(item.body)
+            for number, start in enumerate(range(0, len(body), self._chunksize), start=1):
+                response = self.client.upload_part(
+                    **where,
+                    PartNumber=number,
+                    Body=bytes(body[start : start + self._chunksize]),
+                    ChecksumAlgorithm=CHECKSUM,
+                )
+                parts.append(
+                    {
+                        "PartNumber": number,
+                        "ETag": response["ETag"],
+                        "ChecksumCRC32": response["ChecksumCRC32"],
+                    }
+                )
+            self.client.complete_multipart_upload(**where, MultipartUpload={"Parts": parts})
+        except Exception:
+            with suppress(Exception):
+                self.client.abort_multipart_upload(**where)
+            raise
+
+
+def _headers(item: S3Object) -> dict[str, Any]:
+    return {
+        "ContentType": item.content_type,
+        "Metadata": dict(item.metadata),
+        "ChecksumAlgorithm": CHECKSUM,
+    }

@@ -27,6 +27,9 @@ CONSUMER_LAG: Final = "chinook_consumer_lag"
 CONSUMER_BUFFERED_RECORDS: Final = "chinook_consumer_buffered_records"
 CONSUMER_DECODE_ERRORS: Final = "chinook_consumer_decode_errors_total"
 CONSUMER_DEAD_LETTERS: Final = "chinook_consumer_dead_letters_total"
+CONSUMER_ASSIGNED_PARTITIONS: Final = "chinook_consumer_assigned_partitions"
+CONSUMER_PERMANENT_ERRORS: Final = "chinook_consumer_permanent_errors_total"
+CONSUMER_FAILING: Final = "chinook_consumer_failing"
 
 # The consumer's own directory under the bucket prefix (batch intents): not data.
 JOURNAL_DIR: Final = "_chinook"

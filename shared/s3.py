@@ -80,28 +80,40 @@ def check_bucket(client: Any, bucket: str) -> None:
     endpoint = client.meta.endpoint_url
     try:
         client.head_bucket(Bucket=bucket)
-    except NoCredentialsError:
-        raise PipelineError(
-            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-            "AWS_PROFILE, or run where an instance role is available"
-        ) from None
     except EndpointConnectionError:
         raise PipelineError(
             f"cannot reach S3 at {endpoint}: start the S3 server or fix --s3-endpoint-url / "
             "AWS_ENDPOINT_URL_S3"
         ) from None
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in {"404", "NoSuchBucket", "NotFound"}:
-            raise PipelineError(
-                f"bucket {bucket!r} does not exist at {endpoint}: create it with "
-                f"`chinook-pipeline bucket setup --bucket {bucket}`"
-            ) from None
-        if code in {"403", "AccessDenied"}:
-            raise PipelineError(
-                f"access to bucket {bucket!r} denied at {endpoint}: check the credentials' "
-                "IAM policy (see README, Run on AWS)"
-            ) from None
-        raise PipelineError(f"cannot use bucket {bucket!r}: {describe_error(error)}") from None
-    except BotoCoreError as error:
+    except (ClientError, BotoCoreError) as error:
+        problem = bucket_problem(client, bucket, error)
+        if problem:
+            raise PipelineError(problem) from None
+        if isinstance(error, ClientError):
+            raise PipelineError(f"cannot use bucket {bucket!r}: {describe_error(error)}") from None
         raise PipelineError(f"cannot use bucket {bucket!r} at {endpoint}: {error}") from None
+
+
+def bucket_problem(client: Any, bucket: str, error: Exception) -> str | None:
+    """What is wrong, with the fix, when a request on `bucket` failed for a reason no retry can
+    fix (no credentials, no such bucket, access denied); None for any other error."""
+    endpoint = client.meta.endpoint_url
+    if isinstance(error, NoCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE, or run where an instance role is available"
+        )
+    if not isinstance(error, ClientError):
+        return None
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in {"404", "NoSuchBucket", "NotFound"}:
+        return (
+            f"bucket {bucket!r} does not exist at {endpoint}: create it with "
+            f"`chinook-pipeline bucket setup --bucket {bucket}`"
+        )
+    if code in {"403", "AccessDenied"}:
+        return (
+            f"access to bucket {bucket!r} denied at {endpoint}: check the credentials' "
+            "IAM policy (see README, Run on AWS)"
+        )
+    return None

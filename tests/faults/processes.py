@@ -1,14 +1,18 @@
 """`chinook-pipeline` services as the fault tests drive them: started, killed at random instants,
 restarted, stopped, and polled for conditions with bounded waits."""
 
+import json
 import random
 import signal
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.writer import ChangeWriter
@@ -29,6 +33,17 @@ class Service(Child):
     """One `chinook-pipeline producer|consumer` process, which the tests also kill -9."""
 
     at_kill: dict[str, float] = field(default_factory=dict)
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """`/healthz` as (HTTP status, body); (0, {}) while the endpoint is not answering."""
+        url = self.metrics_url.removesuffix("/metrics") + "/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+        except (urllib.error.URLError, OSError):
+            return 0, {}
 
     def kill(self) -> None:
         """kill -9: no flush, no commit, no goodbye to the group. `at_kill` keeps the metrics

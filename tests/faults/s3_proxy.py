@@ -10,10 +10,15 @@ gives the same sequence of decisions):
   never reached S3) or after it (S3 applied it, the client never hears so);
 - `delay_rate` / `delay`: wait `delay` seconds before forwarding;
 - `refuse`: close the listening socket (connections are refused) and drop every request arriving
-  on an already open connection; S3 itself keeps its data.
+  on an already open connection; S3 itself keeps its data;
+- `deny`: answer 403 AccessDenied, without forwarding, to every request ("all") or to every write
+  ("writes": PUT and POST), as S3 does when a policy or credentials lose their permission;
+- `configure(..., method=, path_contains=)`: inject the error, reset and delay faults only into
+  requests with that method and/or a path containing that text (others are forwarded untouched),
+  e.g. GETs of the journal keys.
 
 `counts()` tells what the proxy did: requests, forwarded (answered by S3 untouched), error_500,
-error_503, reset_before, reset_after (forwarded, answer dropped), delayed, refused.
+error_503, reset_before, reset_after (forwarded, answer dropped), delayed, refused, denied.
 """
 
 import http.client
@@ -45,6 +50,11 @@ HOP_BY_HOP = frozenset(
 ERRORS = {
     "error_500": (500, "InternalError", "We encountered an internal error. Please try again."),
     "error_503": (503, "SlowDown", "Please reduce your request rate."),
+    "denied": (403, "AccessDenied", "Access Denied"),
+}
+DENIALS = {
+    "all": frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"}),
+    "writes": frozenset({"PUT", "POST"}),
 }
 
 
@@ -91,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         proxy = self.server.proxy
         body = self._read_body()
         try:
-            fault = proxy._decide()
+            fault = proxy._decide(self.command, self.path)
             if fault in ERRORS:
                 status, code, message = ERRORS[fault]
                 self._answer(
@@ -188,6 +198,9 @@ class S3FaultProxy:
         self.reset_rate = 0.0
         self.delay_rate = 0.0
         self.delay = 0.0
+        self.method: str | None = None
+        self.path_contains: str | None = None
+        self._denied: frozenset[str] = frozenset()
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
@@ -219,8 +232,11 @@ class S3FaultProxy:
         reset_rate: float = 0.0,
         delay_rate: float = 0.0,
         delay: float = 0.0,
+        method: str | None = None,
+        path_contains: str | None = None,
     ) -> None:
-        """Set every fault rate at once (0 to 1 each; at most 1 together for errors and resets)."""
+        """Set every fault rate at once (0 to 1 each; at most 1 together for errors and resets),
+        for the requests `method` and `path_contains` select (every request when both are None)."""
         for name, value in (
             ("error_rate", error_rate),
             ("reset_rate", reset_rate),
@@ -237,6 +253,19 @@ class S3FaultProxy:
                 delay_rate,
                 delay,
             )
+            self.method, self.path_contains = method, path_contains
+
+    @property
+    def deny(self) -> str | None:
+        return next((name for name, methods in DENIALS.items() if methods == self._denied), None)
+
+    @deny.setter
+    def deny(self, value: str | None) -> None:
+        """ "all": 403 AccessDenied to every request; "writes": to PUTs and POSTs; None: stop."""
+        if value is not None and value not in DENIALS:
+            raise ValueError(f"deny {value!r} is not one of {sorted(DENIALS)} or None")
+        with self._lock:
+            self._denied = DENIALS[value] if value else frozenset()
 
     @property
     def refuse(self) -> bool:
@@ -299,7 +328,7 @@ class S3FaultProxy:
             self._server.server_close()
             self._server = None
 
-    def _decide(self) -> str | None:
+    def _decide(self, method: str, path: str) -> str | None:
         """The fault for the next request (None: forward it), drawn under one lock so that a
         sequence of requests meets a seed-determined sequence of faults; delays happen here too."""
         with self._lock:
@@ -307,6 +336,14 @@ class S3FaultProxy:
             if self._refusing:
                 self._counts["refused"] += 1
                 raise _Dropped
+            if method in self._denied:
+                self._counts["denied"] += 1
+                return "denied"
+            if (self.method and method != self.method) or (
+                self.path_contains and self.path_contains not in path
+            ):
+                self._counts["forwarded"] += 1
+                return None
             roll, delay_roll, which = (
                 self._random.random(),
                 self._random.random(),

@@ -12,7 +12,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,24 +42,6 @@ GARBAGE = 1_000
 SEED = int(os.environ.get("CHINOOK_FAULT_SEED", "20261125"))
 DRAIN_TIMEOUT = 900.0 if SOAK else 180.0  # bound on waiting for the pipeline to catch up
 SMALL_BATCHES = ("--flush-records", "200", "--flush-age", "0.3")
-
-
-@pytest.fixture()
-def pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
-) -> Iterator[Pipeline]:
-    """Seeded database, topic and bucket of one scenario; every process it starts dies with it."""
-    db = tmp_path / "chinook.db"
-    cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=SMALL_BATCHES
-    )
-    try:
-        yield running
-    finally:
-        running.kill_all()
 
 
 def stop_ok(*services: Service) -> None:

@@ -4,6 +4,7 @@ injects exactly the faults it is told to."""
 import http.client
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
@@ -175,3 +176,44 @@ def test_rates_are_validated(proxy: S3FaultProxy) -> None:
         proxy.configure(error_rate=1.5)
     with pytest.raises(ValueError):
         proxy.configure(error_rate=0.6, reset_rate=0.6)
+    with pytest.raises(ValueError):
+        proxy.deny = "reads"
+
+
+def test_deny_answers_access_denied_to_writes_or_to_everything(
+    proxy: S3FaultProxy, s3_client: object, bucket: str
+) -> None:
+    client: Any = client_via(proxy, attempts=3)
+    client.put_object(Bucket=bucket, Key="kept", Body=b"before")
+    proxy.deny = "writes"
+    with pytest.raises(ClientError) as raised:
+        client.put_object(Bucket=bucket, Key="new", Body=b"refused")
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert client.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"before"
+    proxy.deny = "all"
+    assert proxy.deny == "all"
+    for call in (
+        lambda: client.get_object(Bucket=bucket, Key="kept"),
+        lambda: client.head_bucket(Bucket=bucket),
+    ):
+        with pytest.raises(ClientError) as raised:
+            call()
+        assert raised.value.response["Error"]["Code"] in {"AccessDenied", "403"}
+    proxy.deny = None
+    client.put_object(Bucket=bucket, Key="new", Body=b"after")
+    assert s3_client.get_object(Bucket=bucket, Key="new")["Body"].read() == b"after"  # type: ignore[attr-defined]
+    assert proxy.counts()["denied"] == 3  # not retried by boto3: a 403 is final
+
+
+def test_faults_can_target_one_method_and_key_prefix(proxy: S3FaultProxy, bucket: str) -> None:
+    client: Any = client_via(proxy, attempts=1)
+    journal = "_chinook/journal/g/t/0.json"
+    proxy.configure(error_rate=1.0, method="GET", path_contains="/_chinook/journal/")
+    client.put_object(Bucket=bucket, Key=journal, Body=b"{}")
+    client.put_object(Bucket=bucket, Key="data", Body=b"d")
+    assert client.get_object(Bucket=bucket, Key="data")["Body"].read() == b"d"
+    with pytest.raises(ClientError):
+        client.get_object(Bucket=bucket, Key=journal)
+    counts = proxy.counts()
+    assert counts["forwarded"] == 3, counts  # both PUTs and the data GET pass untouched
+    assert counts["error_500"] + counts["error_503"] == counts["requests"] - 3 > 0, counts

@@ -1,5 +1,6 @@
 """The consumer against a real Tansu broker and a real moto S3 server."""
 
+import random
 import re
 import threading
 import uuid
@@ -9,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ConnectionClosedError
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
@@ -21,7 +23,7 @@ from consumer.encoder import Encoding
 from consumer.flusher import Flusher
 from consumer.journal import Intent, Journal
 from consumer.service import run_consumer
-from consumer.uploader import Uploader
+from consumer.uploader import S3Object, Uploader
 from shared import names
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
@@ -214,7 +216,7 @@ def test_a_crash_mid_batch_is_redone_exactly(
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
     sent = produce(bootstrap, topic, changes(0, 50, HOUR_10 + 3_585_000, 1000), partitions=1)
     cfg = config(bootstrap, bucket, topic, group, flush_records=1000)
-    uploader = Uploader(s3_client, bucket, 2, cfg.multipart_threshold, cfg.multipart_chunksize)
+    uploader = Uploader(s3_client, bucket, cfg.multipart_threshold, cfg.multipart_chunksize)
     journal = Journal(uploader, cfg.prefix, group, topic)
     flusher = Flusher(uploader, journal, cfg.layout, cfg.prefix, topic, Encoding("gzip"))
 
@@ -230,7 +232,6 @@ def test_a_crash_mid_batch_is_redone_exactly(
     partial = flusher.objects(0, batch(10, 30))
     assert len(partial) == 2  # the batch spans 10:59 and 11:00
     assert uploader.upload(partial[:1]) == [None]
-    uploader.close()
     previous = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     previous.commit(offsets=[TopicPartition(topic, 0, 5)], asynchronous=False)
     previous.close()
@@ -314,6 +315,37 @@ def test_an_s3_outage_pauses_then_resumes_without_loss(
         server.stop()
     assert not worker.is_alive()
     assert committed(bootstrap, group, topic, 1) == {0: 20}
+
+
+def test_large_objects_go_up_in_checksummed_parts_and_a_failed_part_aborts(
+    s3_client: Any, bucket: str
+) -> None:
+    mib = 1024 * 1024
+    body = random.Random(1).randbytes(11 * mib)
+    uploader = Uploader(s3_client, bucket, 6 * mib, 5 * mib)
+    objects = [S3Object("big", body, "application/gzip", {"record-count": "1"})]
+    assert uploader.upload([*objects, S3Object("small", b"x", "application/gzip")]) == [None] * 2
+    head = s3_client.head_object(Bucket=bucket, Key="big", ChecksumMode="ENABLED")
+    assert head["ETag"].endswith('-3"') and head["ChecksumCRC32"]  # three parts, checksummed
+    assert (head["Metadata"], head["ContentType"]) == ({"record-count": "1"}, "application/gzip")
+    assert s3_client.get_object(Bucket=bucket, Key="big")["Body"].read() == body
+
+    class SecondPartFails:
+        def __init__(self, client: Any) -> None:
+            self.meta, self._client = client.meta, client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+        def upload_part(self, **request: Any) -> Any:
+            if request["PartNumber"] == 2:
+                raise ConnectionClosedError(endpoint_url="http://s3")
+            return self._client.upload_part(**request)
+
+    failing = Uploader(SecondPartFails(s3_client), bucket, 6 * mib, 5 * mib)
+    (error,) = failing.upload([S3Object("other", body, "application/gzip")])
+    assert isinstance(error, ConnectionClosedError)
+    assert not s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
 
 def until(condition: Callable[[], bool], worker: threading.Thread) -> None:

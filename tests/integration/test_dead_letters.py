@@ -173,10 +173,9 @@ def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
         offsets=[TopicPartition(topic, p, o) for p, o in older.items()], asynchronous=False
     )
     rewind.close()
-    uploader = Uploader(s3_client, bucket, 1, 2**30, 2**23)
+    uploader = Uploader(s3_client, bucket, 2**30, 2**23)
     journal = Journal(uploader, "out", group, topic)
     starts = {p: resume_point(o, journal.read(p)).offset or o for p, o in older.items()}
-    uploader.close()
     replayed = [where for where in poison if where[1] >= starts[where[0]]]
     assert 0 < len(replayed) < len(poison)
     run_consumer(config(bootstrap, bucket, topic, group), Health(), threading.Event())

@@ -48,6 +48,9 @@ COUNTERS_AND_GAUGES = {
     "chinook_consumer_buffered_records",
     "chinook_consumer_decode_errors_total",
     "chinook_consumer_dead_letters_total",
+    "chinook_consumer_assigned_partitions",
+    "chinook_consumer_permanent_errors_total",
+    "chinook_consumer_failing",
 }
 HISTOGRAMS = {
     "chinook_producer_delivery_latency_seconds",

@@ -1,0 +1,380 @@
+"""One assigned partition's life in the consumer: a state machine the service drives.
+
+The service feeds a `Partition` events (records, the end of the partition, the clock's ticks, the
+outcome of its jobs, the rebalance) and carries out the `Effects` each transition returns: start
+a job on the executor, pause or resume fetching, seek. Nothing here touches Kafka or S3, and time
+comes from an injected clock, so every transition is tested alone (tests/unit/test_partition.py).
+
+States (at most one job per partition runs at any time: in the states marked *):
+  RECOVERING*  assigned; the journal read decides where to start; fetching paused
+  FILLING      buffering records; nothing on its way to S3
+  REBUILDING   buffering exactly the journal's unfinished batch [start, end); no flush rule applies
+  FLUSHING*    a batch on its way to S3 while the next one fills
+  FULL*        a batch on its way and the next one at its limits; fetching paused (bounded memory)
+  BACKING_OFF  the journal read or the batch failed; fetching paused until the retry time
+  RETRYING*    the failed batch on its way again; fetching still paused
+  CLOSED       revoked, lost, stopped or abandoned: nothing more happens
+
+Transitions (`tick` is the one switch for the clock-driven ones):
+  RECOVERING  -- journal read -->  FILLING or REBUILDING                           (resume)
+  FILLING     -- records, bytes or age reached; end of partition with exit_when_idle --> FLUSHING
+  REBUILDING  -- the batch's last offset, a record past it, or the end of the partition --> FLUSHING
+  FLUSHING    -- the next buffer reaches a limit -->  FULL                         (pause)
+  FLUSHING, FULL, RETRYING -- batch durable -->  FILLING                  (FULL, RETRYING: resume)
+  FLUSHING, FULL, RETRYING, RECOVERING -- failed -->  BACKING_OFF         (FLUSHING: pause)
+  BACKING_OFF -- retry time -->  RETRYING (the batch) or RECOVERING (the journal read)
+  any         -- lost, or abandoned at the shutdown deadline -->  CLOSED (nothing committed)
+Leaving (revoked, or the service stopping) keeps these states, takes no more records, treats
+every buffer as due, and ends in CLOSED once nothing is left: a revoked partition sends each
+batch once and a failure closes it uncommitted; a stopping one retries until the service's
+deadline. An incomplete REBUILDING batch is never flushed: the next owner rebuilds it.
+
+Guarantees:
+- A batch's end offset is committed only after `landed`, which the service calls only when the
+  batch's objects are in S3 and its dead letters acknowledged; batches go out in offset order.
+- Memory: at most two batches, the one on its way and the one filling, which stops growing at
+  the flush limits (plus the records of one poll) because fetching is paused.
+- A permanent fault (access denied, a missing bucket) that outlasts the retry policy's window
+  raises PipelineError from `failed`: the service exits with nothing more committed.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final
+
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
+
+from consumer.batcher import FlushLimits, PartitionBuffer
+from consumer.dead_letters import DeadLetter
+from consumer.journal import Intent, resume_point
+from consumer.poison import parse_change, reject
+from shared.retry import Failures, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class State(Enum):
+    RECOVERING = "recovering"
+    FILLING = "filling"
+    REBUILDING = "rebuilding"
+    FLUSHING = "flushing"
+    FULL = "full"
+    BACKING_OFF = "backing-off"
+    RETRYING = "retrying"
+    CLOSED = "closed"
+
+
+class Leaving(Enum):
+    REVOKED = "revoked"  # each batch goes out once; a failure leaves it uncommitted
+    STOPPING = "stopping"  # retried until the service's shutdown deadline
+
+
+@dataclass
+class Batch:
+    """A partition's batch on its way to S3, detached from the buffer that goes on filling."""
+
+    buffer: PartitionBuffer
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReadJournal:
+    """Job: read the partition's journal intent (an `Intent` or None)."""
+
+    partition: int
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Job: make the batch's objects durable in S3 (intent first)."""
+
+    partition: int
+    batch: Batch
+
+
+Job = ReadJournal | Flush
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What the service must do after a transition."""
+
+    job: Job | None = None  # start it on the executor
+    pause: bool = False
+    resume: bool = False
+    seek: int | None = None  # with `resume`: fetch again from this offset
+
+
+NOTHING: Final = Effects()
+RUNNING: Final = frozenset({State.RECOVERING, State.FLUSHING, State.FULL, State.RETRYING})
+PAUSED: Final = frozenset({State.RECOVERING, State.FULL, State.BACKING_OFF, State.RETRYING})
+
+
+class Partition:
+    def __init__(
+        self,
+        topic: str,
+        number: int,
+        committed: int | None,
+        limits: FlushLimits,
+        layout: str,
+        policy: RetryPolicy,
+        clock: Callable[[], float],
+        exit_when_idle: bool = False,
+    ) -> None:
+        self.topic, self.number, self.committed = topic, number, committed
+        self._limits, self._layout, self._exit_when_idle = limits, layout, exit_when_idle
+        self._clock = clock
+        self.failures = Failures(policy, clock)
+        self.state = State.RECOVERING
+        self.leaving: Leaving | None = None
+        self.next_offset: int | None = committed
+        self.eof = False
+        self.retry_at: float | None = None
+        self._buffer = PartitionBuffer(layout)
+        self._dead_letters: list[DeadLetter] = []
+        self._forced_end: int | None = None
+        self._batch: Batch | None = None  # on its way, or failed and waiting for its retry
+        self._retry: Job | None = None  # what BACKING_OFF starts again
+        self._dropped: int | None = None  # lowest offset received while paused
+
+    def __repr__(self) -> str:
+        return f"{self.topic}[{self.number}]"
+
+    @property
+    def records(self) -> int:
+        """Records held and not yet durable."""
+        return self._buffer.count + (self._batch.buffer.count if self._batch else 0)
+
+    @property
+    def drained(self) -> bool:
+        """At the end of the partition with everything durable (for `exit_when_idle`)."""
+        return self.state is State.FILLING and self.eof and self._buffer.empty
+
+    # --- events ------------------------------------------------------------------------------
+
+    def start(self) -> Effects:
+        """Just assigned (at the committed offset): pause, and read the journal."""
+        return Effects(job=ReadJournal(self.number), pause=True)
+
+    def recovered(self, intent: Intent | None) -> Effects:
+        """The journal read succeeded: start at the committed offset, or rebuild its batch."""
+        if self.state is State.CLOSED:
+            return NOTHING  # revoked or stopped while reading
+        assert self.state is State.RECOVERING, self.state
+        self.failures.succeeded()
+        resume = resume_point(self.committed, intent)
+        if resume.offset is not None:
+            self.next_offset = resume.offset
+        if resume.forced_end is not None:
+            self._forced_end = resume.forced_end
+            self.state = State.REBUILDING
+            log.info(
+                "%r: rebuilding unfinished batch [%d, %d) from the journal (committed %s)",
+                self,
+                resume.offset,
+                resume.forced_end,
+                self.committed,
+            )
+        else:
+            self.state = State.FILLING
+            log.info("%r: assigned, starting at %s", self, _offset(self.next_offset))
+        return self._resume()
+
+    def add(self, message: Message, now: float) -> Effects | None:
+        """A record fetched for this partition (offsets increase, except after a seek); None when
+        it is not taken: below the start, or received while paused (fetched again later)."""
+        offset: int = message.offset()
+        state = self.state
+        if state in PAUSED or state is State.CLOSED or self.leaving is not None:
+            if state is not State.CLOSED and (self._dropped is None or offset < self._dropped):
+                self._dropped = offset
+            return None
+        if self.next_offset is not None and offset < self.next_offset:
+            return None  # below the start, or already buffered before a seek
+        if state is not State.REBUILDING:
+            self._take(message, offset, now)
+            return NOTHING
+        assert self._forced_end is not None
+        if offset >= self._forced_end:  # a gap in the offsets: the batch is complete without it
+            effects = self._end_rebuild()
+            self._take(message, offset, now)
+            return effects
+        self._take(message, offset, now)
+        return self._end_rebuild() if offset + 1 >= self._forced_end else NOTHING
+
+    def end_of_partition(self) -> None:
+        self.eof = True
+
+    def tick(self) -> Effects:
+        """The clock-driven transitions: flush rules, the end of a rebuild, back-pressure,
+        retries, and what leaving finishes."""
+        now = self._clock()
+        match self.state:
+            case State.FILLING:
+                if not self._buffer.empty and self._due(now):
+                    return self._send()
+                if self.leaving is not None:
+                    self.state = State.CLOSED
+            case State.REBUILDING:
+                if self.leaving is not None:
+                    self.state = State.CLOSED  # incomplete: the next owner rebuilds it
+                elif self.eof:
+                    log.warning(
+                        "%r ends before the journal's batch end %s: records are gone from the "
+                        "log; flushing what is left",
+                        self,
+                        self._forced_end,
+                    )
+                    return self._end_rebuild()
+            case State.FLUSHING:
+                if self.leaving is None and self._full():
+                    self.state = State.FULL
+                    return Effects(pause=True)
+            case State.BACKING_OFF:
+                if now >= (self.retry_at or 0.0):
+                    job, self._retry = self._retry, None
+                    self.state = (
+                        State.RECOVERING if isinstance(job, ReadJournal) else State.RETRYING
+                    )
+                    return Effects(job=job)
+            case State.RECOVERING | State.FULL | State.RETRYING | State.CLOSED:
+                pass
+        return NOTHING
+
+    def landed(self, committed: int | None) -> Effects:
+        """The batch on its way is durable (objects in S3, dead letters acknowledged) and its end
+        offset was committed (`committed`), or the commit failed (None: the next commit of the
+        partition covers it)."""
+        assert self.state in (State.FLUSHING, State.FULL, State.RETRYING), self.state
+        assert self._batch is not None
+        if committed is not None:
+            self.committed = committed
+        if self.state is State.RETRYING:
+            log.info("%r: batch uploaded after %d failures", self, self.failures.attempts)
+        was, self._batch, self.retry_at = self.state, None, None
+        self.failures.succeeded()
+        self.state = State.FILLING
+        if was is State.FLUSHING or self.leaving is not None:
+            return NOTHING
+        return self._resume()
+
+    def failed(self, error: BaseException) -> Effects:
+        """The running job (journal read or batch) failed: back off, or close when revoked.
+
+        Raises PipelineError when a permanent fault has outlasted the retry policy's window.
+        """
+        if self.state is State.CLOSED:
+            return NOTHING  # revoked or stopped while reading the journal
+        assert self.state in RUNNING, self.state
+        if self.leaving is Leaving.REVOKED:
+            self.state = State.CLOSED
+            return NOTHING
+        delay = self.failures.failed(error)
+        if self.leaving is None and self.failures.exhausted():
+            raise self.failures.give_up(self.operation)
+        was = self.state
+        self.retry_at = self._clock() + delay
+        if was is State.RECOVERING:
+            self._retry = ReadJournal(self.number)
+        else:
+            assert self._batch is not None
+            self._retry = Flush(self.number, self._batch)
+        self.state = State.BACKING_OFF
+        return Effects(pause=was is State.FLUSHING)
+
+    @property
+    def operation(self) -> str:
+        """The job the partition is running or retrying, for messages."""
+        if self.state is State.RECOVERING or isinstance(self._retry, ReadJournal):
+            return f"reading the journal of {self!r}"
+        return f"uploading a batch of {self!r}"
+
+    def revoke(self) -> Effects:
+        """Revoked: what is buffered goes out once (see `tick`), then CLOSED."""
+        return self._leave(Leaving.REVOKED)
+
+    def stop(self) -> Effects:
+        """The service is stopping: what is buffered goes out, retried until its deadline."""
+        return self._leave(Leaving.STOPPING)
+
+    def close(self) -> int:
+        """Lost, or abandoned at the shutdown deadline: drop what is held, uncommitted (another
+        member may own the partition already). The number of records held and not durable."""
+        self.state = State.CLOSED
+        return self.records
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _leave(self, how: Leaving) -> Effects:
+        if self.state is State.CLOSED:
+            return NOTHING
+        self.leaving = how
+        if self.state is State.RECOVERING or isinstance(self._retry, ReadJournal):
+            self.state = State.CLOSED  # nothing buffered yet
+        elif self.state is State.BACKING_OFF:
+            self.retry_at = self._clock()  # one attempt now
+        return NOTHING
+
+    def _due(self, now: float) -> bool:
+        return (
+            self.leaving is not None
+            or self._buffer.due(now, self._limits)
+            or len(self._dead_letters) >= self._limits.records
+            or (self._exit_when_idle and self.eof)
+        )
+
+    def _full(self) -> bool:
+        limits = self._limits
+        return (
+            self._buffer.count >= limits.records
+            or self._buffer.size >= limits.bytes
+            or len(self._dead_letters) >= limits.records
+        )
+
+    def _send(self) -> Effects:
+        """Detach the buffer as the batch and send it on its way."""
+        self._batch = Batch(self._buffer, self._dead_letters)
+        self._buffer, self._dead_letters = PartitionBuffer(self._layout), []
+        self._forced_end = None
+        self.state = State.FLUSHING
+        return Effects(job=Flush(self.number, self._batch))
+
+    def _end_rebuild(self) -> Effects:
+        if self._buffer.empty:
+            self._forced_end = None
+            self.state = State.FILLING
+            return NOTHING
+        return self._send()
+
+    def _resume(self) -> Effects:
+        """Fetch again; from the next offset when records were dropped while paused."""
+        dropped, self._dropped = self._dropped, None
+        if dropped is None:
+            return Effects(resume=True)
+        self.eof = False  # the end must be reached again
+        seek = self.next_offset if self.next_offset is not None else dropped
+        return Effects(resume=True, seek=seek)
+
+    def _take(self, message: Message, offset: int, now: float) -> None:
+        self.next_offset = offset + 1
+        self.eof = False
+        value = message.value()
+        if value is None:
+            self._buffer.cover(offset, now)  # a tombstone carries no change
+            return
+        change, problem = parse_change(value)
+        if change is None:
+            self._dead_letters.append(reject(message, problem or "unusable record"))
+            self._buffer.cover(offset, now)
+            return
+        kind, timestamp = message.timestamp()
+        if kind == TIMESTAMP_NOT_AVAILABLE:
+            timestamp = change.captured_at.ToMilliseconds()
+        self._buffer.add(offset, timestamp, value, now)
+
+
+def _offset(offset: int | None) -> str:
+    return str(offset) if offset is not None else "the earliest offset"

@@ -1,0 +1,29 @@
+"""The fixture of every fault scenario: a seeded database, topic, bucket and log directory."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chinook_pipeline.local import embedded
+from tests.conftest import Cli
+from tests.faults.processes import Pipeline
+from tests.faults.test_faults import SEEDED, SMALL_BATCHES
+
+
+@pytest.fixture()
+def pipeline(
+    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+) -> Iterator[Pipeline]:
+    """Seeded database, topic and bucket of one scenario; every process it starts dies with it."""
+    db = tmp_path / "chinook.db"
+    cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Pipeline(
+        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=SMALL_BATCHES
+    )
+    try:
+        yield running
+    finally:
+        running.kill_all()
