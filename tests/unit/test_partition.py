@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
-from confluent_kafka import TIMESTAMP_CREATE_TIME
+from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_CREATE_TIME
 
 from consumer.batcher import FlushLimits
 from consumer.journal import Intent
@@ -194,6 +194,7 @@ class Row:
     state: State
     effects: Any  # shape() of the event's effects; None: a record not taken; int: records dropped
     exit_when_idle: bool = False
+    committed: int | None = 0
 
 
 TRANSITIONS = [
@@ -205,14 +206,26 @@ TRANSITIONS = [
         ("journal", None, None, True, False, None),
     ),
     Row(
-        "no intent: start at the commit", [start], recovered(None), State.FILLING, flow(resume=True)
+        "no intent: start at the commit",
+        [start],
+        recovered(None),
+        State.FILLING,
+        flow(resume=True, seek=0),
     ),
     Row(
         "unfinished intent: rebuild it",
         [start],
         recovered(Intent(0, 20)),
         State.REBUILDING,
-        flow(resume=True),
+        flow(resume=True, seek=0),
+    ),
+    Row(
+        "nothing committed: from the earliest offset",
+        [start],
+        recovered(None),
+        State.FILLING,
+        flow(resume=True, seek=OFFSET_BEGINNING),
+        committed=None,
     ),
     Row(
         "records fetched while recovering are fetched again",
@@ -266,7 +279,7 @@ TRANSITIONS = [
     ),
     Row("batch durable", FLUSHING, landed(10), State.FILLING, flow()),
     Row("batch fails: pause and back off", FLUSHING, failed(), State.BACKING_OFF, flow(pause=True)),
-    Row("full, batch durable: resume", FULL, landed(10), State.FILLING, flow(resume=True)),
+    Row("full, batch durable: resume", FULL, landed(10), State.FILLING, flow(resume=True, seek=20)),
     Row(
         "full, records fetched meanwhile are fetched again",
         [*FULL, records(20, 2)],
@@ -392,6 +405,8 @@ TRANSITIONS = [
 
 @pytest.mark.parametrize("row", TRANSITIONS, ids=[row.name for row in TRANSITIONS])
 def test_transition(row: Row) -> None:
-    partition, _, result = run(row.given, row.event, exit_when_idle=row.exit_when_idle)
+    partition, _, result = run(
+        row.given, row.event, row.committed, exit_when_idle=row.exit_when_idle
+    )
     assert partition.state is row.state
     assert result == row.effects
