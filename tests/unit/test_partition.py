@@ -208,6 +208,13 @@ TRANSITIONS = [
     ),
     Row("revoked: no records taken", [*FILLING, revoke], records(0, 1), State.FILLING, None),
     Row("lost while uploading: dropped", [*FLUSHING, records(10, 3)], close, State.CLOSED, 13),
+    Row(
+        "closed: the revocation at close() flushes nothing",
+        [*FILLING, records(0, 3), close, revoke],
+        tick,
+        State.CLOSED,
+        flow(),
+    ),
     Row("lost: a late outcome is ignored", [*FLUSHING, close], failed(), State.CLOSED, flow()),
     Row(
         "lost: a late journal read is ignored",
