@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
+from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Message
 
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.dead_letters import DeadLetter
@@ -104,12 +104,12 @@ class Effects:
     job: Job | None = None  # start it on the executor
     pause: bool = False
     resume: bool = False
-    seek: int | None = None  # with `resume`: fetch again from this offset
+    seek: int | None = None  # with `resume`: fetch from this offset (or OFFSET_BEGINNING)
 
 
 NOTHING: Final = Effects()
 RUNNING: Final = frozenset({State.RECOVERING, State.FLUSHING, State.FULL, State.RETRYING})
-PAUSED: Final = frozenset({State.RECOVERING, State.FULL, State.BACKING_OFF, State.RETRYING})
+TAKING: Final = frozenset({State.FILLING, State.REBUILDING, State.FLUSHING})  # records taken
 
 
 class Partition:
@@ -128,8 +128,8 @@ class Partition:
         self._limits, self._layout, self._exit_when_idle = limits, layout, exit_when_idle
         self._clock = clock
         self.failures = Failures(policy, clock)
-        self.state = State.RECOVERING
         self.leaving: Leaving | None = None
+        self.state = State.RECOVERING
         self.next_offset: int | None = committed
         self.eof = False
         self.retry_at: float | None = None
@@ -138,10 +138,21 @@ class Partition:
         self._forced_end: int | None = None
         self._batch: Batch | None = None  # on its way, or failed and waiting for its retry
         self._retry: Job | None = None  # what BACKING_OFF starts again
-        self._dropped: int | None = None  # lowest offset received while paused
+        self._missed = False  # records received while paused: fetched again after the resume
 
     def __repr__(self) -> str:
         return f"{self.topic}[{self.number}]"
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        """Every transition lands here: the flags the per-record path reads follow the state."""
+        self._state = state
+        self._taking = state in TAKING and self.leaving is None
+        self._rebuilding = state is State.REBUILDING
 
     @property
     def records(self) -> int:
@@ -187,14 +198,12 @@ class Partition:
         """A record fetched for this partition (offsets increase, except after a seek); None when
         it is not taken: below the start, or received while paused (fetched again later)."""
         offset: int = message.offset()
-        state = self.state
-        if state in PAUSED or state is State.CLOSED or self.leaving is not None:
-            if state is not State.CLOSED and (self._dropped is None or offset < self._dropped):
-                self._dropped = offset
+        if not self._taking:
+            self._missed = self._state is not State.CLOSED
             return None
         if self.next_offset is not None and offset < self.next_offset:
             return None  # below the start, or already buffered before a seek
-        if state is not State.REBUILDING:
+        if not self._rebuilding:
             self._take(message, offset, now)
             return NOTHING
         assert self._forced_end is not None
@@ -312,6 +321,7 @@ class Partition:
         if self.state is State.CLOSED:
             return NOTHING
         self.leaving = how
+        self._taking = False  # a leaving partition takes no more records
         if self.state is State.RECOVERING or isinstance(self._retry, ReadJournal):
             self.state = State.CLOSED  # nothing buffered yet
         elif self.state is State.BACKING_OFF:
@@ -350,13 +360,14 @@ class Partition:
         return self._send()
 
     def _resume(self) -> Effects:
-        """Fetch again; from the next offset when records were dropped while paused."""
-        dropped, self._dropped = self._dropped, None
-        if dropped is None:
-            return Effects(resume=True)
-        self.eof = False  # the end must be reached again
-        seek = self.next_offset if self.next_offset is not None else dropped
-        return Effects(resume=True, seek=seek)
+        """Fetch again from the next offset (the earliest when nothing is committed). The seek
+        restarts fetching at once (after a bare resume librdkafka waits about a second) and
+        fetches again what was dropped while paused."""
+        if self._missed:
+            self.eof = False  # the end must be reached again
+        self._missed = False
+        start = self.next_offset if self.next_offset is not None else OFFSET_BEGINNING
+        return Effects(resume=True, seek=start)
 
     def _take(self, message: Message, offset: int, now: float) -> None:
         self.next_offset = offset + 1

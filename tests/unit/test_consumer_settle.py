@@ -27,7 +27,7 @@ from shared.kafka import KafkaSettings
 from shared.metrics import Health
 from shared.retry import RetryPolicy
 from shared.s3 import S3Settings
-from tests.unit.test_partition import DENIED, FLUSHING, RESET, SLOW_DOWN, Clock, run, start
+from tests.unit.partition_steps import DENIED, FLUSHING, RESET, SLOW_DOWN, Clock, run, start
 
 
 class Broker:

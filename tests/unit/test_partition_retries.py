@@ -5,7 +5,7 @@ import pytest
 
 from consumer.partition import State
 from shared.errors import PipelineError
-from tests.unit.test_partition import (
+from tests.unit.partition_steps import (
     BACKING_OFF,
     DENIED,
     FILLING,
