@@ -3,16 +3,18 @@
 The service's one executor decides what runs in parallel (a partition's batch per worker); this
 module never starts threads of its own. boto3 retries each request (standard mode); a request
 that still fails is retried as a whole by the service, under the retry policy (shared/retry.py).
-Small objects go up as one PUT, large ones as a multipart upload; every object and every part
-carries a CRC32 checksum.
+Objects go up through boto3's managed transfer without its thread pool: one PUT for small ones, a
+multipart upload (aborted if it fails) for large ones; every object and every part carries a
+CRC32 checksum.
 """
 
+import io
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from consumer import metrics
@@ -35,7 +37,13 @@ class Uploader:
     ) -> None:
         self.client = client
         self.bucket = bucket
-        self._threshold, self._chunksize = multipart_threshold, multipart_chunksize
+        # boto3's managed transfer (multipart above the threshold, parts retried, a failed upload
+        # aborted) on the calling thread: the service's one executor owns the parallelism.
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            use_threads=False,
+        )
         on_retry(client, metrics.UPLOAD_RETRIES.inc)
 
     def upload(self, objects: Sequence[S3Object]) -> list[Exception | None]:
@@ -47,12 +55,17 @@ class Uploader:
         for item in objects:
             started = time.monotonic()
             try:
-                if len(item.body) >= self._threshold:
-                    self._multipart(item)
-                else:
-                    self.client.put_object(
-                        Bucket=self.bucket, Key=item.key, Body=item.body, **_headers(item)
-                    )
+                self.client.upload_fileobj(
+                    io.BytesIO(item.body),
+                    self.bucket,
+                    item.key,
+                    ExtraArgs={
+                        "ContentType": item.content_type,
+                        "Metadata": dict(item.metadata),
+                        "ChecksumAlgorithm": CHECKSUM,
+                    },
+                    Config=self._transfer,
+                )
             except Exception as error:
                 errors.append(error)
                 continue
@@ -81,40 +94,3 @@ class Uploader:
                 return None
             raise
         return bytes(response["Body"].read())
-
-    def _multipart(self, item: S3Object) -> None:
-        """A multipart upload, aborted when a part fails (no orphaned parts are left billed)."""
-        upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=item.key, **_headers(item)
-        )["UploadId"]
-        where = {"Bucket": self.bucket, "Key": item.key, "UploadId": upload_id}
-        try:
-            parts = []
-            body = memoryview(item.body)
-            for number, start in enumerate(range(0, len(body), self._chunksize), start=1):
-                response = self.client.upload_part(
-                    **where,
-                    PartNumber=number,
-                    Body=bytes(body[start : start + self._chunksize]),
-                    ChecksumAlgorithm=CHECKSUM,
-                )
-                parts.append(
-                    {
-                        "PartNumber": number,
-                        "ETag": response["ETag"],
-                        "ChecksumCRC32": response["ChecksumCRC32"],
-                    }
-                )
-            self.client.complete_multipart_upload(**where, MultipartUpload={"Parts": parts})
-        except Exception:
-            with suppress(Exception):
-                self.client.abort_multipart_upload(**where)
-            raise
-
-
-def _headers(item: S3Object) -> dict[str, Any]:
-    return {
-        "ContentType": item.content_type,
-        "Metadata": dict(item.metadata),
-        "ChecksumAlgorithm": CHECKSUM,
-    }
