@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass
 
-from consumer.encoder import GZIP_LEVEL
+from consumer.formats import object_format
+from consumer.formats.protobuf import GZIP_LEVEL
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.s3 import S3Settings
 
 LAYOUTS = ("hive-hourly", "year-month-day-hour", "entity-date")
-COMPRESSIONS = ("gzip", "none")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class ConsumerConfig:
     flush_records: int = 50_000
     flush_bytes: int = 16 * 1024 * 1024
     flush_age: float = 10.0
-    compression: str = "gzip"
+    format: str = "protobuf"
+    compression: str | None = None  # None: the format's default
     gzip_level: int = GZIP_LEVEL
     upload_concurrency: int = 8
     multipart_threshold: int = 16 * 1024 * 1024
@@ -46,10 +47,8 @@ class ConsumerConfig:
             raise PipelineError("empty consumer group id: set --group-id / CHINOOK_GROUP_ID")
         if self.layout not in LAYOUTS:
             raise PipelineError(f"unknown layout {self.layout!r}: use one of {', '.join(LAYOUTS)}")
-        if self.compression not in COMPRESSIONS:
-            raise PipelineError(
-                f"unknown compression {self.compression!r}: use one of {', '.join(COMPRESSIONS)}"
-            )
+        # raises on an unknown format or a compression the format does not offer
+        object_format(self.format, self.compression, self.gzip_level)
         if not 0 <= self.gzip_level <= 9:
             raise PipelineError(f"gzip level {self.gzip_level} out of range: use 0..9")
         for name in ("flush_records", "flush_bytes", "upload_concurrency"):

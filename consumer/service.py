@@ -43,8 +43,8 @@ from consumer import metrics
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetter, DeadLetterError, DeadLetterWriter
-from consumer.encoder import Encoding
 from consumer.flusher import Flusher
+from consumer.formats import object_format
 from consumer.journal import Journal, resume_point
 from consumer.poison import parse_change, reject
 from consumer.uploader import Uploader, retry_delay
@@ -210,7 +210,7 @@ class _Service:
             config.layout,
             config.prefix,
             config.topic,
-            Encoding(config.compression, config.gzip_level),
+            object_format(config.format, config.compression, config.gzip_level),
         )
         self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
         self._uploads = ThreadPoolExecutor(config.upload_concurrency, "chinook-flush")

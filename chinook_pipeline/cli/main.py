@@ -194,7 +194,15 @@ def producer(ctx: click.Context, **params: Any) -> None:
     help="... or this many seconds after its first record arrived.",
 )
 @option(
-    "--compression", type=click.Choice(["gzip", "none"]), default="gzip", help="Object compression."
+    "--format",
+    type=click.Choice(["protobuf", "parquet"]),
+    default="protobuf",
+    help="Object format: length-delimited Protobuf, or Parquet for SQL engines (see README).",
+)
+@option(
+    "--compression",
+    type=click.Choice(["gzip", "zstd", "none"]),
+    help="Object compression [default: gzip for protobuf, zstd for parquet].",
 )
 @option(
     "--upload-concurrency",
@@ -249,6 +257,7 @@ def consumer(ctx: click.Context, **params: Any) -> None:
         flush_records=params["flush_records"],
         flush_bytes=params["flush_bytes"],
         flush_age=params["flush_age"],
+        format=params["format"],
         compression=params["compression"],
         upload_concurrency=params["upload_concurrency"],
         multipart_threshold=params["multipart_threshold"],
@@ -265,6 +274,7 @@ def consumer(ctx: click.Context, **params: Any) -> None:
         prefix=config.prefix,
         topic=config.topic,
         group=config.group_id,
+        format=config.format,
     )
     run_service(
         "consumer",

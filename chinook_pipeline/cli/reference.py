@@ -62,4 +62,4 @@ def rewrite(readme: Path, group: click.Group) -> bool:
 if __name__ == "__main__":
     from chinook_pipeline.cli.main import cli
 
-    rewrite(Path(__file__).resolve().parents[1] / "README.md", cli)
+    rewrite(Path(__file__).resolve().parents[2] / "README.md", cli)

@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 from chinook_pipeline.local import embedded
 from consumer.batcher import PartitionBuffer
 from consumer.config import ConsumerConfig
-from consumer.encoder import Encoding
 from consumer.flusher import Flusher
+from consumer.formats.protobuf import ProtobufFormat
 from consumer.journal import Intent, Journal
 from consumer.service import run_consumer
 from consumer.uploader import Uploader
@@ -214,7 +214,7 @@ def test_a_crash_mid_batch_is_redone_exactly(
     cfg = config(bootstrap, bucket, topic, group, flush_records=1000)
     uploader = Uploader(s3_client, bucket, 2, cfg.multipart_threshold, cfg.multipart_chunksize)
     journal = Journal(uploader, cfg.prefix, group, topic)
-    flusher = Flusher(uploader, journal, cfg.layout, cfg.prefix, topic, Encoding("gzip"))
+    flusher = Flusher(uploader, journal, cfg.layout, cfg.prefix, topic, ProtobufFormat("gzip"))
 
     def batch(start: int, end: int) -> PartitionBuffer:
         buffer = PartitionBuffer(cfg.layout)
