@@ -395,6 +395,12 @@ def bucket_setup(bucket_name: str, **params: Any) -> None:
 )
 @option("--bucket", "bucket_name", required=True, help="Bucket holding the objects.")
 @option("--prefix", default="", help="Key prefix of the objects.")
+@option(
+    "--format",
+    type=click.Choice(["protobuf", "parquet"]),
+    default="protobuf",
+    help="Check the .parquet objects, or every other object as Protobuf.",
+)
 @s3_options
 def verify(db: Path, bucket_name: str, prefix: str, **params: Any) -> None:
     """Rebuild each customer from the objects in S3 and compare with the database.
@@ -403,7 +409,7 @@ def verify(db: Path, bucket_name: str, prefix: str, **params: Any) -> None:
     """
     from chinook_pipeline.tools.verify import verify as run_verify
 
-    report = run_verify(db, s3_client(params), bucket_name, prefix.strip("/"))
+    report = run_verify(db, s3_client(params), bucket_name, prefix.strip("/"), params["format"])
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
@@ -413,7 +419,7 @@ def verify(db: Path, bucket_name: str, prefix: str, **params: Any) -> None:
 @click.argument("source")
 @s3_options
 def inspect(source: str, **params: Any) -> None:
-    """Print each record of one object (s3://BUCKET/KEY or a local file) as a JSON line."""
+    """Print each record of one object (s3://BUCKET/KEY or a file; Protobuf or Parquet) as JSON."""
     from chinook_pipeline.tools.inspect_object import iter_records
 
     for record in iter_records(source, lambda: s3_client(params)):
