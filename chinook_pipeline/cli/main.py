@@ -416,6 +416,33 @@ def verify(db: Path, bucket_name: str, prefix: str, **params: Any) -> None:
 
 
 @cli.command()
+@click.argument("sql")
+@option("--bucket", "bucket_name", default="chinook-data", help="Bucket holding the objects.")
+@option("--prefix", default="", help="Key prefix of the objects.")
+@option(
+    "--format",
+    type=click.Choice(["parquet", "protobuf"]),
+    default="parquet",
+    help="Query the .parquet objects, or every other object as Protobuf.",
+)
+@option(
+    "--output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    help="A table for people; CSV or JSON lines for scripts.",
+)
+@s3_options
+def query(sql: str, bucket_name: str, prefix: str, **params: Any) -> None:
+    """Run SQL (DuckDB) over the objects: views customer_changes and customers (see README)."""
+    from chinook_pipeline.tools.query import run_query
+    from chinook_pipeline.tools.render import render
+
+    result = run_query(s3_client(params), bucket_name, prefix.strip("/"), params["format"], sql)
+    for line in render(result.columns, result.rows, params["output"]):
+        click.echo(line)
+
+
+@cli.command()
 @click.argument("source")
 @s3_options
 def inspect(source: str, **params: Any) -> None:
