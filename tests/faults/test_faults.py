@@ -1,7 +1,7 @@
 """Fault injection on real parts: `chinook-pipeline` processes killed with SIGKILL, S3 behind a
 fault proxy (errors, resets, delays, an outage), a broker restart, poison records, and group
 members dying and joining. Every scenario ends with `chinook-pipeline verify` exiting 0: every
-change in S3, none twice.
+change in S3, none twice. The scenarios about the consumer run once per object format.
 
 Counts are small by default; CHINOOK_SOAK=1 runs the soak sizes (50,000 changes, more kills).
 All waits are bounded polls for a condition; nothing asserts on speed.
@@ -42,11 +42,18 @@ GARBAGE = 1_000
 SEED = int(os.environ.get("CHINOOK_FAULT_SEED", "20261125"))
 DRAIN_TIMEOUT = 900.0 if SOAK else 180.0  # bound on waiting for the pipeline to catch up
 SMALL_BATCHES = ("--flush-records", "200", "--flush-age", "0.3")
+BOTH_FORMATS = pytest.mark.parametrize("object_format", ["protobuf", "parquet"])
+
+
+@pytest.fixture()
+def object_format() -> str:
+    """The consumers' --format (BOTH_FORMATS runs a scenario once per format)."""
+    return "protobuf"
 
 
 @pytest.fixture()
 def pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path, object_format: str
 ) -> Iterator[Pipeline]:
     """Seeded database, topic and bucket of one scenario; every process it starts dies with it."""
     db = tmp_path / "chinook.db"
@@ -54,7 +61,14 @@ def pipeline(
     logs = tmp_path / "logs"
     logs.mkdir()
     running = Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=SMALL_BATCHES
+        cli,
+        db,
+        broker.bootstrap_servers,
+        topic,
+        bucket,
+        logs,
+        object_format=object_format,
+        consumer_options=SMALL_BATCHES,
     )
     try:
         yield running
@@ -119,6 +133,7 @@ def all_alive(*services: Service) -> None:
         )
 
 
+@BOTH_FORMATS
 def test_consumer_killed_at_random_instants(pipeline: Pipeline) -> None:
     rng = random.Random(SEED)
     producer = pipeline.start_producer()
@@ -193,6 +208,7 @@ def test_producer_first_start_during_writes(pipeline: Pipeline) -> None:
     pipeline.verify_ok()
 
 
+@BOTH_FORMATS
 def test_s3_errors_resets_and_delays(
     pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
 ) -> None:
@@ -217,6 +233,7 @@ def test_s3_errors_resets_and_delays(
     pipeline.verify_ok()
 
 
+@BOTH_FORMATS
 def test_s3_outage_mid_run(pipeline: Pipeline, s3_env: dict[str, str], s3_client: object) -> None:
     with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
         producer = pipeline.start_producer()
@@ -313,6 +330,7 @@ def garbage_payloads(rng: random.Random, count: int) -> list[bytes]:
     return payloads
 
 
+@BOTH_FORMATS
 def test_garbage_goes_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     pipeline.produce_all()  # creates the topic
     garbage = garbage_payloads(random.Random(SEED), GARBAGE)
@@ -336,6 +354,7 @@ def test_garbage_goes_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     assert count_records(pipeline.bootstrap_servers, f"{pipeline.topic}.dlq") == GARBAGE
 
 
+@BOTH_FORMATS
 def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object) -> None:
     producer = pipeline.start_producer()
     publishing(producer)
@@ -358,6 +377,7 @@ def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object
     pipeline.verify_ok()
 
 
+@BOTH_FORMATS
 def test_sigterm_during_an_s3_outage_exits_by_the_deadline_without_committing(
     pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
 ) -> None:
