@@ -92,6 +92,9 @@ FIGURES: Final = (
     Figure("producer", "producer: SQLite -> topic", "changes/s"),
     Figure("raw_consume", "raw consume limit (librdkafka, by assignment)", "messages/s"),
     Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
+    Figure("consumer_parquet", "consumer --format parquet: topic -> S3, committed", "records/s"),
+    Figure("bytes_protobuf", "Protobuf objects (gzip) per record", "bytes"),
+    Figure("bytes_parquet", "Parquet objects (zstd) per record", "bytes"),
     Figure("baseline", "seed design: one PutObject per record", "records/s"),
     Figure("freshness_p50", "freshness p50: SQLite commit -> readable in S3", "s"),
     Figure("freshness_p99", "freshness p99: SQLite commit -> readable in S3", "s"),
@@ -103,6 +106,8 @@ FIGURES: Final = (
 RATIOS: Final = {
     "producer": ("raw_produce",),
     "consumer": ("raw_consume", "baseline"),
+    "consumer_parquet": ("raw_consume", "consumer"),
+    "bytes_parquet": ("bytes_protobuf",),
     "consumers_2": ("consumer",),
     "consumers_3": ("consumer",),
 }
@@ -127,6 +132,7 @@ def targets(flush_age: float) -> tuple[Target, ...]:
         Target("producer", ">=", 0.6, "raw_produce"),
         Target("consumer", ">=", 0.75, "raw_consume"),
         Target("consumer", ">=", 500, "baseline"),
+        Target("consumer_parquet", ">=", 0.8, "raw_consume"),
         Target("freshness_p99", "<=", flush_age + 1.0),
         Target("consumers_2", ">=", 1.6, "consumer"),
         Target("consumer_rss", "<=", 250),
@@ -605,6 +611,12 @@ class Bench:
             for count in CONSUMER_COUNTS if total else ():
                 name = "consumer" if count == 1 else f"consumers_{count}"
                 self.attempt(f"{name} (run {repeat})", self.consumers, topic, total, count, repeat)
+            if total:
+                from chinook_pipeline.bench.parquet import parquet_consumer
+
+                self.attempt(
+                    f"consumer_parquet (run {repeat})", parquet_consumer, self, topic, total, repeat
+                )
             self.attempt(
                 f"baseline (run {repeat})",
                 self.baseline,
