@@ -8,13 +8,12 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-FORMATS: Final = ("protobuf", "parquet")
 PARQUET_EXTENSION: Final = ".parquet"
 PARQUET_MAGIC: Final = b"PAR1"  # a Parquet file starts and ends with it
 
 
 def key_format(key: str) -> str:
-    """The format an object's key names: `.parquet` objects are Parquet, every other one Protobuf."""
+    """The format a key names: `.parquet` objects are Parquet, every other object Protobuf."""
     return "parquet" if key.endswith(PARQUET_EXTENSION) else "protobuf"
 
 

@@ -1,9 +1,10 @@
 """End-to-end check: rebuild every customer from the objects in S3 and compare with the database.
 
 One format is checked at a time (`.parquet` objects, or every other object as Protobuf), so a
-bucket holding both (two consumer groups, see README) is verified once per format. The latest state of a customer is the change with the highest `sequence` (sequences are
-strictly increasing in the source), so the result does not depend on object order, partition
-order or replays. A change whose sequence occurs more than once was written to S3 more than once.
+bucket holding both (two consumer groups, see README) is verified once per format. The latest
+state of a customer is the change with the highest `sequence` (sequences are strictly increasing
+in the source), so the result does not depend on object order, partition order or replays. A
+change whose sequence occurs more than once was written to S3 more than once.
 """
 
 import sqlite3
