@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 GROUP: Final = "chinook-parquet-sink"
 PREFIX: Final = "parquet"
+# Fewer, larger objects than the Protobuf sink's (dev flushes those every 2 s): a query opens
+# every object it cannot rule out by its key, at a few requests each.
+FLUSH_AGE: Final = 10.0
 CATCH_UP_TIMEOUT: Final = 60.0
 LAG_SETTLED: Final = 2.0  # the lag gauge is refreshed every second: 0 twice in a row is current
 EXAMPLE: Final = "SELECT country, count(*) AS customers FROM customers GROUP BY ALL ORDER BY 2 DESC"
@@ -42,7 +45,7 @@ class ParquetSink:
         argv = [
             *(sys.executable, "-m", "chinook_pipeline", "consumer"),
             *("--bootstrap-servers", broker.bootstrap_servers, "--topic", options.topic),
-            *("--bucket", options.bucket_name, "--flush-age", str(options.flush_age)),
+            *("--bucket", options.bucket_name, "--flush-age", str(FLUSH_AGE)),
             *("--format", "parquet", "--prefix", PREFIX, "--group-id", GROUP),
             *("--metrics-port", str(port)),
         ]

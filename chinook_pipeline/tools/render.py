@@ -60,8 +60,11 @@ def _table(columns: Sequence[str], rows: list[Sequence[Any]]) -> Iterator[str]:
 def _text(value: Any, null: str) -> str:
     if value is None:
         return null
-    if isinstance(value, datetime | date | time):
-        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, datetime):  # milliseconds when that loses nothing (capture times)
+        precision = "microseconds" if value.microsecond % 1000 else "milliseconds"
+        return value.isoformat(sep=" ", timespec=precision)
+    if isinstance(value, date | time):
+        return value.isoformat()
     return str(value)
 
 
