@@ -3,7 +3,8 @@ construction so a bad value fails at start with a usable message."""
 
 from dataclasses import dataclass
 
-from consumer.encoder import GZIP_LEVEL
+from consumer.formats import FORMATS, object_format
+from consumer.formats.protobuf import GZIP_LEVEL
 from shared.bucket_name import BUCKET
 from shared.kafka import TOPIC, KafkaSettings
 from shared.s3 import S3Settings
@@ -40,7 +41,17 @@ class ConsumerConfig(Settings):
         max=86_400,
         help="... or this many seconds after its first record arrived.",
     )
-    compression: str = setting("gzip", choices=("gzip", "none"), help="Object compression.")
+    format: str = setting(
+        "protobuf",
+        choices=FORMATS,
+        help="Object format: length-delimited Protobuf, or Parquet (columns from the descriptor).",
+    )
+    compression: str | None = setting(
+        None,
+        choices=("gzip", "zstd", "none"),
+        shown_default="gzip for protobuf, zstd for parquet",
+        help="Object compression.",
+    )
     gzip_level: int = setting(GZIP_LEVEL, min=0, max=9, option=False)
     upload_concurrency: int = setting(
         8, min=1, max=64, help="Parallel uploads (objects and multipart parts)."
@@ -82,6 +93,11 @@ class ConsumerConfig(Settings):
         help="Report degraded health (with --exit-when-idle: exit non-zero) once this member has "
         "owned no partition for this many seconds.",
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # raises on a compression the format does not offer (zstd is for Parquet only)
+        object_format(self.format, self.compression, self.gzip_level)
 
     @property
     def dead_letter_topic(self) -> str:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 
 from consumer.batcher import PartitionBuffer
-from consumer.encoder import Encoding, encode, metadata
+from consumer.formats import ObjectFormat, metadata
 from consumer.journal import Intent, Journal
 from consumer.partitioner import object_key
 from consumer.uploader import S3Object, Uploader
@@ -24,11 +24,11 @@ class Flusher:
         layout: str,
         prefix: str,
         topic: str,
-        encoding: Encoding,
+        object_format: ObjectFormat,
     ) -> None:
         self._uploader, self._journal = uploader, journal
         self._layout, self._prefix, self._topic = layout, prefix, topic
-        self._encoding = encoding
+        self._format = object_format
 
     def objects(self, partition: int, buffer: PartitionBuffer) -> list[S3Object]:
         """One object per time bucket, named by the first offset of its own records."""
@@ -41,10 +41,10 @@ class Flusher:
                     partition,
                     group.first_offset,
                     group.timestamp_ms,
-                    self._encoding.extension,
+                    self._format.extension,
                 ),
-                encode(group, self._encoding),
-                self._encoding.content_type,
+                self._format.encode(group, partition),
+                self._format.content_type,
                 metadata(group),
             )
             for group in buffer.time_groups()

@@ -38,8 +38,8 @@ from confluent_kafka import (
 from consumer import metrics
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterWriter
-from consumer.encoder import Encoding
 from consumer.flusher import Flusher
+from consumer.formats import object_format
 from consumer.gauges import forget_lag, update_gauges
 from consumer.jobs import Jobs
 from consumer.journal import Journal
@@ -100,7 +100,7 @@ class _Service:
         self._config, self._health, self._stop, self._clock = config, health, stop, clock
         self._topic = config.topic
         journal = Journal(uploader, config.prefix, config.group_id, config.topic)
-        encoding = Encoding(config.compression, config.gzip_level)
+        encoding = object_format(config.format, config.compression, config.gzip_level)
         flusher = Flusher(uploader, journal, config.layout, config.prefix, config.topic, encoding)
         self._jobs = Jobs(config.upload_concurrency, journal, flusher)
         self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)

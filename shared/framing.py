@@ -38,6 +38,11 @@ def unframe(data: bytes) -> Iterator[bytes]:
     """
     if data[:2] == GZIP_MAGIC:
         data = gzip.decompress(data)
+    yield from split(data)
+
+
+def split(data: bytes | bytearray) -> Iterator[bytes]:
+    """The records of an uncompressed length-delimited stream. Raises ValueError when truncated."""
     view = memoryview(data)
     position, end = 0, len(data)
     while position < end:

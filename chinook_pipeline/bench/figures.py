@@ -98,6 +98,12 @@ class Bench:
             for count in CONSUMER_COUNTS if total else ():
                 name = "consumer" if count == 1 else f"consumers_{count}"
                 self.attempt(f"{name} (run {repeat})", self.consumers, topic, total, count, repeat)
+            if total:
+                from chinook_pipeline.bench.parquet import parquet_consumer
+
+                self.attempt(
+                    f"consumer_parquet (run {repeat})", parquet_consumer, self, topic, total, repeat
+                )
             self.attempt(
                 f"baseline (run {repeat})",
                 self.baseline,

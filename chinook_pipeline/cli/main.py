@@ -20,6 +20,7 @@ from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.tools.options import (
     BucketSetupOptions,
     MaintainOptions,
+    QueryOptions,
     SeedOptions,
     VerifyOptions,
     WriteOptions,
@@ -158,6 +159,7 @@ def consumer(ctx: click.Context, **params: Any) -> None:
         prefix=config.prefix,
         topic=config.topic,
         group=config.group_id,
+        format=config.format,
     )
     run_service("consumer", lambda health, stop: run_consumer(config, health, stop), service)
 
@@ -232,10 +234,28 @@ def verify(**params: Any) -> None:
     from chinook_pipeline.tools.verify import verify as run_verify
 
     options = build(VerifyOptions, params)
-    report = run_verify(options.db, s3_client(params), options.bucket, options.prefix)
+    report = run_verify(
+        options.db, s3_client(params), options.bucket, options.prefix.strip("/"), options.format
+    )
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("sql")
+@options_from(QueryOptions, S3Settings)
+def query(sql: str, **params: Any) -> None:
+    """Run SQL (DuckDB) over the objects: views customer_changes and customers (see README)."""
+    from chinook_pipeline.tools.query import run_query
+    from chinook_pipeline.tools.render import render
+
+    options = build(QueryOptions, params)
+    result = run_query(
+        s3_client(params), options.bucket, options.prefix.strip("/"), options.format, sql
+    )
+    for line in render(result.columns, result.rows, options.output):
+        click.echo(line)
 
 
 def _object_source(_ctx: click.Context, _param: click.Parameter, source: str) -> str:
@@ -254,7 +274,7 @@ def _object_source(_ctx: click.Context, _param: click.Parameter, source: str) ->
 @click.argument("source", callback=_object_source)
 @options_from(S3Settings)
 def inspect(source: str, **params: Any) -> None:
-    """Print each record of one object (s3://BUCKET/KEY or a local file) as a JSON line."""
+    """Print each record of one object (s3://BUCKET/KEY or a file; Protobuf or Parquet) as JSON."""
     from chinook_pipeline.tools.inspect_object import iter_records
 
     for record in iter_records(source, lambda: s3_client(params)):

@@ -17,6 +17,7 @@ import click
 
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.options import DevOptions
+from chinook_pipeline.local.parquet_sink import ParquetSink
 from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
 from chinook_pipeline.tools.bucket import setup_bucket
 from chinook_pipeline.tools.seed import seed_database
@@ -54,9 +55,11 @@ def run_dev(options: DevOptions) -> int:
             added = seed_database(options.db, options.customers)
             log.info("seeded %s with %d customers", options.db, added)
         producer, consumer = _start_services(options, broker, log_dir)
-        for child in (producer, consumer):
-            cleanup.callback(embedded.stop, child.process)
+        parquet = ParquetSink.start(options, broker, log_dir)
+        for process in (producer.process, consumer.process, parquet.child.process):
+            cleanup.callback(embedded.stop, process)
         _print_banner(options, broker, s3, producer, consumer, log_dir)
+        click.echo(parquet.banner(options, s3))
         writes = threading.Event()
         writer = threading.Thread(target=_write, args=(options, writes), daemon=True)
         if options.writes:
@@ -69,10 +72,12 @@ def run_dev(options: DevOptions) -> int:
             return 1
         drained = _drain(producer, consumer)
         report = verify(options.db, client, options.bucket_name)
+        parquet_report = parquet.finish(client, options)
         click.echo(f"final: {drained}")
         click.echo(f"verify: {report.summary()}")
+        click.echo(f"verify (parquet): {parquet_report.summary()}")
         _print_sample(client, options.bucket_name, options.topic, s3)
-        return 0 if report.ok else 1
+        return 0 if report.ok and parquet_report.ok else 1
 
 
 def _write(options: DevOptions, stop: threading.Event) -> None:

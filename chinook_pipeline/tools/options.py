@@ -6,6 +6,7 @@ from pathlib import Path
 
 from chinook_pipeline.tools.bucket import BucketPolicy
 from chinook_pipeline.tools.seed import DEFAULT_SEED
+from consumer.formats import FORMATS
 from shared.bucket_name import BUCKET
 from shared.config import parse_duration
 from shared.settings import Settings, setting
@@ -40,6 +41,27 @@ class VerifyOptions(Settings):
     db: Path = setting(help="SQLite database to compare with.")
     bucket: str = BUCKET.field(help="Bucket holding the objects.")
     prefix: str = setting("", help="Key prefix of the objects.")
+    format: str = setting(
+        "protobuf",
+        choices=FORMATS,
+        help="Check the .parquet objects, or every other object as Protobuf.",
+    )
+
+
+@dataclass(frozen=True)
+class QueryOptions(Settings):
+    bucket: str = BUCKET.field(default="chinook-data", help="Bucket holding the objects.")
+    prefix: str = setting("", help="Key prefix of the objects.")
+    format: str = setting(
+        "parquet",
+        choices=FORMATS,
+        help="Query the .parquet objects, or every other object as Protobuf.",
+    )
+    output: str = setting(
+        "table",
+        choices=("table", "csv", "json"),
+        help="A table for people; CSV or JSON lines for scripts.",
+    )
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,14 @@ from tests.faults.test_faults import SEEDED, SMALL_BATCHES
 
 
 @pytest.fixture()
+def object_format() -> str:
+    """The consumers' --format (a scenario parametrized on it runs once per format)."""
+    return "protobuf"
+
+
+@pytest.fixture()
 def pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path, object_format: str
 ) -> Iterator[Pipeline]:
     """Seeded database, topic and bucket of one scenario; every process it starts dies with it."""
     db = tmp_path / "chinook.db"
@@ -21,7 +27,14 @@ def pipeline(
     logs = tmp_path / "logs"
     logs.mkdir()
     running = Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=SMALL_BATCHES
+        cli,
+        db,
+        broker.bootstrap_servers,
+        topic,
+        bucket,
+        logs,
+        object_format=object_format,
+        consumer_options=SMALL_BATCHES,
     )
     try:
         yield running

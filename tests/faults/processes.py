@@ -67,6 +67,7 @@ class Pipeline:
     bucket: str
     logs: Path
     group: str = ""
+    object_format: str = "protobuf"  # the consumers' --format, and what verify checks
     consumer_options: tuple[str, ...] = ()
     producer_options: tuple[str, ...] = ()
     services: list[Service] = field(default_factory=list, init=False)
@@ -98,6 +99,8 @@ class Pipeline:
             self.bucket,
             "--group-id",
             self.group,
+            "--format",
+            self.object_format,
             *FAST_GROUP,
             *self.consumer_options,
             *extra,
@@ -132,7 +135,16 @@ class Pipeline:
         self.cli.run(*self.consumer_args("--exit-when-idle", *extra), timeout=timeout)
 
     def verify(self) -> subprocess.CompletedProcess[str]:
-        return self.cli.run("verify", "--db", str(self.db), "--bucket", self.bucket, check=False)
+        return self.cli.run(
+            "verify",
+            "--db",
+            str(self.db),
+            "--bucket",
+            self.bucket,
+            "--format",
+            self.object_format,
+            check=False,
+        )
 
     def verify_ok(self) -> str:
         result = self.verify()

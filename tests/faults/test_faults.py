@@ -1,7 +1,7 @@
 """Fault injection on real parts: `chinook-pipeline` processes killed with SIGKILL, S3 behind a
 fault proxy (errors, resets, delays, an outage), a broker restart, poison records, and group
 members dying and joining. Every scenario ends with `chinook-pipeline verify` exiting 0: every
-change in S3, none twice.
+change in S3, none twice. The scenarios about the consumer run once per object format.
 
 Counts are small by default; CHINOOK_SOAK=1 runs the soak sizes (50,000 changes, more kills).
 All waits are bounded polls for a condition; nothing asserts on speed.
@@ -42,6 +42,7 @@ GARBAGE = 1_000
 SEED = int(os.environ.get("CHINOOK_FAULT_SEED", "20261125"))
 DRAIN_TIMEOUT = 900.0 if SOAK else 180.0  # bound on waiting for the pipeline to catch up
 SMALL_BATCHES = ("--flush-records", "200", "--flush-age", "0.3")
+BOTH_FORMATS = pytest.mark.parametrize("object_format", ["protobuf", "parquet"])
 
 
 def stop_ok(*services: Service) -> None:
@@ -98,6 +99,7 @@ def all_alive(*services: Service) -> None:
         )
 
 
+@BOTH_FORMATS
 def test_consumer_killed_at_random_instants(pipeline: Pipeline) -> None:
     rng = random.Random(SEED)
     producer = pipeline.start_producer()
@@ -172,6 +174,7 @@ def test_producer_first_start_during_writes(pipeline: Pipeline) -> None:
     pipeline.verify_ok()
 
 
+@BOTH_FORMATS
 def test_s3_errors_resets_and_delays(
     pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
 ) -> None:
@@ -196,6 +199,7 @@ def test_s3_errors_resets_and_delays(
     pipeline.verify_ok()
 
 
+@BOTH_FORMATS
 def test_s3_outage_mid_run(pipeline: Pipeline, s3_env: dict[str, str], s3_client: object) -> None:
     with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
         producer = pipeline.start_producer()
@@ -292,6 +296,7 @@ def garbage_payloads(rng: random.Random, count: int) -> list[bytes]:
     return payloads
 
 
+@BOTH_FORMATS
 def test_garbage_goes_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     pipeline.produce_all()  # creates the topic
     garbage = garbage_payloads(random.Random(SEED), GARBAGE)
@@ -315,6 +320,7 @@ def test_garbage_goes_to_the_dead_letter_topic(pipeline: Pipeline) -> None:
     assert count_records(pipeline.bootstrap_servers, f"{pipeline.topic}.dlq") == GARBAGE
 
 
+@BOTH_FORMATS
 def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object) -> None:
     producer = pipeline.start_producer()
     publishing(producer)
@@ -337,6 +343,7 @@ def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object
     pipeline.verify_ok()
 
 
+@BOTH_FORMATS
 def test_sigterm_during_an_s3_outage_exits_by_the_deadline_without_committing(
     pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
 ) -> None:

@@ -18,15 +18,17 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 
 from chinook_pipeline.local import embedded
+from chinook_pipeline.tools.objects import key_format, parquet_batches
 from chinook_pipeline.tools.verify import is_journal_key
 from consumer.batcher import PartitionBuffer
 from consumer.config import ConsumerConfig
-from consumer.encoder import Encoding
 from consumer.flusher import Flusher
+from consumer.formats import object_format
 from consumer.journal import Intent, Journal
 from consumer.service import run_consumer
 from consumer.uploader import S3Object, Uploader
 from shared import names
+from shared.arrow import batch_to_changes
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -125,7 +127,11 @@ def stored(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
             if is_journal_key(item["Key"]):
                 continue
             response = s3.get_object(Bucket=bucket, Key=item["Key"])
-            values = list(unframe(response["Body"].read()))
+            body = response["Body"].read()
+            if key_format(item["Key"]) == "parquet":
+                values = [v for batch in parquet_batches(body) for v in batch_to_changes(batch)]
+            else:
+                values = list(unframe(body))
             result[item["Key"]] = {
                 "sequences": [CustomerChange.FromString(v).sequence for v in values],
                 "metadata": response["Metadata"],
@@ -210,17 +216,20 @@ def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
     assert committed(bootstrap, group, topic, 2) == ends
 
 
+@pytest.mark.parametrize("form", ["protobuf", "parquet"])
 def test_a_crash_mid_batch_is_redone_exactly(
-    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str
+    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str, form: str
 ) -> None:
     """A previous incarnation committed [0, 5), stored [5, 10) without managing to commit it,
     wrote the intent for [10, 30) and stored only that batch's first object before dying."""
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
     sent = produce(bootstrap, topic, changes(0, 50, HOUR_10 + 3_585_000, 1000), partitions=1)
-    cfg = config(bootstrap, bucket, topic, group, flush_records=1000)
+    cfg = config(bootstrap, bucket, topic, group, flush_records=1000, format=form)
     uploader = Uploader(s3_client, bucket, cfg.multipart_threshold, cfg.multipart_chunksize)
     journal = Journal(uploader, cfg.prefix, group, topic)
-    flusher = Flusher(uploader, journal, cfg.layout, cfg.prefix, topic, Encoding("gzip"))
+    flusher = Flusher(
+        uploader, journal, cfg.layout, cfg.prefix, topic, object_format(form, None, cfg.gzip_level)
+    )
 
     def batch(start: int, end: int) -> PartitionBuffer:
         buffer = PartitionBuffer(cfg.layout)

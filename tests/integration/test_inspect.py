@@ -1,4 +1,4 @@
-"""`inspect`: objects read back from disk and from a real moto S3 server."""
+"""`inspect`: objects (Protobuf and Parquet) read back from disk and from a real moto S3 server."""
 
 import json
 from pathlib import Path
@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from chinook_pipeline.tools.inspect_object import iter_records
+from consumer.batcher import PartitionBuffer
+from consumer.formats.parquet import ParquetFormat
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import compress, frame
@@ -99,3 +101,41 @@ def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     records = list(iter_records(str(path), no_s3))
     assert records == [{"error": records[0]["error"], "index": 0}]
+
+
+def parquet_body() -> bytes:
+    buffer = PartitionBuffer("hive-hourly")
+    for offset, event in zip((41, 43), EVENTS, strict=True):
+        buffer.add(offset, 1_710_064_800_005, event.SerializeToString(), now=0.0)
+    (group,) = buffer.time_groups()
+    return ParquetFormat().encode(group, 2)
+
+
+def test_parquet_prints_the_same_records_with_their_kafka_coordinates(
+    tmp_path: Path, s3_client: Any, bucket: str
+) -> None:
+    path = tmp_path / "t+2+00000000000000000041.parquet"
+    path.write_bytes(parquet_body())
+    key = "parquet/t/dt=2024-03-10/hour=10/t+2+00000000000000000041.parquet"
+    s3_client.put_object(Bucket=bucket, Key=key, Body=parquet_body())
+    plain = tmp_path / "a.pb"
+    plain.write_bytes(BODY)
+    expected = [
+        {**record, "kafka_partition": 2, "kafka_offset": offset, "kafka_timestamp": stamp}
+        for record, offset, stamp in zip(
+            iter_records(str(plain), no_s3),
+            (41, 43),
+            ("2024-03-10T10:00:00.005Z",) * 2,
+            strict=True,
+        )
+    ]
+    assert list(iter_records(str(path), no_s3)) == expected
+    assert list(iter_records(f"s3://{bucket}/{key}", lambda: s3_client)) == expected
+    json.dumps(expected, ensure_ascii=False)
+
+
+def test_unreadable_parquet_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"PAR1" + b"\x00" * 40 + b"PAR1")
+    (record,) = iter_records(str(path), no_s3)
+    assert record["index"] == 0 and "cannot read the Parquet object" in record["error"]

@@ -1,4 +1,5 @@
-"""`verify` against objects written to a real moto S3 server with the project's own framing."""
+"""`verify` against objects written to a real moto S3 server with the project's own framing, and
+as Parquet by the consumer's own format."""
 
 import sqlite3
 from collections.abc import Sequence
@@ -10,6 +11,8 @@ import pytest
 
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import VerifyReport, verify
+from consumer.batcher import PartitionBuffer
+from consumer.formats.parquet import ParquetFormat
 from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import compress, frame
@@ -209,3 +212,46 @@ def test_bad_inputs_are_pipeline_errors(
         verify(no_table, s3_client, bucket)
     with pytest.raises(PipelineError, match="does not exist"):
         verify(db, s3_client, "no-such-bucket-here")
+
+
+def put_parquet(client: Any, bucket: str, key: str, events: Sequence[CustomerChange]) -> None:
+    """A Parquet object as the consumer writes it (offsets 0.., partition 0)."""
+    buffer = PartitionBuffer("hive-hourly")
+    for offset, event in enumerate(events):
+        buffer.add(offset, 1_710_064_800_000, event.SerializeToString(), now=0.0)
+    (group,) = buffer.time_groups()
+    client.put_object(Bucket=bucket, Key=key, Body=ParquetFormat().encode(group, 0))
+
+
+def test_parquet_objects_are_verified_apart_from_protobuf_ones(
+    db: Path, s3_client: Any, bucket: str
+) -> None:
+    rows = customer_rows(db)
+    execute(db, "DELETE FROM Customer WHERE CustomerId = 4")
+    events = [*snapshot(rows), change(Operation.OPERATION_DELETE, 21, rows[3])]
+    put_parquet(s3_client, bucket, "parquet/t/dt=2024-03-10/hour=10/t+0+0.parquet", events[:15])
+    put_parquet(s3_client, bucket, "parquet/t/dt=2024-03-10/hour=10/t+1+0.parquet", events[15:])
+    put(s3_client, bucket, "t/dt=2024-03-10/hour=10/t+0+0.binpb.gz", events)
+
+    parquet = verify(db, s3_client, bucket, object_format="parquet")
+    protobuf = verify(db, s3_client, bucket)
+
+    assert parquet.ok, parquet.summary()
+    assert (parquet.objects, parquet.events, parquet.customers_matched) == (2, 21, 19)
+    assert protobuf.ok, protobuf.summary()
+    assert (protobuf.objects, protobuf.events, protobuf.customers_matched) == (1, 21, 19)
+
+
+def test_parquet_duplicates_and_unreadable_objects_fail_the_check(
+    db: Path, s3_client: Any, bucket: str
+) -> None:
+    events = snapshot(customer_rows(db))
+    put_parquet(s3_client, bucket, "a.parquet", events)
+    put_parquet(s3_client, bucket, "b.parquet", events[3:5])
+    s3_client.put_object(Bucket=bucket, Key="c.parquet", Body=b"PAR1 not really PAR1")
+
+    report = verify(db, s3_client, bucket, object_format="parquet")
+
+    assert not report.ok and report.customers_matched == 20
+    assert report.duplicate_examples == ["sequence 4 x2", "sequence 5 x2"]
+    assert report.undecodable_records == 1 and "c.parquet" in report.undecodable_examples[0]

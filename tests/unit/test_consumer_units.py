@@ -6,7 +6,8 @@ import pytest
 
 from consumer.batcher import FlushLimits, PartitionBuffer, should_flush
 from consumer.config import ConsumerConfig
-from consumer.encoder import Encoding, encode, metadata
+from consumer.formats import metadata, object_format
+from consumer.formats.protobuf import ProtobufFormat
 from consumer.journal import Intent, Resume, journal_key, resume_point
 from consumer.partitioner import object_key
 from consumer.poison import parse_change
@@ -97,10 +98,10 @@ def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
     for offset, value in ((1, b"first"), (2, b""), (3, b"x" * 300)):
         buffer.add(offset, T, value, now=0.0)
     (group,) = buffer.time_groups()
-    encoding = Encoding(compression)
-    body = encode(group, encoding)
+    encoding = ProtobufFormat(compression)
+    body = encoding.encode(group, 0)
     assert list(unframe(body)) == [b"first", b"", b"x" * 300]
-    assert encode(group, encoding) == body  # deterministic: a replay writes identical bytes
+    assert encoding.encode(group, 0) == body  # deterministic: a replay writes identical bytes
     assert encoding.extension == ("binpb.gz" if compression == "gzip" else "binpb")
     assert body[:2] == b"\x1f\x8b" if compression == "gzip" else body[:1] == b"\x05"
     assert metadata(group) == {
@@ -155,6 +156,10 @@ def test_config_rejects_unusable_values() -> None:
         ConsumerConfig(**base, layout="daily")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="compression"):
         ConsumerConfig(**base, compression="zstd")  # type: ignore[arg-type]
+    with pytest.raises(PipelineError, match=r"--compression .*not 'lz4'"):
+        ConsumerConfig(**base, format="parquet", compression="lz4")  # type: ignore[arg-type]
+    with pytest.raises(PipelineError, match=r"--format .*not 'avro'"):
+        ConsumerConfig(**base, format="avro")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="flush-records"):
         ConsumerConfig(**base, flush_records=0)  # type: ignore[arg-type]
 
@@ -164,14 +169,15 @@ def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
     for offset in range(200):
         buffer.add(offset, T, change(customer_id=offset + 1), now=0.0)
     (group,) = buffer.time_groups()
-    bodies = {level: encode(group, Encoding("gzip", level)) for level in (1, 6, 9)}
+    bodies = {level: ProtobufFormat("gzip", level).encode(group, 0) for level in (1, 6, 9)}
     assert all(
         list(unframe(body)) == [change(customer_id=i + 1) for i in range(200)]
         for body in bodies.values()
     )
-    assert (
-        ConsumerConfig(
-            kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
-        ).gzip_level
-        == 1
+    config = ConsumerConfig(
+        kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
+    )
+    assert config.gzip_level == 1
+    assert object_format(config.format, config.compression, config.gzip_level) == ProtobufFormat(
+        "gzip", 1
     )
