@@ -1,15 +1,20 @@
 """The consumer's settings: each option's definition (see shared/settings.py), checked once at
 construction so a bad value fails at start with a usable message."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
 from consumer.encoder import GZIP_LEVEL
 from shared.bucket_name import BUCKET
+from shared.errors import PipelineError
+from shared.iceberg.settings import CatalogSettings
 from shared.kafka import TOPIC, KafkaSettings
 from shared.s3 import S3Settings
 from shared.settings import Settings, non_empty, setting
 
 MiB = 1024 * 1024
+FLUSH_AGE_OBJECTS: Final = 10.0
+FLUSH_AGE_TABLES: Final = 30.0  # each flush is a commit per table: see README "Iceberg tables"
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,11 @@ class ConsumerConfig(Settings):
         50_000, min=1, max=10_000_000, help="Flush a partition's batch at this many records."
     )
     flush_bytes: int = setting(16 * MiB, min=1, size=True, help="... or at this many bytes.")
-    flush_age: float = setting(
-        10.0,
+    flush_age: float | None = setting(
+        None,
         min=0.05,
         max=86_400,
+        shown_default=f"{FLUSH_AGE_OBJECTS:g} (objects), {FLUSH_AGE_TABLES:g} (--table)",
         help="... or this many seconds after its first record arrived.",
     )
     compression: str = setting("gzip", choices=("gzip", "none"), help="Object compression.")
@@ -82,7 +88,30 @@ class ConsumerConfig(Settings):
         help="Report degraded health (with --exit-when-idle: exit non-zero) once this member has "
         "owned no partition for this many seconds.",
     )
+    table: str | None = setting(
+        None,
+        shown_default="objects",
+        help="Write every change as a row of this Iceberg change table (NAMESPACE.NAME) "
+        "instead of objects.",
+    )
+    state_table: str | None = setting(
+        None,
+        help="With --table: also keep this Iceberg state table (one row per live customer).",
+    )
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.state_table is not None and self.table is None:
+            raise PipelineError("--state-table needs --table (the change table) as well")
 
     @property
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or f"{self.topic}.dlq"
+
+    @property
+    def flush_seconds(self) -> float:
+        """`flush_age`, or its default for the destination."""
+        if self.flush_age is not None:
+            return self.flush_age
+        return FLUSH_AGE_TABLES if self.table else FLUSH_AGE_OBJECTS

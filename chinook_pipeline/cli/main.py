@@ -144,21 +144,19 @@ def producer(ctx: click.Context, **params: Any) -> None:
 @options_from(ServiceSettings)
 @click.pass_context
 def consumer(ctx: click.Context, **params: Any) -> None:
-    """Consume change events in a group, batch them into S3 objects, commit after upload."""
+    """Consume change events in a group into S3 objects or Iceberg tables; commit once durable."""
     from chinook_pipeline.cli.runner import run_service
     from consumer.service import run_consumer
 
     config = build(ConsumerConfig, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
     logs.configure(service.log_level)
-    _log_start(
-        "consumer",
-        config.kafka,
-        bucket=config.bucket,
-        prefix=config.prefix,
-        topic=config.topic,
-        group=config.group_id,
+    where = (
+        {"table": config.table, "state_table": config.state_table or "none"}
+        if config.table
+        else {"bucket": config.bucket, "prefix": config.prefix}
     )
+    _log_start("consumer", config.kafka, **where, topic=config.topic, group=config.group_id)
     run_service("consumer", lambda health, stop: run_consumer(config, health, stop), service)
 
 
