@@ -21,6 +21,7 @@ from chinook_pipeline.tools.options import (
     BucketSetupOptions,
     MaintainOptions,
     SeedOptions,
+    TableVerifyOptions,
     VerifyOptions,
     WriteOptions,
 )
@@ -300,6 +301,25 @@ def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
         older_than = parse_duration(options.older_than)
         for line in maintain(table, s3_client(params), older_than, options.dry_run):
             click.echo(line)
+
+
+@iceberg.command("verify")
+@options_from(TableVerifyOptions, CatalogSettings, S3Settings)
+def iceberg_verify(**params: Any) -> None:
+    """Compare the state table with the database; look for events stored twice in the change table.
+
+    Exits 0 only when every customer matches and no change event occurs twice.
+    """
+    from chinook_pipeline.tools.verify_tables import verify_tables
+    from shared.iceberg.catalog import load_table, open_catalog
+
+    options = build(TableVerifyOptions, params)
+    catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
+    state, changes = load_table(catalog, options.table), load_table(catalog, options.changes)
+    report = verify_tables(options.db, state, changes)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
 
 
 cli.add_command(bench)
