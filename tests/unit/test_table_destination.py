@@ -2,6 +2,8 @@
 becomes, failures handed back for the state machine to retry, and the seek to the tables'
 position."""
 
+import threading
+import time
 from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
@@ -143,3 +145,47 @@ def test_recovering_from_the_tables_seeks_whatever_kafka_committed() -> None:
         assert effects == Effects(resume=True, seek=120)
         assert partition.state is State.FILLING and partition.next_offset == 120
         assert not partition.eof and not partition.drained
+
+
+class GatedCommitter(FakeCommitter):
+    """The first commit waits for `gate`."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.gate, self.entered = threading.Event(), threading.Event()
+
+    def commit(
+        self, group: str, topic: str, batches: Mapping[int, tuple[pa.RecordBatch, int]]
+    ) -> dict[int, int]:
+        if not self.commits:
+            self.entered.set()
+            assert self.gate.wait(10)
+        return super().commit(group, topic, batches)
+
+
+def test_partitions_flushing_meanwhile_share_one_commit() -> None:
+    committer = GatedCommitter()
+    lake = destination(committer)
+    results: dict[int, dict[int, Exception | None]] = {}
+
+    def flush(partition: int) -> threading.Thread:
+        buffer = PartitionBuffer("hive-hourly")
+        buffer.add(partition * 10, T, change(partition), 0.0)
+        thread = threading.Thread(
+            target=lambda: results.update({partition: lake.flush({partition: buffer})})
+        )
+        thread.start()
+        return thread
+
+    threads = [flush(0)]
+    assert committer.entered.wait(10)
+    threads += [flush(1), flush(2)]
+    deadline = time.monotonic() + 10
+    while len(lake._queue) < 2 and time.monotonic() < deadline:  # both waiting for the first
+        time.sleep(0.01)
+    committer.gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == {0: {0: None}, 1: {1: None}, 2: {2: None}}
+    assert [sorted(batches) for _, _, batches in committer.commits] == [[0], [1, 2]]
+    assert committer.positions == {0: 1, 1: 11, 2: 21}
