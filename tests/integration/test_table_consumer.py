@@ -1,0 +1,120 @@
+"""The consumer writing Iceberg tables on real parts (Tansu, moto S3, a SQLite catalog), checked
+by `chinook-pipeline iceberg verify`: every change once, the state table equal to the database,
+and a catalog locked for a while ridden out."""
+
+import sqlite3
+import subprocess
+import time
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from chinook_pipeline.local import embedded
+from shared import names
+from tests.conftest import Cli, wait_for
+from tests.faults.processes import Pipeline, Service, start_writes
+
+pytestmark = pytest.mark.slow
+
+CHANGES = "chinook.customer_changes"
+STATE = "chinook.customers"
+LOCK_SECONDS = 12.0  # past SQLite's 5 s busy timeout: commits fail, then land
+
+
+def table_options(tmp_path: Path, bucket: str) -> tuple[str, ...]:
+    return (
+        "--table",
+        CHANGES,
+        "--state-table",
+        STATE,
+        "--catalog-uri",
+        f"sqlite:///{tmp_path}/iceberg.db",
+        "--warehouse",
+        f"s3://{bucket}/iceberg",
+    )
+
+
+def verify_tables(cli: Cli, db: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return cli.run(
+        "iceberg",
+        "verify",
+        "--db",
+        str(db),
+        "--table",
+        STATE,
+        "--catalog-uri",
+        f"sqlite:///{tmp_path}/iceberg.db",
+        check=False,
+    )
+
+
+def verify_ok(cli: Cli, db: Path, tmp_path: Path) -> str:
+    result = verify_tables(cli, db, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture()
+def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path) -> Pipeline:
+    db = tmp_path / "chinook.db"
+    cli.run("seed", "--db", str(db), "--customers", "300")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    options = (*table_options(tmp_path, bucket), "--flush-records", "200", "--flush-age", "1")
+    return Pipeline(
+        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
+    )
+
+
+def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_path: Path) -> None:
+    lake.produce_all()
+    lake.consume_all()
+    first = verify_ok(lake.cli, lake.db, tmp_path)
+    assert "OK: " in first and " 300 events" in first, first
+    with closing(sqlite3.connect(lake.db)) as connection, connection:
+        connection.execute("UPDATE Customer SET City = 'Tromsø' WHERE CustomerId % 7 = 0")
+        connection.execute("DELETE FROM Customer WHERE CustomerId % 11 = 0")
+    lake.produce_all()
+    lake.consume_all()  # a second run: starts at the tables' positions, adds only the new events
+    second = verify_ok(lake.cli, lake.db, tmp_path)
+    assert "OK: " in second and " 0 duplicate events" in second, second
+
+
+def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
+    lake.produce_all()
+    consumer = lake.start_consumer()
+    try:
+        wait_for(lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED), "a first commit")
+        writes, _ = start_writes(lake.db, 300, 100.0, 5)
+        producer = lake.start_producer()
+        with closing(sqlite3.connect(tmp_path / "iceberg.db", timeout=30)) as catalog:
+            catalog.execute("BEGIN EXCLUSIVE")  # no commit can land while this is held
+            reasons = _degraded_within(consumer, LOCK_SECONDS)
+            catalog.rollback()
+        writes.join()
+        assert any("database is locked" in reason for reason in reasons), (
+            f"health never showed the locked catalog ({reasons}):\n{consumer.output()[-3000:]}"
+        )
+        wait_for(
+            lambda: verify_tables(lake.cli, lake.db, tmp_path).returncode == 0,
+            "every change in the tables",
+            120,
+            interval=1.0,
+        )
+        assert consumer.running() and consumer.health()[0] == 200
+        for service in (producer, consumer):
+            assert service.stop() == 0, service.output()[-3000:]
+    finally:
+        lake.kill_all()
+
+
+def _degraded_within(consumer: Service, seconds: float) -> list[str]:
+    """The reasons of every `degraded` health seen within `seconds`."""
+    deadline, reasons = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        _, body = consumer.health()
+        if body.get("status") == "degraded":
+            reasons += body.get("reasons", [])
+        time.sleep(0.2)
+    return reasons
