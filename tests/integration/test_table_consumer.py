@@ -3,7 +3,6 @@ by `chinook-pipeline iceberg verify`: every change once, the state table equal t
 and a catalog locked for a while ridden out."""
 
 import sqlite3
-import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
@@ -12,47 +11,15 @@ import pytest
 
 from chinook_pipeline.local import embedded
 from shared import names
+from shared.iceberg.catalog import CatalogSettings, open_catalog
+from shared.s3 import S3Settings
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, start_writes
+from tests.table_cli import CHANGES, catalog_uri, table_options, verify_tables, verify_tables_ok
 
 pytestmark = pytest.mark.slow
 
-CHANGES = "chinook.customer_changes"
-STATE = "chinook.customers"
 LOCK_SECONDS = 12.0  # past SQLite's 5 s busy timeout: commits fail, then land
-
-
-def table_options(tmp_path: Path, bucket: str) -> tuple[str, ...]:
-    return (
-        "--table",
-        CHANGES,
-        "--state-table",
-        STATE,
-        "--catalog-uri",
-        f"sqlite:///{tmp_path}/iceberg.db",
-        "--warehouse",
-        f"s3://{bucket}/iceberg",
-    )
-
-
-def verify_tables(cli: Cli, db: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return cli.run(
-        "iceberg",
-        "verify",
-        "--db",
-        str(db),
-        "--table",
-        STATE,
-        "--catalog-uri",
-        f"sqlite:///{tmp_path}/iceberg.db",
-        check=False,
-    )
-
-
-def verify_ok(cli: Cli, db: Path, tmp_path: Path) -> str:
-    result = verify_tables(cli, db, tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 @pytest.fixture()
@@ -70,15 +37,25 @@ def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: P
 def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_path: Path) -> None:
     lake.produce_all()
     lake.consume_all()
-    first = verify_ok(lake.cli, lake.db, tmp_path)
+    first = verify_tables_ok(lake.cli, lake.db, tmp_path)
     assert "OK: " in first and " 300 events" in first, first
     with closing(sqlite3.connect(lake.db)) as connection, connection:
         connection.execute("UPDATE Customer SET City = 'Tromsø' WHERE CustomerId % 7 = 0")
         connection.execute("DELETE FROM Customer WHERE CustomerId % 11 = 0")
     lake.produce_all()
     lake.consume_all()  # a second run: starts at the tables' positions, adds only the new events
-    second = verify_ok(lake.cli, lake.db, tmp_path)
+    second = verify_tables_ok(lake.cli, lake.db, tmp_path)
     assert "OK: " in second and " 0 duplicate events" in second, second
+
+    changes = open_catalog(CatalogSettings(uri=catalog_uri(tmp_path)), S3Settings()).load_table(
+        CHANGES
+    )
+    changes.append(changes.scan(limit=1).to_arrow())  # one event stored twice
+    with closing(sqlite3.connect(lake.db)) as connection, connection:
+        connection.execute("UPDATE Customer SET Email = 'x@y' WHERE CustomerId = 2")
+    caught = verify_tables(lake.cli, lake.db, tmp_path)
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    assert "1 different" in caught.stdout and "kafka record" in caught.stdout, caught.stdout
 
 
 def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
