@@ -8,6 +8,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from chinook_pipeline.local import embedded
 from shared import names
@@ -15,6 +16,7 @@ from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.s3 import S3Settings
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, start_writes
+from tests.integration.test_dead_letters import read_letters
 from tests.table_cli import CHANGES, catalog_uri, table_options, verify_tables, verify_tables_ok
 
 pytestmark = pytest.mark.slow
@@ -95,3 +97,17 @@ def _degraded_within(consumer: Service, seconds: float) -> list[str]:
             reasons += body.get("reasons", [])
         time.sleep(0.2)
     return reasons
+
+
+def test_poison_records_go_to_the_dead_letter_topic_once(lake: Pipeline, tmp_path: Path) -> None:
+    lake.produce_all()
+    producer = Producer({"bootstrap.servers": lake.bootstrap_servers})
+    for partition in range(3):
+        producer.produce(lake.topic, b"\xff\xff not a change", partition=partition)
+    assert producer.flush(30) == 0
+    lake.consume_all()
+    assert len(read_letters(lake.bootstrap_servers, f"{lake.topic}.dlq")) == 3
+    lake.consume_all()  # again: the tables' positions are past the poison
+    assert len(read_letters(lake.bootstrap_servers, f"{lake.topic}.dlq")) == 3
+    summary = verify_tables_ok(lake.cli, lake.db, tmp_path)
+    assert " 300 events" in summary, summary
