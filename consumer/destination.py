@@ -30,6 +30,7 @@ class Destination:
     starts: Starts
     writer: Writer
     where: str  # for messages: "bucket NAME" or "table NAMESPACE.NAME"
+    component: str  # the health component its failures degrade: "s3" or "lake"
 
 
 def open_destination(
@@ -52,7 +53,7 @@ def open_destination(
     journal = Journal(uploader, config.prefix, config.group_id, config.topic)
     encoding = Encoding(config.compression, config.gzip_level)
     flusher = Flusher(uploader, journal, config.layout, config.prefix, config.topic, encoding)
-    return Destination(journal, flusher, f"bucket {config.bucket}")
+    return Destination(journal, flusher, f"bucket {config.bucket}", "s3")
 
 
 def _tables(
@@ -79,7 +80,7 @@ def _tables(
             f"opening Iceberg table {table}",
             policy=retry_policy(config),
             health=health,
-            name="catalog",
+            name="lake",
             stop=stop,
             log=log,
         )
@@ -91,4 +92,4 @@ def _tables(
         "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
     )
     lake = TableDestination(committer, config.group_id, config.topic)
-    return Destination(lake, lake, f"table {table}")
+    return Destination(lake, lake, f"table {table}", "lake")

@@ -117,6 +117,7 @@ class _Service:
             self._dead_letters,
             self._troubles,
             clock,
+            destination.component,
         )
 
     def run(self) -> None:

@@ -35,8 +35,10 @@ class Settler:
         dead_letters: DeadLetterWriter,
         troubles: Troubles,
         clock: Callable[[], float],
+        component: str = "s3",
     ) -> None:
         self._consumer, self._topic, self._where = consumer, topic, where  # `where`: for messages
+        self._component = component  # the health component a failed job degrades
         self._dead_letters, self._troubles, self._clock = dead_letters, troubles, clock
 
     def settle(
@@ -81,7 +83,7 @@ class Settler:
         if isinstance(error, DeadLetterError):
             name, what = "dead-letters", f"writing the dead letters of {partition!r}"
         else:
-            name, what = "s3", f"{partition.operation} ({self._where})"
+            name, what = self._component, f"{partition.operation} ({self._where})"
             if isinstance(job, Flush):
                 metrics.UPLOAD_FAILURES.inc()
         effects = partition.failed(error)  # raises PipelineError when it is time to give up
