@@ -26,7 +26,11 @@ class ConsumerConfig(Settings):
 
     kafka: KafkaSettings
     s3: S3Settings
-    bucket: str = BUCKET.field(help="S3 bucket the objects go to.")
+    bucket: str | None = BUCKET.field(
+        default=None,
+        shown_default="required without --table",
+        help="S3 bucket the objects go to.",
+    )
     prefix: str = setting("", help="Key prefix inside the bucket.")
     topic: str = TOPIC.field()
     group_id: str = setting("chinook-s3-sink", help="Consumer group.", rule=non_empty)
@@ -104,6 +108,11 @@ class ConsumerConfig(Settings):
         super().__post_init__()
         if self.state_table is not None and self.table is None:
             raise PipelineError("--state-table needs --table (the change table) as well")
+        if self.bucket is None and self.table is None:
+            raise PipelineError(
+                "--bucket is required: the bucket the objects go to (or write Iceberg tables "
+                "with --table)"
+            )
 
     @property
     def dead_letter_topic(self) -> str:

@@ -44,6 +44,7 @@ def open_destination(
     """
     if config.table:
         return _tables(config, config.table, health, stop)
+    assert config.bucket is not None  # checked by ConsumerConfig
     client = make_client(config.s3)
     if not wait_for_bucket(client, config, health, stop):
         return None

@@ -7,16 +7,21 @@ import time
 from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
+import pytest
 from pyiceberg.exceptions import CommitFailedException
 
 from consumer.batcher import FlushLimits, PartitionBuffer
+from consumer.config import ConsumerConfig
 from consumer.iceberg.destination import TableDestination, batch_rows
 from consumer.jobs import Jobs
 from consumer.journal import Resume
 from consumer.partition import Batch, Effects, Flush, Partition, ReadJournal, State
 from shared.arrow import batch_to_changes
 from shared.changes import Customer, CustomerChange, Operation
+from shared.errors import PipelineError
+from shared.kafka import KafkaSettings
 from shared.retry import RetryPolicy, classify
+from shared.s3 import S3Settings
 
 HOUR_MS = 3_600_000
 T = 1_710_064_800_000  # 2024-03-10T10:00:00Z
@@ -189,3 +194,15 @@ def test_partitions_flushing_meanwhile_share_one_commit() -> None:
     assert results == {0: {0: None}, 1: {1: None}, 2: {2: None}}
     assert [sorted(batches) for _, _, batches in committer.commits] == [[0], [1, 2]]
     assert committer.positions == {0: 1, 1: 11, 2: 21}
+
+
+def test_table_options_checked_at_construction() -> None:
+    kafka, s3 = KafkaSettings("localhost:1"), S3Settings()
+    tables = ConsumerConfig(kafka, s3, table="chinook.customer_changes")
+    assert tables.bucket is None and tables.flush_seconds == 30.0
+    assert ConsumerConfig(kafka, s3, "chinook-data").flush_seconds == 10.0
+    assert ConsumerConfig(kafka, s3, table="a.b", flush_age=2.0).flush_seconds == 2.0
+    with pytest.raises(PipelineError, match="--bucket is required"):
+        ConsumerConfig(kafka, s3)
+    with pytest.raises(PipelineError, match="--state-table needs --table"):
+        ConsumerConfig(kafka, s3, "chinook-data", state_table="chinook.customers")
