@@ -63,20 +63,23 @@ def _tables(
     from consumer.iceberg.committer import LakeCommitter
     from consumer.iceberg.destination import TableDestination
     from consumer.iceberg.tables import open_change_table, open_state_table
-    from shared.iceberg.catalog import open_catalog, table_identifier
+    from shared.iceberg.catalog import CatalogConfigError, open_catalog, table_identifier
 
     table_identifier(table)
     if config.state_table:
         table_identifier(config.state_table)
 
-    def connect() -> LakeCommitter:
-        catalog = open_catalog(config.catalog, config.s3)
+    def connect() -> LakeCommitter | CatalogConfigError:
+        try:
+            catalog = open_catalog(config.catalog, config.s3)
+        except CatalogConfigError as error:
+            return error  # not retried: raised below
         changes = open_change_table(catalog, table)
         state = open_state_table(catalog, config.state_table) if config.state_table else None
         return LakeCommitter(changes, state)
 
     try:
-        committer = retry_call(
+        opened = retry_call(
             connect,
             f"opening Iceberg table {table}",
             policy=retry_policy(config),
@@ -89,8 +92,10 @@ def _tables(
         if stop.is_set():
             return None
         raise
+    if isinstance(opened, CatalogConfigError):
+        raise opened
     log.info(
         "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
     )
-    lake = TableDestination(committer, config.group_id, config.topic)
+    lake = TableDestination(opened, config.group_id, config.topic)
     return Destination(lake, lake, f"table {table}", "lake")

@@ -2,6 +2,7 @@
 becomes, failures handed back for the state machine to retry, and the seek to the tables'
 position."""
 
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -12,6 +13,7 @@ from pyiceberg.exceptions import CommitFailedException
 
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.config import ConsumerConfig
+from consumer.destination import open_destination
 from consumer.iceberg.destination import TableDestination, batch_rows
 from consumer.jobs import Jobs
 from consumer.journal import Resume
@@ -19,7 +21,10 @@ from consumer.partition import Batch, Effects, Flush, Partition, ReadJournal, St
 from shared.arrow import batch_to_changes
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
+from shared.iceberg.catalog import CatalogConfigError
+from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings
+from shared.metrics import Health
 from shared.retry import RetryPolicy, classify
 from shared.s3 import S3Settings
 
@@ -206,3 +211,25 @@ def test_table_options_checked_at_construction() -> None:
         ConsumerConfig(kafka, s3)
     with pytest.raises(PipelineError, match="--state-table needs --table"):
         ConsumerConfig(kafka, s3, "chinook-data", state_table="chinook.customers")
+
+
+@pytest.mark.parametrize(
+    ("catalog", "message"),
+    [
+        (CatalogSettings(uri="not a url"), "bad catalog URI"),
+        (CatalogSettings(uri="nosuchdb://user:hunter2@host/x"), "no database driver"),
+        (CatalogSettings(name="chinook-unconfigured"), "no Iceberg catalog configured"),
+    ],
+)
+def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
+    catalog: CatalogSettings, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [name for name in os.environ if name.startswith("PYICEBERG_")]:
+        monkeypatch.delenv(name)
+    config = ConsumerConfig(
+        KafkaSettings("localhost:1"), S3Settings(), table="a.b", catalog=catalog
+    )
+    started = time.monotonic()
+    with pytest.raises(CatalogConfigError, match=message) as caught:
+        open_destination(config, Health(), threading.Event())
+    assert time.monotonic() - started < 5 and "hunter2" not in str(caught.value)
