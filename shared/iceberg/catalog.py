@@ -1,7 +1,7 @@
 """The Iceberg catalog, built the same way for the consumer and the tools.
 
 With a URI it is pyiceberg's SQL catalog (`sqlite:///PATH` for the embedded default,
-`postgresql://...` in compose); without one, pyiceberg's own configuration decides
+`postgresql+psycopg2://...` in compose); without one, pyiceberg's own configuration decides
 (`.pyiceberg.yaml`, `PYICEBERG_CATALOG__<NAME>__*`: REST, Glue, ...). Either way the S3 endpoint
 and region come from the settings the services use (S3Settings, then the standard AWS chain).
 Credentials are never passed: pyarrow's S3 filesystem reads the standard AWS chain itself, so no
@@ -95,7 +95,7 @@ def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
         url = make_url(settings.uri)
     except ArgumentError:
         raise CatalogConfigError(
-            f"bad catalog URI {where!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+            f"bad catalog URI {where!r}: use sqlite:///PATH or postgresql+psycopg2://USER@HOST/DB"
         ) from None
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def _configured(name: str, properties: dict[str, str]) -> Catalog:
         if "URI missing" in str(error) or "Could not initialize" in str(error):
             raise CatalogConfigError(
                 f"no Iceberg catalog configured: pass --catalog-uri (sqlite:///PATH or "
-                f"postgresql://...) or configure pyiceberg's catalog {name!r} "
+                f"postgresql+psycopg2://...) or configure pyiceberg's catalog {name!r} "
                 f"(.pyiceberg.yaml or PYICEBERG_CATALOG__{name.upper()}__*)"
             ) from None
         raise CatalogConfigError(f"bad Iceberg catalog {name!r}: {_one_line(error)}") from None
