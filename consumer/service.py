@@ -14,9 +14,9 @@ Guarantees:
   what it already holds (`consumer/iceberg/committer.py`); so no record is stored twice
   either. A partition has at most one job running, so its intents, uploads and commits stay in
   offset order.
-- Every S3 or catalog fault is retried under one policy (shared/retry.py): transient ones for as long as they
-  last (`degraded`); permanent ones are probed until `give_up_after`, then the process exits
-  non-zero with nothing more committed. Partitions that wait are paused: memory stays bounded.
+- Every S3 or catalog fault is retried under one policy (shared/retry.py): transient ones for as
+  long as they last (`degraded`); permanent ones are probed until `give_up_after`, then the
+  process exits non-zero with nothing more committed. Partitions that wait are paused: memory stays bounded.
 - On revocation the revoked partitions' batches are flushed and committed (one attempt; a failed
   one is left uncommitted for the next owner). Lost partitions are dropped uncommitted: another
   member may already own them.
