@@ -46,6 +46,7 @@ class TableSink:
 
     def banner(self, s3: embedded.S3Server) -> str:
         """Where the tables are, and how to read them while dev runs."""
+        region = s3.env["AWS_DEFAULT_REGION"]
         env = (
             f"AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_ACCESS_KEY_ID=chinook-local "
             "AWS_SECRET_ACCESS_KEY=chinook-local-secret"
@@ -53,7 +54,7 @@ class TableSink:
         read = (
             "from pyiceberg.catalog.sql import SqlCatalog; "
             f"c = SqlCatalog('default', uri='{self.catalog_uri}', "
-            f"**{{'s3.endpoint': '{s3.endpoint_url}'}}); "
+            f"**{{'s3.endpoint': '{s3.endpoint_url}', 's3.region': '{region}'}}); "
             f"print(c.load_table('{STATE}').scan(limit=10).to_arrow().to_pylist())"
         )
         return (
