@@ -21,7 +21,7 @@ from tests.table_cli import CHANGES, catalog_uri, table_options, verify_tables, 
 
 pytestmark = pytest.mark.slow
 
-LOCK_SECONDS = 12.0  # past SQLite's 5 s busy timeout: commits fail, then land
+LOCK_SECONDS = 10.0  # past SQLite's 5 s busy timeout: commits fail, then land
 
 
 @pytest.fixture()
@@ -61,9 +61,19 @@ def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_
 
 
 def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
+    """Locked at start (the tables cannot be opened), then while batches are being committed."""
     lake.produce_all()
-    consumer = lake.start_consumer()
     try:
+        with closing(sqlite3.connect(tmp_path / "iceberg.db", timeout=30)) as catalog:
+            catalog.execute("BEGIN EXCLUSIVE")
+            consumer = lake.start_consumer()
+            opening = wait_for(
+                lambda: [r for r in _degraded_within(consumer, 0.5) if r.startswith("lake: open")],
+                "the consumer to report the locked catalog at start",
+                30,
+            )
+            catalog.rollback()
+        assert "database is locked" in str(opening), opening
         wait_for(lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED), "a first commit")
         writes, _ = start_writes(lake.db, 300, 100.0, 5)
         producer = lake.start_producer()
