@@ -1,16 +1,21 @@
 """The consumer's settings: each option's definition (see shared/settings.py), checked once at
 construction so a bad value fails at start with a usable message."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Final
 
 from consumer.formats import FORMATS, object_format
 from consumer.formats.protobuf import GZIP_LEVEL
 from shared.bucket_name import BUCKET
+from shared.errors import PipelineError
+from shared.iceberg.settings import CatalogSettings
 from shared.kafka import TOPIC, KafkaSettings
 from shared.s3 import S3Settings
 from shared.settings import Settings, non_empty, setting
 
 MiB = 1024 * 1024
+FLUSH_AGE_OBJECTS: Final = 10.0
+FLUSH_AGE_TABLES: Final = 30.0  # each flush is a commit per table: see README "Iceberg tables"
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,11 @@ class ConsumerConfig(Settings):
 
     kafka: KafkaSettings
     s3: S3Settings
-    bucket: str = BUCKET.field(help="S3 bucket the objects go to.")
+    bucket: str | None = BUCKET.field(
+        default=None,
+        shown_default="required without --table",
+        help="S3 bucket the objects go to.",
+    )
     prefix: str = setting("", help="Key prefix inside the bucket.")
     topic: str = TOPIC.field()
     group_id: str = setting("chinook-s3-sink", help="Consumer group.", rule=non_empty)
@@ -35,10 +44,11 @@ class ConsumerConfig(Settings):
         50_000, min=1, max=10_000_000, help="Flush a partition's batch at this many records."
     )
     flush_bytes: int = setting(16 * MiB, min=1, size=True, help="... or at this many bytes.")
-    flush_age: float = setting(
-        10.0,
+    flush_age: float | None = setting(
+        None,
         min=0.05,
         max=86_400,
+        shown_default=f"{FLUSH_AGE_OBJECTS:g} (objects), {FLUSH_AGE_TABLES:g} (--table)",
         help="... or this many seconds after its first record arrived.",
     )
     format: str = setting(
@@ -93,6 +103,27 @@ class ConsumerConfig(Settings):
         help="Report degraded health (with --exit-when-idle: exit non-zero) once this member has "
         "owned no partition for this many seconds.",
     )
+    table: str | None = setting(
+        None,
+        shown_default="objects",
+        help="Write every change as a row of this Iceberg change table (NAMESPACE.NAME) "
+        "instead of objects.",
+    )
+    state_table: str | None = setting(
+        None,
+        help="With --table: also keep this Iceberg state table (one row per live customer).",
+    )
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.state_table is not None and self.table is None:
+            raise PipelineError("--state-table needs --table (the change table) as well")
+        if self.bucket is None and self.table is None:
+            raise PipelineError(
+                "--bucket is required: the bucket the objects go to (or write Iceberg tables "
+                "with --table)"
+            )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -102,3 +133,10 @@ class ConsumerConfig(Settings):
     @property
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or f"{self.topic}.dlq"
+
+    @property
+    def flush_seconds(self) -> float:
+        """`flush_age`, or its default for the destination."""
+        if self.flush_age is not None:
+            return self.flush_age
+        return FLUSH_AGE_TABLES if self.table else FLUSH_AGE_OBJECTS

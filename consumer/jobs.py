@@ -1,25 +1,44 @@
-"""The consumer's one executor: every S3 job (journal reads, batch flushes) runs on it.
+"""The consumer's one executor: every job of the destination (finding where a partition starts,
+making a batch durable) runs on it.
 
-The service creates it and shuts it down; nothing else in the consumer starts threads (the
-flusher and the uploader run on the calling worker). At most one job per partition is known at a
+The destination is chosen once at start: objects (the journal and the flusher) or Iceberg tables
+(`consumer.iceberg.destination`); both halves have the same two calls. The service creates the
+executor and shuts it down; nothing else in the consumer starts threads (the flusher, the uploader
+and the lake committer run on the calling worker). At most one job per partition is known at a
 time: the partition's state machine never asks for a second one while one runs.
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Protocol
 
-from consumer.flusher import Flusher
-from consumer.journal import Intent, Journal
+from consumer.batcher import PartitionBuffer
+from consumer.journal import Intent, Resume
 from consumer.partition import Flush, Job, ReadJournal
+
+Start = Intent | Resume | None
+
+
+class Starts(Protocol):
+    """Where a newly assigned partition starts (the journal, or the tables' positions)."""
+
+    def read(self, partition: int) -> Start: ...
+
+
+class Writer(Protocol):
+    """Makes batches durable: per partition None once durable, else the error (the flusher, or
+    the tables' committer)."""
+
+    def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]: ...
 
 
 class Jobs:
-    def __init__(self, workers: int, journal: Journal, flusher: Flusher) -> None:
-        self._journal, self._flusher = journal, flusher
-        self._executor = ThreadPoolExecutor(workers, "chinook-s3")
-        self._running: dict[int, tuple[Job, Future[Intent | None]]] = {}
-        self._unfinished: set[Future[Intent | None]] = set()  # discarded ones included
+    def __init__(self, workers: int, starts: Starts, writer: Writer) -> None:
+        self._starts, self._writer = starts, writer
+        self._executor = ThreadPoolExecutor(workers, "chinook-jobs")
+        self._running: dict[int, tuple[Job, Future[Start]]] = {}
+        self._unfinished: set[Future[Start]] = set()  # discarded ones included
 
     @property
     def busy(self) -> bool:
@@ -32,7 +51,7 @@ class Jobs:
         future.add_done_callback(self._unfinished.discard)
         self._running[job.partition] = (job, future)
 
-    def finished(self) -> list[tuple[Job, "Future[Intent | None]"]]:
+    def finished(self) -> list[tuple[Job, "Future[Start]"]]:
         """The jobs that have ended (forgotten here): their futures hold the outcome."""
         done = [p for p, (_, future) in self._running.items() if future.done()]
         return [self._running.pop(p) for p in done]
@@ -62,12 +81,12 @@ class Jobs:
         without waiting for its thread)."""
         self._executor.shutdown(wait=not self._unfinished, cancel_futures=True)
 
-    def _run(self, job: Job) -> Intent | None:
-        """ReadJournal: the intent. Flush: None once the batch is durable; raises otherwise."""
+    def _run(self, job: Job) -> Start:
+        """ReadJournal: where to start. Flush: None once the batch is durable; raises otherwise."""
         if isinstance(job, ReadJournal):
-            return self._journal.read(job.partition)
+            return self._starts.read(job.partition)
         assert isinstance(job, Flush)
-        error = self._flusher.flush({job.partition: job.batch.buffer})[job.partition]
+        error = self._writer.flush({job.partition: job.batch.buffer})[job.partition]
         if error is not None:
             raise error
         return None

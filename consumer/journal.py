@@ -36,11 +36,13 @@ class Resume:
 
     `offset` None means the committed offset (or auto.offset.reset when there is none);
     `forced_end` set means: the first batch is exactly [offset, forced_end), whatever the flush
-    rules say.
+    rules say; `seek` means: fetch from `offset` whatever offset Kafka committed (the Iceberg
+    tables' own positions decide).
     """
 
     offset: int | None
     forced_end: int | None = None
+    seek: bool = False
 
 
 def resume_point(committed: int | None, intent: Intent | None) -> Resume:

@@ -6,7 +6,8 @@ a job on the executor, pause or resume fetching, seek. Nothing here touches Kafk
 comes from an injected clock, so every transition is tested alone (tests/unit/test_partition.py).
 
 States (at most one job per partition runs at any time: in the states marked *):
-  RECOVERING*  assigned; the journal read decides where to start; fetching paused
+  RECOVERING*  assigned; the destination decides where to start (the object journal's intent,
+               or the Iceberg tables' positions); fetching paused
   FILLING      buffering records; nothing on its way to S3
   REBUILDING   buffering exactly the journal's unfinished batch [start, end); no flush rule applies
   FLUSHING*    a batch on its way to S3 while the next one fills
@@ -16,7 +17,7 @@ States (at most one job per partition runs at any time: in the states marked *):
   CLOSED       revoked, lost, stopped or abandoned: nothing more happens
 
 Transitions (`tick` is the one switch for the clock-driven ones):
-  RECOVERING  -- journal read -->  FILLING or REBUILDING                           (resume)
+  RECOVERING  -- start found -->  FILLING or REBUILDING                   (resume; tables: seek)
   FILLING     -- records, bytes or age reached; end of partition with exit_when_idle --> FLUSHING
   REBUILDING  -- the batch's last offset, a record past it, or the end of the partition --> FLUSHING
   FLUSHING    -- the next buffer reaches a limit -->  FULL                         (pause)
@@ -48,7 +49,7 @@ from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Message
 
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.dead_letters import DeadLetter
-from consumer.journal import Intent, resume_point
+from consumer.journal import Intent, Resume, resume_point
 from consumer.poison import parse_change, reject
 from shared.retry import Failures, RetryPolicy
 
@@ -81,14 +82,16 @@ class Batch:
 
 @dataclass(frozen=True)
 class ReadJournal:
-    """Job: read the partition's journal intent (an `Intent` or None)."""
+    """Job: find where the partition starts: its journal intent (an `Intent` or None) for
+    objects, a `Resume` for tables."""
 
     partition: int
 
 
 @dataclass(frozen=True)
 class Flush:
-    """Job: make the batch's objects durable in S3 (intent first)."""
+    """Job: make the batch durable (objects: intent first, then the objects; tables: one commit
+    per table)."""
 
     partition: int
     batch: Batch
@@ -170,13 +173,14 @@ class Partition:
         """Just assigned (at the committed offset): pause, and read the journal."""
         return Effects(job=ReadJournal(self.number), pause=True)
 
-    def recovered(self, intent: Intent | None) -> Effects:
-        """The journal read succeeded: start at the committed offset, or rebuild its batch."""
+    def recovered(self, found: Intent | Resume | None) -> Effects:
+        """The start was found: from the journal's intent (start at the committed offset, or
+        rebuild its batch), or the destination's own `Resume` (seek there)."""
         if self.state is State.CLOSED:
             return NOTHING  # revoked or stopped while reading
         assert self.state is State.RECOVERING, self.state
         self.failures.succeeded()
-        resume = resume_point(self.committed, intent)
+        resume = found if isinstance(found, Resume) else resume_point(self.committed, found)
         if resume.offset is not None:
             self.next_offset = resume.offset
         if resume.forced_end is not None:
@@ -192,6 +196,9 @@ class Partition:
         else:
             self.state = State.FILLING
             log.info("%r: assigned, starting at %s", self, _offset(self.next_offset))
+        if resume.seek and resume.offset is not None:
+            self._dropped, self.eof = None, False  # the end must be reached again from there
+            return Effects(resume=True, seek=resume.offset)
         return self._resume()
 
     def add(self, message: Message, now: float) -> Effects | None:

@@ -1,18 +1,22 @@
-"""The consumer service: Kafka records -> batches per partition -> S3 objects -> committed offsets.
+"""The consumer service: Kafka records -> batches per partition -> S3 objects or Iceberg rows ->
+committed offsets.
 
 This module keeps the poll loop and the rebalance. Each partition's batches, retries and pauses
-are its state machine's (`partition.py`); every S3 job runs on the one executor (`jobs.py`);
-finished jobs are settled, and durable batches committed, by `settle.py`.
+are its state machine's (`partition.py`); where batches go is the destination chosen at start
+(`destination.py`), whose jobs run on the one executor (`jobs.py`); finished jobs are settled,
+and durable batches committed, by `settle.py`.
 
 Guarantees:
-- An offset is committed only after every record below it is in S3 or, rejected as poison, in the
-  dead-letter topic (see `dead_letters.py`), so a crash never loses a record; the journal (see
-  `journal.py`) makes the replay after a crash rewrite the same keys, so no record is stored twice
+- An offset is committed only after every record below it is durable (in S3, or in every Iceberg
+  table) or, rejected as poison, in the dead-letter topic (see `dead_letters.py`), so a crash never
+  loses a record. Objects: the journal (see `journal.py`) makes the replay after a crash rewrite
+  the same keys; tables: a partition starts at the tables' own position and every table skips
+  what it already holds (`consumer/iceberg/committer.py`); so no record is stored twice
   either. A partition has at most one job running, so its intents, uploads and commits stay in
   offset order.
-- Every S3 fault is retried under one policy (shared/retry.py): transient ones for as long as they
-  last (`degraded`); permanent ones are probed until `give_up_after`, then the process exits
-  non-zero with nothing more committed. Partitions that wait are paused: memory stays bounded.
+- Every S3 or catalog fault is retried under one policy (shared/retry.py): transient ones for as
+  long as they last (`degraded`); permanent ones are probed until `give_up_after`, then the
+  process exits non-zero with nothing more committed. Partitions that wait are paused: memory stays bounded.
 - On revocation the revoked partitions' batches are flushed and committed (one attempt; a failed
   one is left uncommitted for the next owner). Lost partitions are dropped uncommitted: another
   member may already own them.
@@ -38,11 +42,9 @@ from confluent_kafka import (
 from consumer import metrics
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterWriter
-from consumer.flusher import Flusher
-from consumer.formats import object_format
+from consumer.destination import Destination, open_destination
 from consumer.gauges import forget_lag, update_gauges
 from consumer.jobs import Jobs
-from consumer.journal import Journal
 from consumer.ownership import Ownership
 from consumer.partition import NOTHING, Effects, Partition, State
 from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
@@ -50,15 +52,12 @@ from consumer.startup import (
     KAFKA_TIMEOUT,
     consumer_settings,
     partition_factory,
-    wait_for_bucket,
     wait_for_topic,
 )
 from consumer.troubles import Troubles
-from consumer.uploader import Uploader
 from shared.errors import PipelineError
 from shared.kafka import check_broker
 from shared.metrics import Health
-from shared.s3 import make_client
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +68,21 @@ GAUGE_INTERVAL: Final = 1.0
 
 
 def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) -> None:
-    """Consume `config.topic` into `config.bucket` until `stop` is set (or, with
-    `exit_when_idle`, until every assigned partition is drained, uploaded and committed).
+    """Consume `config.topic` into `config.bucket` (or, with `table`, the Iceberg tables) until
+    `stop` is set (or, with `exit_when_idle`, until every assigned partition is drained, durable
+    and committed).
 
-    Raises PipelineError when the broker or the bucket cannot be used at start, when a permanent
-    S3 fault outlasts `give_up_after`, or, with `exit_when_idle`, when the member owns no
-    partition for `unassigned_timeout` seconds.
+    Raises PipelineError when the broker or the destination cannot be used at start, when a
+    permanent S3 or catalog fault outlasts `give_up_after`, or, with `exit_when_idle`, when the
+    member owns no partition for `unassigned_timeout` seconds.
     """
     check_broker(config.kafka)
-    client = make_client(config.s3)
-    if not wait_for_bucket(client, config, health, stop):
+    destination = open_destination(config, health, stop)
+    if destination is None:
         return
     if not wait_for_topic(config, health, stop):
         return
-    uploader = Uploader(
-        client, config.bucket, config.multipart_threshold, config.multipart_chunksize
-    )
-    _Service(config, health, stop, uploader).run()
+    _Service(config, health, stop, destination).run()
 
 
 class _Service:
@@ -94,15 +91,12 @@ class _Service:
         config: ConsumerConfig,
         health: Health,
         stop: threading.Event,
-        uploader: Uploader,
+        destination: Destination,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config, self._health, self._stop, self._clock = config, health, stop, clock
         self._topic = config.topic
-        journal = Journal(uploader, config.prefix, config.group_id, config.topic)
-        encoding = object_format(config.format, config.compression, config.gzip_level)
-        flusher = Flusher(uploader, journal, config.layout, config.prefix, config.topic, encoding)
-        self._jobs = Jobs(config.upload_concurrency, journal, flusher)
+        self._jobs = Jobs(config.upload_concurrency, destination.starts, destination.writer)
         self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
         self._partitions: dict[int, Partition] = {}
         self._troubles = Troubles(health)
@@ -117,7 +111,13 @@ class _Service:
         self._gauges_at = 0.0
         self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
         self._settler = Settler(
-            self._consumer, self._topic, config.bucket, self._dead_letters, self._troubles, clock
+            self._consumer,
+            self._topic,
+            destination.where,
+            self._dead_letters,
+            self._troubles,
+            clock,
+            destination.component,
         )
 
     def run(self) -> None:

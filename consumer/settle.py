@@ -1,8 +1,9 @@
-"""Settling finished jobs: each outcome goes to its partition's state machine, and batches in S3
-become durable and committed.
+"""Settling finished jobs: each outcome goes to its partition's state machine, and batches made
+durable (objects in S3, or rows in the Iceberg tables) are committed.
 
-Guarantee: a batch's end offset is committed only after its objects are in S3 and every dead
-letter in it is acknowledged by the broker; then `Partition.landed` is told the committed offset.
+Guarantee: a batch's end offset is committed only after the batch is durable in the destination
+and every dead letter in it is acknowledged by the broker; then `Partition.landed` is told the
+committed offset.
 """
 
 import logging
@@ -14,7 +15,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumer import metrics
 from consumer.dead_letters import DeadLetterError, DeadLetterWriter
-from consumer.journal import Intent
+from consumer.jobs import Start
 from consumer.partition import Effects, Flush, Job, Partition, ReadJournal, State
 from consumer.troubles import Troubles
 from shared.retry import classify
@@ -22,7 +23,7 @@ from shared.retry import classify
 log = logging.getLogger("consumer.service")
 
 DEAD_LETTER_TIMEOUT: Final = 10.0  # seconds a settle waits for the broker to acknowledge
-Finished = list[tuple[Job, "Future[Intent | None]"]]
+Finished = list[tuple[Job, "Future[Start]"]]
 
 
 class Settler:
@@ -30,12 +31,14 @@ class Settler:
         self,
         consumer: Consumer,
         topic: str,
-        bucket: str,
+        where: str,
         dead_letters: DeadLetterWriter,
         troubles: Troubles,
         clock: Callable[[], float],
+        component: str = "s3",
     ) -> None:
-        self._consumer, self._topic, self._bucket = consumer, topic, bucket
+        self._consumer, self._topic, self._where = consumer, topic, where  # `where`: for messages
+        self._component = component  # the health component a failed job degrades
         self._dead_letters, self._troubles, self._clock = dead_letters, troubles, clock
 
     def settle(
@@ -80,7 +83,7 @@ class Settler:
         if isinstance(error, DeadLetterError):
             name, what = "dead-letters", f"writing the dead letters of {partition!r}"
         else:
-            name, what = "s3", f"{partition.operation} (bucket {self._bucket})"
+            name, what = self._component, f"{partition.operation} ({self._where})"
             if isinstance(job, Flush):
                 metrics.UPLOAD_FAILURES.inc()
         effects = partition.failed(error)  # raises PipelineError when it is time to give up
@@ -109,7 +112,7 @@ class Settler:
         try:
             answers = self._consumer.commit(offsets=offsets, asynchronous=False) or []
         except KafkaException as error:
-            log.warning("offset commit failed (the batches are in S3): %s", error.args[0].str())
+            log.warning("offset commit failed (the batches are durable): %s", error.args[0].str())
             return {}
         committed: dict[int, int] = {}
         for answer in answers:

@@ -65,7 +65,7 @@ def partition_factory(
 ) -> Callable[[int, int | None], Partition]:
     """Makes the state machine of a newly assigned partition from its number and committed
     offset."""
-    limits = FlushLimits(config.flush_records, config.flush_bytes, config.flush_age)
+    limits = FlushLimits(config.flush_records, config.flush_bytes, config.flush_seconds)
     policy = retry_policy(config)
 
     def new(number: int, committed: int | None) -> Partition:

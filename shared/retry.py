@@ -3,10 +3,10 @@
 boto3 and librdkafka retry single requests first; this policy decides what happens when an
 operation still fails after theirs:
 - A transient fault (5xx, SlowDown and other throttling, timeouts, connection resets, a locked
-  SQLite database) is retried with capped exponential backoff and full jitter for as long as it
+  SQLite database, an Iceberg catalog down or locked, a commit conflict) is retried with capped exponential backoff and full jitter for as long as it
   lasts; the service reports itself `degraded`.
 - A permanent fault (access denied, a missing bucket, bad credentials, a disabled KMS key, a
-  missing table) will not clear by itself: it is logged at ERROR with its fix, the service reports
+  missing table, a missing Iceberg table or a denied catalog) will not clear by itself: it is logged at ERROR with its fix, the service reports
   `failing`, retries slow to one probe every `probe_interval`, and once the fault has lasted
   `give_up_after` seconds (0: never) the caller gives up and the process exits non-zero, so an
   orchestrator restarts it and someone is alerted. A probe that succeeds recovers by itself.
@@ -30,6 +30,24 @@ from shared.errors import PipelineError
 from shared.metrics import Health
 
 T = TypeVar("T")
+
+# Iceberg and catalog errors, by class name so that nothing here imports pyiceberg or SQLAlchemy:
+# permanent ones with their fix; the rest of these (a commit conflict that outlasted the
+# committer's own retries, the catalog database locked or unreachable) are transient.
+_PERMANENT_LAKE: Final[dict[str, str]] = {
+    "pyiceberg.exceptions.NoSuchTableError": "restore the table, or fix --table/--state-table",
+    "pyiceberg.exceptions.NoSuchNamespaceError": "restore the namespace, or fix --table",
+    "pyiceberg.exceptions.ForbiddenError": "grant the catalog credentials access to the table",
+    "pyiceberg.exceptions.UnauthorizedError": "fix the catalog credentials",
+    "sqlalchemy.exc.ProgrammingError": "grant the catalog user access to the catalog's tables",
+}
+_TRANSIENT_LAKE: Final = frozenset(
+    {
+        "pyiceberg.exceptions.CommitFailedException",
+        "pyiceberg.exceptions.ServiceUnavailableError",
+        "sqlalchemy.exc.OperationalError",
+    }
+)
 
 # S3 error codes that no retry can fix, with what the operator should do.
 _PERMANENT_S3: Final[dict[str, str]] = {
@@ -81,7 +99,22 @@ def classify(error: BaseException) -> Fault:
         if text.startswith("no such table"):
             return Fault(True, text, "restore the table, or point --db at the right file")
         return Fault(False, text)
+    lake = _lake_fault(error)
+    if lake is not None:
+        return lake
     return Fault(False, f"{type(error).__name__}: {error}")
+
+
+def _lake_fault(error: BaseException) -> Fault | None:
+    """An Iceberg or catalog error sorted by its class, in one line (SQLAlchemy appends the SQL
+    statement on further lines); None for any other error."""
+    for cls in type(error).__mro__:
+        name = f"{cls.__module__}.{cls.__name__}"
+        fix = _PERMANENT_LAKE.get(name)
+        if fix is not None or name in _TRANSIENT_LAKE:
+            text = (str(error).strip().splitlines() or [""])[0]
+            return Fault(fix is not None, f"{type(error).__name__}: {text}", fix or "")
+    return None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from chinook_pipeline.tools.options import (
     MaintainOptions,
     QueryOptions,
     SeedOptions,
+    TableVerifyOptions,
     VerifyOptions,
     WriteOptions,
 )
@@ -145,22 +146,19 @@ def producer(ctx: click.Context, **params: Any) -> None:
 @options_from(ServiceSettings)
 @click.pass_context
 def consumer(ctx: click.Context, **params: Any) -> None:
-    """Consume change events in a group, batch them into S3 objects, commit after upload."""
+    """Consume change events in a group into S3 objects or Iceberg tables; commit once durable."""
     from chinook_pipeline.cli.runner import run_service
     from consumer.service import run_consumer
 
     config = build(ConsumerConfig, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
     logs.configure(service.log_level)
-    _log_start(
-        "consumer",
-        config.kafka,
-        bucket=config.bucket,
-        prefix=config.prefix,
-        topic=config.topic,
-        group=config.group_id,
-        format=config.format,
+    where = (
+        {"table": config.table, "state_table": config.state_table or "none"}
+        if config.table
+        else {"bucket": config.bucket, "prefix": config.prefix, "format": config.format}
     )
+    _log_start("consumer", config.kafka, **where, topic=config.topic, group=config.group_id)
     run_service("consumer", lambda health, stop: run_consumer(config, health, stop), service)
 
 
@@ -322,6 +320,25 @@ def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
         older_than = parse_duration(options.older_than)
         for line in maintain(table, s3_client(params), older_than, options.dry_run):
             click.echo(line)
+
+
+@iceberg.command("verify")
+@options_from(TableVerifyOptions, CatalogSettings, S3Settings)
+def iceberg_verify(**params: Any) -> None:
+    """Compare the state table with the database; look for events stored twice in the change table.
+
+    Exits 0 only when every customer matches and no change event occurs twice.
+    """
+    from chinook_pipeline.tools.verify_tables import verify_tables
+    from shared.iceberg.catalog import load_table, open_catalog
+
+    options = build(TableVerifyOptions, params)
+    catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
+    state, changes = load_table(catalog, options.table), load_table(catalog, options.changes)
+    report = verify_tables(options.db, state, changes)
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
 
 
 cli.add_command(bench)

@@ -1,7 +1,7 @@
 """`chinook-pipeline dev`: the embedded default, the whole pipeline on real parts, one command.
 
 It runs the producer and the consumer as two separate processes, exactly as a user would, next
-to a Tansu broker and a moto S3 server; on SIGINT/SIGTERM it stops the writes, lets the pipeline
+to a Tansu broker and a moto S3 server, plus a consumer writing Iceberg tables (table_sink.py); on SIGINT/SIGTERM it stops the writes, lets the pipeline
 drain, stops every child and prints the result of `verify`.
 """
 
@@ -19,6 +19,7 @@ from chinook_pipeline.local import embedded
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.parquet_sink import ParquetSink
 from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
+from chinook_pipeline.local.table_sink import TableSink
 from chinook_pipeline.tools.bucket import setup_bucket
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import verify
@@ -56,10 +57,12 @@ def run_dev(options: DevOptions) -> int:
             log.info("seeded %s with %d customers", options.db, added)
         producer, consumer = _start_services(options, broker, log_dir)
         parquet = ParquetSink.start(options, broker, log_dir)
-        for process in (producer.process, consumer.process, parquet.child.process):
-            cleanup.callback(embedded.stop, process)
+        tables = TableSink.start(options, broker, log_dir)
+        for child in (producer, consumer, parquet.child, tables.child):
+            cleanup.callback(embedded.stop, child.process)
         _print_banner(options, broker, s3, producer, consumer, log_dir)
         click.echo(parquet.banner(options, s3))
+        click.echo(tables.banner(s3))
         writes = threading.Event()
         writer = threading.Thread(target=_write, args=(options, writes), daemon=True)
         if options.writes:
@@ -71,13 +74,16 @@ def run_dev(options: DevOptions) -> int:
         if failed:
             return 1
         drained = _drain(producer, consumer)
-        report = verify(options.db, client, options.bucket_name)
+        report = verify(options.db, client, options.bucket_name, options.topic)  # not iceberg/
         parquet_report = parquet.finish(client, options)
+        tables_report = tables.finish(options)
         click.echo(f"final: {drained}")
         click.echo(f"verify: {report.summary()}")
         click.echo(f"verify (parquet): {parquet_report.summary()}")
+        click.echo(f"verify (tables): {tables_report.summary() if tables_report else 'failed'}")
         _print_sample(client, options.bucket_name, options.topic, s3)
-        return 0 if report.ok and parquet_report.ok else 1
+        reports = (report, parquet_report, tables_report)
+        return 0 if all(item is not None and item.ok for item in reports) else 1
 
 
 def _write(options: DevOptions, stop: threading.Event) -> None:

@@ -65,6 +65,21 @@ class QueryOptions(Settings):
 
 
 @dataclass(frozen=True)
+class TableVerifyOptions(Settings):
+    db: Path = setting(help="SQLite database to compare with.")
+    table: str = setting(help="State table to compare with the database (NAMESPACE.NAME).")
+    change_table: str | None = setting(
+        None,
+        shown_default="customer_changes beside --table",
+        help="Change table to check for events stored twice (NAMESPACE.NAME).",
+    )
+
+    @property
+    def changes(self) -> str:
+        return self.change_table or f"{self.table.rpartition('.')[0]}.customer_changes"
+
+
+@dataclass(frozen=True)
 class MaintainOptions(Settings):
     older_than: str = setting(
         "1h",

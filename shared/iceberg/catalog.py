@@ -1,7 +1,7 @@
 """The Iceberg catalog, built the same way for the consumer and the tools.
 
 With a URI it is pyiceberg's SQL catalog (`sqlite:///PATH` for the embedded default,
-`postgresql://...` in compose); without one, pyiceberg's own configuration decides
+`postgresql+psycopg2://...` in compose); without one, pyiceberg's own configuration decides
 (`.pyiceberg.yaml`, `PYICEBERG_CATALOG__<NAME>__*`: REST, Glue, ...). Either way the S3 endpoint
 and region come from the settings the services use (S3Settings, then the standard AWS chain).
 Credentials are never passed: pyarrow's S3 filesystem reads the standard AWS chain itself, so no
@@ -19,11 +19,16 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.s3 import S3Settings
+
+
+class CatalogConfigError(PipelineError):
+    """The catalog settings cannot work: no retry fixes them (a bad URI, no catalog configured)."""
+
 
 _TABLE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
@@ -78,7 +83,8 @@ def s3_properties(s3: S3Settings) -> dict[str, str]:
 
 
 def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
-    """A connected catalog; raises PipelineError (one line, no secrets) when it cannot open."""
+    """A connected catalog; raises PipelineError (one line, no secrets) when it cannot open:
+    CatalogConfigError when the settings cannot work, whether or not the catalog is up."""
     properties = s3_properties(s3)
     if settings.warehouse:
         properties["warehouse"] = settings.warehouse
@@ -88,13 +94,18 @@ def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
     try:
         url = make_url(settings.uri)
     except ArgumentError:
-        raise PipelineError(
-            f"bad catalog URI {where!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+        raise CatalogConfigError(
+            f"bad catalog URI {where!r}: use sqlite:///PATH or postgresql+psycopg2://USER@HOST/DB"
         ) from None
     if url.get_backend_name() == "sqlite" and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     try:
         return SqlCatalog(settings.name, uri=settings.uri, **properties)
+    except (NoSuchModuleError, ImportError) as error:
+        raise CatalogConfigError(
+            f"no database driver for the catalog at {where}: {_one_line(error, url.password)}: "
+            "use sqlite:///PATH or postgresql+psycopg2://..."
+        ) from None
     except Exception as error:
         raise PipelineError(
             f"cannot open the Iceberg catalog at {where}: {_one_line(error, url.password)}: "
@@ -107,12 +118,12 @@ def _configured(name: str, properties: dict[str, str]) -> Catalog:
         return load_catalog(name, **properties)
     except ValueError as error:
         if "URI missing" in str(error) or "Could not initialize" in str(error):
-            raise PipelineError(
+            raise CatalogConfigError(
                 f"no Iceberg catalog configured: pass --catalog-uri (sqlite:///PATH or "
-                f"postgresql://...) or configure pyiceberg's catalog {name!r} "
+                f"postgresql+psycopg2://...) or configure pyiceberg's catalog {name!r} "
                 f"(.pyiceberg.yaml or PYICEBERG_CATALOG__{name.upper()}__*)"
             ) from None
-        raise PipelineError(f"bad Iceberg catalog {name!r}: {_one_line(error)}") from None
+        raise CatalogConfigError(f"bad Iceberg catalog {name!r}: {_one_line(error)}") from None
     except Exception as error:
         raise PipelineError(
             f"cannot open the Iceberg catalog {name!r}: {_one_line(error)}: check pyiceberg's "

@@ -14,7 +14,7 @@ class CatalogSettings(Settings):
         flag="catalog-uri",
         secret=True,  # a PostgreSQL URI may carry a password
         shown_default="pyiceberg's own configuration",
-        help="Iceberg SQL catalog: sqlite:///PATH or postgresql://USER@HOST/DB.",
+        help="Iceberg SQL catalog: sqlite:///PATH or postgresql+psycopg2://USER@HOST/DB.",
     )
     warehouse: str | None = setting(None, help="Where new tables go: s3://BUCKET/PREFIX.")
     name: str = setting(

@@ -173,7 +173,7 @@ def test_dev_stops_cleanly_on_sigint(tmp_path: Path, cli: Cli) -> None:
     try:
         wait_for(lambda: sum("published=" in line for line in lines) >= 3, "three status lines")
         children = _descendants(process.pid)
-        assert len(children) >= 4, children  # broker, S3 server, producer, consumer
+        assert len(children) >= 5, children  # broker, S3 server, producer, consumers
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=180) == 0, "".join(lines)
     finally:
@@ -181,7 +181,7 @@ def test_dev_stops_cleanly_on_sigint(tmp_path: Path, cli: Cli) -> None:
             process.kill()
     reader.join(5)
     output = "".join(lines)
-    assert "verify:" in output, output
+    assert "verify:" in output and "verify (tables): OK" in output, output
     wait_for(lambda: not any(_alive(pid) for pid in children), "every child to be gone", timeout=10)
 
 

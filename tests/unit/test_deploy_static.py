@@ -220,7 +220,7 @@ def test_metrics_endpoints_are_reachable_and_health_checked() -> None:
 def test_s3_clients_get_the_minio_endpoint_and_local_credentials() -> None:
     services = compose_services()
     minio = environment(services["minio"])
-    for name in ("bucket-setup", "consumer"):
+    for name in ("bucket-setup", "consumer", "consumer-tables"):
         env = environment(services[name])
         assert env["AWS_ENDPOINT_URL_S3"] == "http://minio:9000", name
         assert env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"], name
@@ -233,6 +233,37 @@ def test_consumer_runs_two_replicas_of_one_group() -> None:
     assert environment(consumer)["CHINOOK_GROUP_ID"]
     assert "ports" not in consumer, "published ports would clash between replicas"
     assert "container_name" not in consumer, "a fixed container name cannot be replicated"
+
+
+def test_table_consumer_writes_both_tables_to_its_own_catalog_database_and_bucket() -> None:
+    services = compose_services()
+    tables = services["consumer-tables"]
+    env = environment(tables)
+    assert env["CHINOOK_GROUP_ID"] not in {
+        environment(services[name]).get("CHINOOK_GROUP_ID")
+        for name in services
+        if name != "consumer-tables"
+    }, "a group of its own: another group's members would split the records with it"
+    assert env["CHINOOK_TABLE"] and env["CHINOOK_STATE_TABLE"]
+    uri = urlsplit(env["CHINOOK_CATALOG_URI"])
+    postgres = environment(services["postgres"])
+    assert uri.scheme.startswith("postgresql") and uri.hostname == "postgres"
+    assert (uri.username, uri.password) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+    )
+    database = uri.path.lstrip("/")
+    assert database != postgres["POSTGRES_DB"], "Bufstream's metadata database is not the catalog's"
+    created = " ".join(services["lake-catalog-db"]["command"])
+    assert f"createdb {database}" in created and f"datname = '{database}'" in created, created
+    warehouse = urlsplit(env["CHINOOK_WAREHOUSE"])
+    assert warehouse.scheme == "s3" and "CHINOOK_BUCKET" not in env, "tables need no --bucket"
+    assert f"local/{warehouse.netloc}" in " ".join(services["lake-bucket"]["command"])
+    assert warehouse.netloc != environment(services["consumer"])["CHINOOK_BUCKET"], (
+        "table files in the objects' bucket would be read by verify"
+    )
+    for job in ("lake-bucket", "lake-catalog-db"):
+        assert tables["depends_on"][job]["condition"] == "service_completed_successfully"
 
 
 def test_writer_only_runs_under_its_profile() -> None:
@@ -437,6 +468,7 @@ def test_prometheus_scrapes_every_replica_of_each_service_on_its_metrics_port() 
     for service_name, job_name in (
         ("producer", "chinook-producer"),
         ("consumer", "chinook-consumer"),
+        ("consumer-tables", "chinook-consumer-tables"),
     ):
         (sd,) = jobs[job_name]["dns_sd_configs"]
         assert sd["names"] == [service_name] and sd["type"] == "A"

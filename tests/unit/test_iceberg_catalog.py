@@ -39,13 +39,16 @@ def test_s3_properties_carry_endpoint_and_region_never_credentials(
 
 
 def test_an_unreachable_catalog_is_one_line_without_the_password() -> None:
-    uri = "postgresql://chinook:planted-secret@127.0.0.1:1/catalog"
-    assert safe_uri(uri) == "postgresql://chinook:***@127.0.0.1:1/catalog"
+    # The driver named: SQLAlchemy 2.1's default for postgresql:// is psycopg 3, not installed here
+    uri = "postgresql+psycopg2://chinook:planted-secret@127.0.0.1:1/catalog"
+    assert safe_uri(uri) == "postgresql+psycopg2://chinook:***@127.0.0.1:1/catalog"
     with pytest.raises(PipelineError) as raised:
         open_catalog(CatalogSettings(uri=uri, warehouse="s3://b/w"), S3Settings(region="us-east-1"))
     message = str(raised.value)
     assert "planted-secret" not in message and "\n" not in message
-    assert message.startswith("cannot open the Iceberg catalog at postgresql://chinook:***@")
+    assert message.startswith(
+        "cannot open the Iceberg catalog at postgresql+psycopg2://chinook:***@"
+    )
 
 
 def test_no_uri_and_no_pyiceberg_configuration_says_how_to_configure(

@@ -40,6 +40,24 @@ def test_classify(error: Exception, permanent: bool) -> None:
     assert bool(fault.fix) is permanent
 
 
+def test_classify_iceberg_and_catalog_faults() -> None:
+    from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    locked = OperationalError(
+        "INSERT INTO iceberg_tables ...", {}, sqlite3.OperationalError("database is locked")
+    )
+    down = OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+    denied = ProgrammingError("SELECT", {}, Exception("permission denied for table iceberg_tables"))
+    for error in (CommitFailedException("conflict"), locked, down):
+        fault = classify(error)
+        assert not fault.permanent and "\n" not in fault.cause, fault
+    assert "database is locked" in classify(locked).cause
+    for error in (NoSuchTableError("Table does not exist: chinook.x"), denied):
+        fault = classify(error)
+        assert fault.permanent and fault.fix, fault
+
+
 def test_transient_waits_grow_with_full_jitter_up_to_the_cap() -> None:
     policy = RetryPolicy(base=0.5, cap=30.0)
     transient = classify(client_error("SlowDown"))

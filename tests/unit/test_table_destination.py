@@ -1,0 +1,235 @@
+"""The Iceberg table destination with a fake committer: where partitions start, the rows a batch
+becomes, failures handed back for the state machine to retry, and the seek to the tables'
+position."""
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+import pytest
+from pyiceberg.exceptions import CommitFailedException
+
+from consumer.batcher import FlushLimits, PartitionBuffer
+from consumer.config import ConsumerConfig
+from consumer.destination import open_destination
+from consumer.iceberg.destination import TableDestination, batch_rows
+from consumer.jobs import Jobs
+from consumer.journal import Resume
+from consumer.partition import Batch, Effects, Flush, Partition, ReadJournal, State
+from shared.arrow import batch_to_changes
+from shared.changes import Customer, CustomerChange, Operation
+from shared.errors import PipelineError
+from shared.iceberg.catalog import CatalogConfigError
+from shared.iceberg.settings import CatalogSettings
+from shared.kafka import KafkaSettings
+from shared.metrics import Health
+from shared.retry import RetryPolicy, classify
+from shared.s3 import S3Settings
+
+HOUR_MS = 3_600_000
+T = 1_710_064_800_000  # 2024-03-10T10:00:00Z
+
+
+def change(sequence: int) -> bytes:
+    message = CustomerChange(op=Operation.OPERATION_INSERT, sequence=sequence, customer_id=7)
+    message.after.CopyFrom(Customer(customer_id=7, first_name="A", last_name="B", email="e"))
+    return message.SerializeToString()
+
+
+class FakeCommitter:
+    """Stands in for LakeCommitter: records every commit; fails the first `failures` ones."""
+
+    def __init__(self, positions: dict[int, int], failures: int = 0) -> None:
+        self.positions, self.failures = positions, failures
+        self.commits: list[tuple[str, str, dict[int, tuple[pa.RecordBatch, int]]]] = []
+
+    def start_positions(self, group: str, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        return {p: self.positions.get(p, 0) for p in partitions}
+
+    def commit(
+        self, group: str, topic: str, batches: Mapping[int, tuple[pa.RecordBatch, int]]
+    ) -> dict[int, int]:
+        if self.failures:
+            self.failures -= 1
+            raise CommitFailedException("20 conflicting commits in a row on chinook.changes")
+        self.commits.append((group, topic, dict(batches)))
+        for partition, (_, next_offset) in batches.items():
+            self.positions[partition] = max(self.positions.get(partition, 0), next_offset)
+        return {p: self.positions[p] for p in batches}
+
+
+def destination(committer: FakeCommitter) -> TableDestination:
+    return TableDestination(committer, "g", "t")  # type: ignore[arg-type]
+
+
+def buffer_with_poison() -> PartitionBuffer:
+    """Offsets 5..9: two hours of records, a rejected record (7) and a tombstone (9) covered."""
+    buffer = PartitionBuffer("hive-hourly")
+    buffer.add(5, T, change(1), 0.0)
+    buffer.add(6, T + HOUR_MS, change(2), 0.0)
+    buffer.cover(7, 0.0)
+    buffer.add(8, T + 10, change(3), 0.0)
+    buffer.cover(9, 0.0)
+    return buffer
+
+
+def test_a_partition_starts_at_the_tables_position_and_seeks_there() -> None:
+    lake = destination(FakeCommitter({3: 120}))
+    assert lake.read(3) == Resume(120, seek=True)
+    assert lake.read(4) == Resume(0, seek=True)  # never seen: from the beginning
+
+
+def test_a_batch_becomes_rows_with_their_kafka_coordinates() -> None:
+    rows = batch_rows(2, buffer_with_poison())
+    assert rows.num_rows == 3
+    assert sorted(rows["kafka_offset"].to_pylist()) == [5, 6, 8]
+    assert set(rows["kafka_partition"].to_pylist()) == {2}
+    by_offset = dict(zip(rows["kafka_offset"].to_pylist(), batch_to_changes(rows), strict=True))
+    assert by_offset == {5: change(1), 6: change(2), 8: change(3)}
+    stamps = dict(
+        zip(rows["kafka_offset"].to_pylist(), rows["kafka_timestamp"].to_pylist(), strict=True)
+    )
+    assert int(stamps[6].timestamp() * 1000) == T + HOUR_MS
+
+
+def test_a_flush_commits_rows_and_the_end_past_rejected_records() -> None:
+    committer = FakeCommitter({})
+    assert destination(committer).flush({2: buffer_with_poison()}) == {2: None}
+    ((group, topic, batches),) = committer.commits
+    rows, next_offset = batches[2]
+    assert (group, topic, next_offset, rows.num_rows) == ("g", "t", 10, 3)
+    assert committer.positions == {2: 10}  # a restart starts past the poison
+
+
+def test_a_batch_without_rows_still_moves_the_tables_position() -> None:
+    buffer = PartitionBuffer("hive-hourly")
+    buffer.cover(40, 0.0)
+    buffer.cover(41, 0.0)
+    committer = FakeCommitter({})
+    assert destination(committer).flush({0: buffer}) == {0: None}
+    assert committer.commits[0][2][0][0].num_rows == 0 and committer.positions == {0: 42}
+
+
+def test_a_failed_commit_is_handed_back_transient_and_the_same_batch_can_go_again() -> None:
+    committer = FakeCommitter({}, failures=1)
+    lake = destination(committer)
+    buffer = buffer_with_poison()
+    (error,) = lake.flush({2: buffer}).values()
+    assert isinstance(error, CommitFailedException) and not classify(error).permanent
+    assert lake.flush({2: buffer}) == {2: None} and committer.positions == {2: 10}
+
+
+def test_jobs_run_the_table_destination_like_the_object_one() -> None:
+    committer = FakeCommitter({0: 7}, failures=1)
+    lake = destination(committer)
+    jobs = Jobs(1, lake, lake)
+    partition = make_partition()
+    jobs.start(ReadJournal(0))
+    jobs.wait([0], 10)
+    ((_, found),) = jobs.finished()
+    assert found.result() == Resume(7, seek=True)
+    assert partition.recovered(found.result()) == Effects(resume=True, seek=7)
+    buffer = PartitionBuffer("hive-hourly")
+    buffer.add(7, T, change(1), 0.0)
+    jobs.start(Flush(0, Batch(buffer)))
+    jobs.wait([0], 10)
+    ((_, failed),) = jobs.finished()
+    assert isinstance(failed.exception(), CommitFailedException)
+    jobs.close()
+
+
+def make_partition(committed: int | None = 3) -> Partition:
+    return Partition(
+        "t", 0, committed, FlushLimits(10, 1_000, 5.0), "hive-hourly", RetryPolicy(), lambda: 0.0
+    )
+
+
+def test_recovering_from_the_tables_seeks_whatever_kafka_committed() -> None:
+    for committed in (None, 3, 500):  # behind the tables, none, ahead (e.g. a reused group)
+        partition = make_partition(committed)
+        partition.start()
+        partition.end_of_partition()  # seen at the committed offset: it no longer counts
+        effects = partition.recovered(Resume(120, seek=True))
+        assert effects == Effects(resume=True, seek=120)
+        assert partition.state is State.FILLING and partition.next_offset == 120
+        assert not partition.eof and not partition.drained
+
+
+class GatedCommitter(FakeCommitter):
+    """The first commit waits for `gate`."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.gate, self.entered = threading.Event(), threading.Event()
+
+    def commit(
+        self, group: str, topic: str, batches: Mapping[int, tuple[pa.RecordBatch, int]]
+    ) -> dict[int, int]:
+        if not self.commits:
+            self.entered.set()
+            assert self.gate.wait(10)
+        return super().commit(group, topic, batches)
+
+
+def test_partitions_flushing_meanwhile_share_one_commit() -> None:
+    committer = GatedCommitter()
+    lake = destination(committer)
+    results: dict[int, dict[int, Exception | None]] = {}
+
+    def flush(partition: int) -> threading.Thread:
+        buffer = PartitionBuffer("hive-hourly")
+        buffer.add(partition * 10, T, change(partition), 0.0)
+        thread = threading.Thread(
+            target=lambda: results.update({partition: lake.flush({partition: buffer})})
+        )
+        thread.start()
+        return thread
+
+    threads = [flush(0)]
+    assert committer.entered.wait(10)
+    threads += [flush(1), flush(2)]
+    deadline = time.monotonic() + 10
+    while len(lake._queue) < 2 and time.monotonic() < deadline:  # both waiting for the first
+        time.sleep(0.01)
+    committer.gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == {0: {0: None}, 1: {1: None}, 2: {2: None}}
+    assert [sorted(batches) for _, _, batches in committer.commits] == [[0], [1, 2]]
+    assert committer.positions == {0: 1, 1: 11, 2: 21}
+
+
+def test_table_options_checked_at_construction() -> None:
+    kafka, s3 = KafkaSettings("localhost:1"), S3Settings()
+    tables = ConsumerConfig(kafka, s3, table="chinook.customer_changes")
+    assert tables.bucket is None and tables.flush_seconds == 30.0
+    assert ConsumerConfig(kafka, s3, "chinook-data").flush_seconds == 10.0
+    assert ConsumerConfig(kafka, s3, table="a.b", flush_age=2.0).flush_seconds == 2.0
+    with pytest.raises(PipelineError, match="--bucket is required"):
+        ConsumerConfig(kafka, s3)
+    with pytest.raises(PipelineError, match="--state-table needs --table"):
+        ConsumerConfig(kafka, s3, "chinook-data", state_table="chinook.customers")
+
+
+@pytest.mark.parametrize(
+    ("catalog", "message"),
+    [
+        (CatalogSettings(uri="not a url"), "bad catalog URI"),
+        (CatalogSettings(uri="nosuchdb://user:hunter2@host/x"), "no database driver"),
+        (CatalogSettings(name="chinook-unconfigured"), "no Iceberg catalog configured"),
+    ],
+)
+def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
+    catalog: CatalogSettings, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [name for name in os.environ if name.startswith("PYICEBERG_")]:
+        monkeypatch.delenv(name)
+    config = ConsumerConfig(
+        KafkaSettings("localhost:1"), S3Settings(), table="a.b", catalog=catalog
+    )
+    started = time.monotonic()
+    with pytest.raises(CatalogConfigError, match=message) as caught:
+        open_destination(config, Health(), threading.Event())
+    assert time.monotonic() - started < 5 and "hunter2" not in str(caught.value)
