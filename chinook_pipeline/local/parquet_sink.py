@@ -6,7 +6,6 @@ Protobuf objects and their guarantees are untouched. Its objects go under the `p
 of the same bucket, because engines such as Athena read every object under a table's location.
 """
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -16,7 +15,6 @@ import click
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.verify import VerifyReport, verify
-from shared import names
 
 if TYPE_CHECKING:
     from chinook_pipeline.local.dev import DevOptions
@@ -27,7 +25,6 @@ PREFIX: Final = "parquet"
 # every object it cannot rule out by its key, at a few requests each.
 FLUSH_AGE: Final = 10.0
 CATCH_UP_TIMEOUT: Final = 60.0
-LAG_SETTLED: Final = 2.0  # the lag gauge is refreshed every second: 0 twice in a row is current
 EXAMPLE: Final = "SELECT country, count(*) AS customers FROM customers GROUP BY ALL ORDER BY 2 DESC"
 
 
@@ -63,18 +60,7 @@ class ParquetSink:
     def finish(self, s3_client: Any, options: "DevOptions") -> VerifyReport:
         """Once the producer has stopped: wait until the sink has read the whole topic, stop it
         (SIGTERM: flush, upload, commit) and verify its objects against the database."""
-        deadline = time.monotonic() + CATCH_UP_TIMEOUT
-        caught_up_at = None
-        while self.child.running() and time.monotonic() < deadline:
-            now = time.monotonic()
-            if self.child.metrics().get(names.CONSUMER_LAG, 1) != 0:
-                caught_up_at = None
-            elif caught_up_at is None:
-                caught_up_at = now
-            elif now - caught_up_at >= LAG_SETTLED:
-                break
-            time.sleep(0.2)
-        if not self.child.running():
+        if not self.child.catch_up(CATCH_UP_TIMEOUT):
             click.echo(
                 f"error: the parquet consumer exited with code {self.child.process.returncode}; "
                 f"its log is {self.child.log}",

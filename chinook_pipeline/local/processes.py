@@ -20,6 +20,7 @@ from typing import Final, Self, TypeVar
 
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.scrape import scrape
+from shared import names
 from shared.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 DRAIN_TIMEOUT: Final = 120.0
 # Seconds a service gets after SIGTERM to flush and commit, before SIGKILL.
 STOP_TIMEOUT: Final = 60.0
+LAG_SETTLED: Final = 2.0  # the lag gauge is refreshed every second: 0 twice in a row is current
 TAIL_LINES: Final = 15
 T = TypeVar("T")
 
@@ -158,6 +160,21 @@ class Child:
                 f"{tail(self.log, 1)}"
             )
         return self
+
+    def catch_up(self, timeout: float, settled: float = LAG_SETTLED) -> bool:
+        """Wait until this consumer's lag gauge has read 0 for `settled` seconds (it refreshes
+        every second), at most `timeout` seconds; False when it exited meanwhile."""
+        deadline, settled_at = time.monotonic() + timeout, None
+        while self.running() and time.monotonic() < deadline:
+            now = time.monotonic()
+            if self.metrics().get(names.CONSUMER_LAG, 1) != 0:
+                settled_at = None
+            elif settled_at is None:
+                settled_at = now
+            elif now - settled_at >= settled:
+                break
+            time.sleep(0.2)
+        return self.running()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM (graceful: flush and commit), SIGKILL past `timeout`; the exit code."""

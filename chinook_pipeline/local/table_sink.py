@@ -6,7 +6,6 @@ state table to a SQLite catalog in the data directory, with their files under `i
 bucket. The other sinks and their guarantees are untouched.
 """
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -17,14 +16,12 @@ from chinook_pipeline.local import embedded
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.verify import VerifyReport
-from shared import names
 
 GROUP: Final = "chinook-table-sink"
 CHANGES: Final = "chinook.customer_changes"
 STATE: Final = "chinook.customers"
 FLUSH_AGE: Final = 10.0  # fresher than the 30 s default, for a demo; each flush is a commit
 CATCH_UP_TIMEOUT: Final = 60.0
-LAG_SETTLED: Final = 2.0  # the lag gauge is refreshed every second: 0 twice in a row is current
 
 
 @dataclass
@@ -73,17 +70,7 @@ class TableSink:
         from shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
         from shared.s3 import S3Settings
 
-        deadline, settled_at = time.monotonic() + CATCH_UP_TIMEOUT, None
-        while self.child.running() and time.monotonic() < deadline:
-            now = time.monotonic()
-            if self.child.metrics().get(names.CONSUMER_LAG, 1) != 0:
-                settled_at = None
-            elif settled_at is None:
-                settled_at = now
-            elif now - settled_at >= LAG_SETTLED:
-                break
-            time.sleep(0.2)
-        if not self.child.running():
+        if not self.child.catch_up(CATCH_UP_TIMEOUT):
             click.echo(f"error: the table consumer exited; its log is {self.child.log}", err=True)
             return None
         self.child.stop()
