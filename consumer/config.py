@@ -124,9 +124,6 @@ class ConsumerConfig(Settings):
                 "--bucket is required: the bucket the objects go to (or write Iceberg tables "
                 "with --table)"
             )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
         # raises on a compression the format does not offer (zstd is for Parquet only)
         object_format(self.format, self.compression, self.gzip_level)
 
