@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -34,6 +34,9 @@ from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings, redact
 from shared.s3 import S3Settings, make_client
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger("chinook_pipeline")
 
@@ -262,7 +265,9 @@ def query(sql: str, **params: Any) -> None:
         click.echo(line)
 
 
-def _table_connection(changes_name: str, state_name: str | None, params: dict[str, Any]) -> Any:
+def _table_connection(
+    changes_name: str, state_name: str | None, params: dict[str, Any]
+) -> "duckdb.DuckDBPyConnection":
     """DuckDB's views over the named tables (pyiceberg imported only here)."""
     from chinook_pipeline.tools.query_tables import connect_tables
     from shared.iceberg.catalog import load_table, open_catalog

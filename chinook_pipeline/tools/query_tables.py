@@ -12,10 +12,12 @@ Each scan is read into memory as Arrow and registered in DuckDB.
 from typing import Final
 
 import duckdb
+import pyarrow as pa
 from pyiceberg.table import Table
 
 from chinook_pipeline.tools.query import CUSTOMERS, new_connection
 from shared.arrow import KAFKA_TIMESTAMP
+from shared.iceberg.catalog import table_read_error
 
 CHANGES_VIEW: Final = f"""
 CREATE VIEW customer_changes AS
@@ -26,13 +28,23 @@ STATE_VIEW: Final = "CREATE VIEW customers AS SELECT * EXCLUDE (op) FROM chinook
 
 
 def connect_tables(changes: Table, state: Table | None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the two views over the tables."""
+    """An in-memory DuckDB connection with the two views over the tables.
+
+    Raises PipelineError when a table's files cannot be read.
+    """
     connection = new_connection()  # UTC, so dt and hour are UTC
-    connection.register("chinook_change_table", changes.scan().to_arrow())
+    connection.register("chinook_change_table", _read(changes))
     connection.execute(CHANGES_VIEW)
     if state is None:
         connection.execute(CUSTOMERS)
     else:
-        connection.register("chinook_state_table", state.scan().to_arrow())
+        connection.register("chinook_state_table", _read(state))
         connection.execute(STATE_VIEW)
     return connection
+
+
+def _read(table: Table) -> pa.Table:
+    try:
+        return table.scan().to_arrow()
+    except OSError as error:
+        raise table_read_error(".".join(table.name()), error) from None

@@ -83,15 +83,19 @@ def test_change_table_view_has_the_object_columns(cli: Cli, lake: Path, tmp_path
     assert rows[1]["n"] == 300
 
 
-def test_table_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
+def test_table_errors_are_one_line(cli: Cli, lake: Path, tmp_path: Path) -> None:
     secret = "postgresql+psycopg2://chinook:planted-secret@127.0.0.1:1/catalog"
     down = cli.run("query", "--table", CHANGES, "--catalog-uri", secret, "SELECT 1", check=False)
     assert down.returncode == 1 and "cannot open the Iceberg catalog" in down.stderr, down.stderr
     assert "planted-secret" not in down.stderr + down.stdout
     uri = catalog_uri(tmp_path)
-    missing = cli.run("query", "--table", CHANGES, "--catalog-uri", uri, "SELECT 1", check=False)
-    assert missing.returncode == 1 and f"table {CHANGES} not found" in missing.stderr
+    gone = "chinook.no_such_table"
+    missing = cli.run("query", "--table", gone, "--catalog-uri", uri, "SELECT 1", check=False)
+    assert missing.returncode == 1 and f"table {gone} not found" in missing.stderr
+    no_s3 = Cli({**cli.env, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:1"}, cli.cwd)
+    unread = no_s3.run("query", "--table", CHANGES, "--catalog-uri", uri, "SELECT 1", check=False)
+    assert unread.returncode == 1 and f"cannot read table {CHANGES}" in unread.stderr
     alone = cli.run("query", "--state-table", STATE, "SELECT 1", check=False)
     assert alone.returncode == 1 and "--state-table needs --table" in alone.stderr
-    for result in (down, missing, alone):
+    for result in (down, missing, unread, alone):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
