@@ -100,9 +100,13 @@ class Bench:
                 self.attempt(f"{name} (run {repeat})", self.consumers, topic, total, count, repeat)
             if total:
                 from chinook_pipeline.bench.parquet import parquet_consumer
+                from chinook_pipeline.bench.table import table_consumer
 
                 self.attempt(
                     f"consumer_parquet (run {repeat})", parquet_consumer, self, topic, total, repeat
+                )
+                self.attempt(
+                    f"consumer_table (run {repeat})", table_consumer, self, topic, total, repeat
                 )
             self.attempt(
                 f"baseline (run {repeat})",

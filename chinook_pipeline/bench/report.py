@@ -49,6 +49,9 @@ FIGURES: Final = (
     Figure("raw_consume", "raw consume limit (librdkafka, by assignment)", "messages/s"),
     Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
     Figure("consumer_parquet", "consumer --format parquet: topic -> S3, committed", "records/s"),
+    Figure(
+        "consumer_table", "consumer --table: topic -> Iceberg change table, committed", "records/s"
+    ),
     Figure("bytes_protobuf", "Protobuf objects (gzip) per record", "bytes"),
     Figure("bytes_parquet", "Parquet objects (zstd) per record", "bytes"),
     Figure("baseline", "seed design: one PutObject per record", "records/s"),
@@ -66,6 +69,7 @@ RATIOS: Final = {
     "producer_process": ("raw_produce",),
     "consumer": ("raw_consume", "baseline"),
     "consumer_parquet": ("raw_consume", "consumer"),
+    "consumer_table": ("raw_consume", "consumer"),
     "bytes_parquet": ("bytes_protobuf",),
     "consumers_2": ("consumer",),
     "consumers_3": ("consumer",),
@@ -93,6 +97,7 @@ def targets(flush_age: float) -> tuple[Target, ...]:
         Target("consumer", ">=", 0.75, "raw_consume"),
         Target("consumer", ">=", 500, "baseline"),
         Target("consumer_parquet", ">=", 0.8, "raw_consume"),
+        Target("consumer_table", ">=", 0.5, "raw_consume"),
         Target("freshness_p99", "<=", flush_age + 1.0),
         Target("consumers_2", ">=", 1.6, "consumer"),
         Target("consumer_rss", "<=", 250),

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -34,6 +34,9 @@ from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings, redact
 from shared.s3 import S3Settings, make_client
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger("chinook_pipeline")
 
@@ -242,18 +245,37 @@ def verify(**params: Any) -> None:
 
 @cli.command()
 @click.argument("sql")
-@options_from(QueryOptions, S3Settings)
+@options_from(QueryOptions, CatalogSettings, S3Settings)
 def query(sql: str, **params: Any) -> None:
-    """Run SQL (DuckDB) over the objects: views customer_changes and customers (see README)."""
-    from chinook_pipeline.tools.query import run_query
+    """Run SQL (DuckDB) over the objects, or the Iceberg tables with --table (see README)."""
+    from chinook_pipeline.tools.query import connect, run_query
     from chinook_pipeline.tools.render import render
 
     options = build(QueryOptions, params)
-    result = run_query(
-        s3_client(params), options.bucket, options.prefix.strip("/"), options.format, sql
-    )
+    if options.table is not None:
+        connection = _table_connection(options.table, options.state_table, params)
+    elif options.state_table is not None:
+        raise PipelineError("--state-table needs --table (the change table)")
+    else:
+        connection = connect(
+            s3_client(params), options.bucket, options.prefix.strip("/"), options.format
+        )
+    result = run_query(connection, sql)
     for line in render(result.columns, result.rows, options.output):
         click.echo(line)
+
+
+def _table_connection(
+    changes_name: str, state_name: str | None, params: dict[str, Any]
+) -> "duckdb.DuckDBPyConnection":
+    """DuckDB's views over the named tables (pyiceberg imported only here)."""
+    from chinook_pipeline.tools.query_tables import connect_tables
+    from shared.iceberg.catalog import load_table, open_catalog
+
+    catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
+    changes = load_table(catalog, changes_name)
+    state = load_table(catalog, state_name) if state_name else None
+    return connect_tables(changes, state)
 
 
 def _object_source(_ctx: click.Context, _param: click.Parameter, source: str) -> str:

@@ -44,9 +44,9 @@ class TableSink:
     def banner(self, s3: embedded.S3Server) -> str:
         """Where the tables are, and how to read them while dev runs."""
         region = s3.env["AWS_DEFAULT_REGION"]
-        env = (
-            f"AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_ACCESS_KEY_ID=chinook-local "
-            "AWS_SECRET_ACCESS_KEY=chinook-local-secret"
+        env = (  # the region too: pyiceberg looks it up against the bucket otherwise (slow)
+            f"AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_DEFAULT_REGION={region} "
+            "AWS_ACCESS_KEY_ID=chinook-local AWS_SECRET_ACCESS_KEY=chinook-local-secret"
         )
         read = (
             "from pyiceberg.catalog.sql import SqlCatalog; "
@@ -57,6 +57,9 @@ class TableSink:
         return (
             f"  tables     {CHANGES} and {STATE} (group {GROUP}), catalog {self.catalog_uri}\n"
             f'             read: {env} python -c "{read}"\n'
+            f"             query: {env} chinook-pipeline query --table {CHANGES} "
+            f"--state-table {STATE} --catalog-uri {self.catalog_uri} "
+            '"select count(*) from customers"\n'
             f"             check: {env} chinook-pipeline iceberg verify --db DB --table {STATE} "
             f"--catalog-uri {self.catalog_uri}"
         )

@@ -62,6 +62,17 @@ class QueryOptions(Settings):
         choices=("table", "csv", "json"),
         help="A table for people; CSV or JSON lines for scripts.",
     )
+    table: str | None = setting(
+        None,
+        shown_default="the objects",
+        help="Read customer_changes from this Iceberg change table (NAMESPACE.NAME) instead of "
+        "the objects (--bucket, --prefix and --format are then unused).",
+    )
+    state_table: str | None = setting(
+        None,
+        shown_default="derived from --table",
+        help="With --table: read customers from this Iceberg state table (NAMESPACE.NAME).",
+    )
 
 
 @dataclass(frozen=True)

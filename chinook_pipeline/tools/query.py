@@ -18,7 +18,8 @@ the objects reach DuckDB as Arrow:
   `kafka_timestamp` is `captured_at` (the producer sets the Kafka timestamp to it) and its
   `kafka_offset` is NULL in an object whose offsets have gaps (dead-lettered records).
 
-Credentials come from boto3's chain for both, as for every other tool.
+Credentials come from boto3's chain for both, as for every other tool. The same two views over
+Iceberg tables instead of objects: chinook_pipeline/tools/query_tables.py.
 """
 
 import re
@@ -74,12 +75,11 @@ def query_schema() -> pa.Schema:
     return pa.schema([*fields, *PARTITIONS])
 
 
-def run_query(s3_client: Any, bucket: str, prefix: str, object_format: str, sql: str) -> Result:
-    """Run `sql` over the `object_format` objects of `s3://bucket/prefix`.
+def run_query(connection: duckdb.DuckDBPyConnection, sql: str) -> Result:
+    """Run `sql` on a connection with the two views (`connect` or `query_tables.connect_tables`).
 
-    Raises PipelineError when the bucket cannot be read, holds no such objects, or the SQL fails.
+    Raises PipelineError when the SQL fails.
     """
-    connection = connect(s3_client, bucket, prefix, object_format)
     try:
         cursor = connection.execute(sql)
     except SQL_ERRORS as error:
@@ -95,7 +95,10 @@ def run_query(s3_client: Any, bucket: str, prefix: str, object_format: str, sql:
 def connect(
     s3_client: Any, bucket: str, prefix: str, object_format: str
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the two views over the bucket's objects."""
+    """An in-memory DuckDB connection with the two views over the bucket's objects.
+
+    Raises PipelineError when the bucket cannot be read or holds no such objects.
+    """
     check_bucket(s3_client, bucket)
     keys = [k for k in list_keys(s3_client, bucket, prefix) if key_format(k) == object_format]
     if not keys:
@@ -104,8 +107,7 @@ def connect(
             f"no {object_format} objects under {where} yet: run a consumer with --format "
             f"{object_format} (or query the other --format, or fix --bucket/--prefix)"
         )
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")  # dt and hour are UTC; show timestamps alike
+    connection = new_connection()
     if object_format == "parquet":
         source: Any = parquet_dataset(s3_client, bucket, keys)
     else:
@@ -113,6 +115,13 @@ def connect(
     connection.register("chinook_objects", source)
     connection.execute("CREATE VIEW customer_changes AS SELECT * FROM chinook_objects")
     connection.execute(CUSTOMERS)
+    return connection
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection showing timestamps in UTC, as `dt` and `hour` are."""
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
     return connection
 
 

@@ -44,7 +44,8 @@ def table_identifier(name: str) -> tuple[str, str]:
 
 
 def load_table(catalog: Catalog, name: str) -> Table:
-    """An existing table; raises PipelineError when the name is bad or the table is missing."""
+    """An existing table; raises PipelineError when the name is bad, the table is missing or its
+    metadata cannot be read from S3."""
     table_identifier(name)
     try:
         return catalog.load_table(name)
@@ -53,6 +54,15 @@ def load_table(catalog: Catalog, name: str) -> Table:
             f"table {name} not found in the Iceberg catalog {catalog.name!r}: check the name, "
             "or run the consumer with it first"
         ) from None
+    except OSError as error:
+        raise table_read_error(name, error) from None
+
+
+def table_read_error(name: str, error: OSError) -> PipelineError:
+    """A table's files that cannot be read (S3 down, denied, gone), as one line."""
+    return PipelineError(
+        f"cannot read table {name}: {_one_line(error)}: check the S3 endpoint and credentials"
+    )
 
 
 def safe_uri(uri: str) -> str:

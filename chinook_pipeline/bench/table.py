@@ -1,0 +1,51 @@
+"""The table consumer in the bench: topic -> the Iceberg change table, committed, timed like the
+other consumers on the same topic in the same run (so beside the same raw consume limit).
+
+Only the change table: the state table's upsert cost was measured apart (README, "Iceberg
+tables"), and would slow every run. Each run has its own SQLite catalog in the work directory,
+with the table's files under the run's prefix of the bucket.
+"""
+
+from typing import TYPE_CHECKING
+
+from chinook_pipeline.bench.probes import committed_offsets, run_to_exit
+from shared import names
+from shared.errors import PipelineError
+
+if TYPE_CHECKING:
+    from chinook_pipeline.bench.figures import Bench
+
+CHANGE_TABLE = "bench.customer_changes"
+
+
+def table_consumer(bench: "Bench", topic: str, total: int, repeat: int) -> None:
+    """Figure `consumer_table` (records/s into the change table, offsets committed)."""
+    stack = bench.stack
+    group = stack.name("sink-table", repeat)
+    catalog = stack.work / f"iceberg-{repeat}.db"
+    child = stack.consumer(
+        f"consumer-table-{repeat}",
+        topic,
+        group,
+        "--exit-when-idle",
+        *("--table", CHANGE_TABLE, "--catalog-uri", f"sqlite:///{catalog}"),
+        *("--warehouse", f"s3://{stack.bucket}/{group}"),
+        metrics=True,
+    )
+    active, wall = run_to_exit([child], names.CONSUMER_RECORDS_CONSUMED)
+    committed = committed_offsets(
+        stack.kafka_settings().client_config(), topic, group, bench.options.partitions
+    )
+    if sum(committed.values()) != total:
+        raise PipelineError(
+            f"the table consumer exited having committed {sum(committed.values())} of {total} "
+            f"records of {topic}: see {child.log}"
+        )
+    bench.record(
+        "consumer_table",
+        total / active,
+        records=total,
+        active_seconds=active,
+        wall_seconds=wall,
+        peak_rss_bytes=child.peak_rss,
+    )
