@@ -28,6 +28,7 @@ from shared import logs, names
 from shared.s3 import S3Settings, make_client
 
 log = logging.getLogger("chinook_pipeline.local.dev")
+GAUGE_REFRESH = 1.5  # seconds: the producer's checkpoint interval (1 s) and a margin
 
 
 def run_dev(options: DevOptions) -> int:
@@ -183,8 +184,11 @@ def _consumer_status(consumer: Child) -> str:
 def _drain(producer: Child, consumer: Child) -> str:
     """Let the producer publish what is captured, then the consumer upload and commit all of it.
 
-    Returns the last status line seen before the consumer stopped.
+    Returns the last status line seen before the consumer stopped. The writes have stopped; the
+    producer's source-lag gauge is refreshed at each checkpoint, so a reading taken sooner than
+    one checkpoint interval later may predate the last write.
     """
+    time.sleep(GAUGE_REFRESH)
     published = wait_for(lambda: _published_when_drained(producer.metrics()))
     if published is None:
         log.warning("gave up waiting for the producer to publish every captured change")
