@@ -216,10 +216,17 @@ class Bench:
 
     # 4. consumer and 7. scale-out
     def consumers(self, topic: str, total: int, count: int, repeat: int) -> None:
-        group = self.stack.name("sink", repeat, count)
+        figure = "consumer" if count == 1 else f"consumers_{count}"
+        self.consume(figure, topic, total, self.stack.name("sink", repeat, count), count)
+
+    def consume(
+        self, figure: str, topic: str, total: int, group: str, count: int, *extra: str
+    ) -> None:
+        """Figure `figure`: `count` consumers of `group` (with `extra` options) read the whole
+        topic and exit; records/s, once every record is committed."""
         children = [
             self.stack.consumer(
-                f"consumer-{repeat}-{count}-{i}", topic, group, "--exit-when-idle", metrics=True
+                f"{group}-{i}", topic, group, "--exit-when-idle", *extra, metrics=True
             )
             for i in range(count)
         ]
@@ -229,10 +236,9 @@ class Bench:
         )
         if sum(committed.values()) != total:
             raise PipelineError(
-                f"{count} consumer(s) exited having committed {sum(committed.values())} of {total} "
-                f"records of {topic}: see {children[0].log}"
+                f"{figure}: {count} consumer(s) exited having committed "
+                f"{sum(committed.values())} of {total} records of {topic}: see {children[0].log}"
             )
-        figure = "consumer" if count == 1 else f"consumers_{count}"
         self.record(
             figure,
             total / active,

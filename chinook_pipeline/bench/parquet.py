@@ -4,9 +4,7 @@ format stores per record."""
 
 from typing import TYPE_CHECKING, Any
 
-from chinook_pipeline.bench.probes import committed_offsets, run_to_exit
 from chinook_pipeline.tools.verify import is_journal_key
-from shared import names
 from shared.errors import PipelineError
 
 if TYPE_CHECKING:
@@ -18,32 +16,7 @@ def parquet_consumer(bench: "Bench", topic: str, total: int, repeat: int) -> Non
     per record; the Protobuf objects are those of this run's single-consumer figure)."""
     stack = bench.stack
     group = stack.name("sink-parquet", repeat)
-    child = stack.consumer(
-        f"consumer-parquet-{repeat}",
-        topic,
-        group,
-        "--exit-when-idle",
-        "--format",
-        "parquet",
-        metrics=True,
-    )
-    active, wall = run_to_exit([child], names.CONSUMER_RECORDS_CONSUMED)
-    committed = committed_offsets(
-        stack.kafka_settings().client_config(), topic, group, bench.options.partitions
-    )
-    if sum(committed.values()) != total:
-        raise PipelineError(
-            f"the Parquet consumer exited having committed {sum(committed.values())} of {total} "
-            f"records of {topic}: see {child.log}"
-        )
-    bench.record(
-        "consumer_parquet",
-        total / active,
-        records=total,
-        active_seconds=active,
-        wall_seconds=wall,
-        peak_rss_bytes=child.peak_rss,
-    )
+    bench.consume("consumer_parquet", topic, total, group, 1, "--format", "parquet")
     client = stack.s3_client()
     for figure, prefix in (
         ("bytes_parquet", group),

@@ -8,10 +8,6 @@ with the table's files under the run's prefix of the bucket.
 
 from typing import TYPE_CHECKING
 
-from chinook_pipeline.bench.probes import committed_offsets, run_to_exit
-from shared import names
-from shared.errors import PipelineError
-
 if TYPE_CHECKING:
     from chinook_pipeline.bench.figures import Bench
 
@@ -23,29 +19,12 @@ def table_consumer(bench: "Bench", topic: str, total: int, repeat: int) -> None:
     stack = bench.stack
     group = stack.name("sink-table", repeat)
     catalog = stack.work / f"iceberg-{repeat}.db"
-    child = stack.consumer(
-        f"consumer-table-{repeat}",
+    bench.consume(
+        "consumer_table",
         topic,
+        total,
         group,
-        "--exit-when-idle",
+        1,
         *("--table", CHANGE_TABLE, "--catalog-uri", f"sqlite:///{catalog}"),
         *("--warehouse", f"s3://{stack.bucket}/{group}"),
-        metrics=True,
-    )
-    active, wall = run_to_exit([child], names.CONSUMER_RECORDS_CONSUMED)
-    committed = committed_offsets(
-        stack.kafka_settings().client_config(), topic, group, bench.options.partitions
-    )
-    if sum(committed.values()) != total:
-        raise PipelineError(
-            f"the table consumer exited having committed {sum(committed.values())} of {total} "
-            f"records of {topic}: see {child.log}"
-        )
-    bench.record(
-        "consumer_table",
-        total / active,
-        records=total,
-        active_seconds=active,
-        wall_seconds=wall,
-        peak_rss_bytes=child.peak_rss,
     )
