@@ -40,6 +40,7 @@ class VerifyReport:
     """What S3 holds compared with the database; `ok` only when they agree exactly."""
 
     objects: int = 0
+    kind: str = "objects"  # what `objects` counts: objects, or a table's data files
     events: int = 0
     customers_matched: int = 0
     missing: int = 0
@@ -65,7 +66,7 @@ class VerifyReport:
 
     def summary(self) -> str:
         head = (
-            f"{'OK' if self.ok else 'MISMATCH'}: {self.objects} objects, {self.events} events, "
+            f"{'OK' if self.ok else 'MISMATCH'}: {self.objects} {self.kind}, {self.events} events, "
             f"{self.customers_matched} customers match, {self.missing} missing, {self.extra} extra, "
             f"{self.different} different, {self.duplicate_events} duplicate events"
         )

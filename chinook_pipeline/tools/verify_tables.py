@@ -35,7 +35,7 @@ def verify_tables(db_path: Path, state: Table, changes: Table) -> VerifyReport:
     Raises PipelineError when the database or its Customer table cannot be read.
     """
     database = read_customers(db_path)
-    report = VerifyReport()
+    report = VerifyReport(kind="data files")
     _check_changes(changes, report)
     rows = state.scan(selected_fields=FIELD_NAMES).to_arrow()
     stored: Counter[int] = Counter(rows[KEY].to_pylist())
