@@ -1,19 +1,22 @@
-"""kill -9 of the consumer writing Iceberg tables, at random instants (mid-batch, mid-commit,
-between the change table's commit and the state table's), while the database keeps changing:
-afterwards every change is in the change table exactly once and the state table equals the
-database."""
+"""Faults of the consumer writing Iceberg tables while the database keeps changing: kill -9 at
+random instants (mid-batch, mid-commit, between the change table's commit and the state table's),
+S3 errors, resets and delays on its S3 traffic, and a group member killed -9 and another added.
+Afterwards every change is in the change table exactly once and the state table equals the
+database (`chinook-pipeline iceberg verify`)."""
 
 import random
+import time
 from pathlib import Path
 
 import pytest
 
 from chinook_pipeline.local import embedded
 from shared import names
-from tests.conftest import Cli
-from tests.faults.processes import Pipeline, kill_repeatedly, start_writes
+from tests.conftest import Cli, wait_for
+from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
+from tests.faults.s3_proxy import S3FaultProxy
 from tests.faults.test_faults import SEED, all_alive, assigned, publishing, stop_ok
-from tests.table_cli import table_options, verify_tables_ok
+from tests.table_cli import table_options, verify_tables, verify_tables_ok
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +26,41 @@ WRITE_SECONDS = 15.0
 KILLS = 5
 MAX_LIFETIME = 4.0  # an incarnation dies uniformly within this many seconds of working
 BATCHES = ("--flush-records", "100", "--flush-age", "0.5")
+DRAIN_TIMEOUT = 180.0  # bound on waiting for the running consumers to catch up
+
+
+def table_pipeline(
+    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+) -> Pipeline:
+    """A seeded database and the services of one scenario, consumers writing both tables."""
+    db = tmp_path / "chinook.db"
+    cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    options = (*table_options(tmp_path, bucket), *BATCHES)
+    return Pipeline(
+        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
+    )
+
+
+def tables_arrive(pipeline: Pipeline, directory: Path, *services: Service) -> str:
+    """Wait (bounded) until `iceberg verify` passes while the services run; its summary. On
+    timeout the message carries the last verify output and the services' counters."""
+    last: list[str] = []
+
+    def passes() -> str | None:
+        result = verify_tables(pipeline.cli, pipeline.db, directory)
+        last[:] = [result.stdout + result.stderr]
+        return result.stdout if result.returncode == 0 else None
+
+    try:
+        return wait_for(passes, "every change to reach the tables once", DRAIN_TIMEOUT, 1.0)
+    except AssertionError as error:
+        counters = {
+            service.name: {k: v for k, v in service.metrics().items() if k.endswith("_total")}
+            for service in services
+        }
+        raise AssertionError(f"{error}\nlast verify: {last}\ncounters: {counters}") from None
 
 
 def test_table_consumer_killed_at_random_instants(
@@ -58,6 +96,64 @@ def test_table_consumer_killed_at_random_instants(
         print(f"{len(killed)} table consumer kills; records consumed by each: {consumed}")
         assert any(consumed), "no kill hit a consumer that had consumed records"
         summary = verify_tables_ok(cli, db, tmp_path)
+        assert " 0 duplicate events" in summary, summary
+    finally:
+        pipeline.kill_all()
+
+
+def test_table_consumer_s3_errors_resets_and_delays(
+    cli: Cli,
+    broker: embedded.Broker,
+    topic: str,
+    bucket: str,
+    tmp_path: Path,
+    s3_env: dict[str, str],
+) -> None:
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path)
+    try:
+        with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED + 21) as proxy:
+            proxy.configure(error_rate=0.05, reset_rate=0.02, delay_rate=0.05, delay=0.3)
+            producer = pipeline.start_producer()
+            publishing(producer)
+            consumer = pipeline.start_consumer("--s3-endpoint-url", proxy.endpoint_url)
+            writes, counts = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 21)
+            writes.join()
+            assert counts.get("update") and counts.get("delete"), counts
+            summary = tables_arrive(pipeline, tmp_path, producer, consumer)
+            all_alive(producer, consumer)
+            stop_ok(producer, consumer)
+            faults = proxy.counts()
+        print(f"S3 proxy: {dict(faults)}")
+        assert faults["error_500"] and faults["error_503"], faults
+        assert faults["reset_before"] and faults["reset_after"] and faults["delayed"], faults
+        assert " 0 duplicate events" in summary, summary
+    finally:
+        pipeline.kill_all()
+
+
+def test_table_group_member_killed_and_one_added(
+    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+) -> None:
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path)
+    try:
+        producer = pipeline.start_producer()
+        publishing(producer)
+        first, second = pipeline.start_consumer(), pipeline.start_consumer()
+        writes, counts = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 22)
+        wait_for(
+            lambda: second.metrics().get(names.CONSUMER_OFFSETS_COMMITTED),
+            "the second member's first commit",
+        )
+        second.kill()
+        time.sleep(WRITE_SECONDS / 4)
+        third = pipeline.start_consumer()
+        writes.join()
+        assert counts.get("update") and counts.get("delete"), counts
+        summary = tables_arrive(pipeline, tmp_path, producer, first, third)
+        all_alive(producer, first, third)
+        stop_ok(producer, first, third)
+        consumed = second.at_kill.get(names.CONSUMER_RECORDS_CONSUMED, 0)
+        print(f"second member killed -9 having consumed {consumed:.0f} records")
         assert " 0 duplicate events" in summary, summary
     finally:
         pipeline.kill_all()
