@@ -29,7 +29,7 @@ log = logging.getLogger("consumer.service")
 class Destination:
     starts: Starts
     writer: Writer
-    where: str  # for messages: "bucket NAME" or "table NAMESPACE.NAME"
+    where: str  # for messages: "bucket NAME", "table NAMESPACE.NAME" or "tables A and B"
     component: str  # the health component its failures degrade: "s3" or "lake"
 
 
@@ -98,4 +98,5 @@ def _tables(
         "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
     )
     lake = TableDestination(opened, config.group_id, config.topic)
-    return Destination(lake, lake, f"table {table}", "lake")
+    where = f"tables {table} and {config.state_table}" if config.state_table else f"table {table}"
+    return Destination(lake, lake, where, "lake")
