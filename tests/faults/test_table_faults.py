@@ -66,14 +66,8 @@ def tables_arrive(pipeline: Pipeline, directory: Path, *services: Service) -> st
 def test_table_consumer_killed_at_random_instants(
     cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
 ) -> None:
-    db = tmp_path / "chinook.db"
-    cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    options = (*table_options(tmp_path, bucket), *BATCHES)
-    pipeline = Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
-    )
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path)
+    db = pipeline.db
     try:
         producer = pipeline.start_producer()
         publishing(producer)
