@@ -1,5 +1,5 @@
 """Test helpers for the consumer's table destination as a user runs it: the options of a
-consumer writing both tables to a SQLite catalog, and `chinook-pipeline iceberg verify`."""
+consumer writing both tables to a catalog, and `chinook-pipeline iceberg verify`."""
 
 import subprocess
 from pathlib import Path
@@ -11,24 +11,26 @@ STATE = "chinook.customers"
 
 
 def catalog_uri(directory: Path) -> str:
+    """The SQLite catalog `directory`/iceberg.db, as `make dev` uses."""
     return f"sqlite:///{directory}/iceberg.db"
 
 
-def table_options(directory: Path, bucket: str) -> tuple[str, ...]:
-    """Write both tables, cataloged in `directory`/iceberg.db, under s3://bucket/iceberg."""
+def table_options(catalog: str, bucket: str) -> tuple[str, ...]:
+    """Write both tables, cataloged at the URI `catalog`, under s3://bucket/iceberg."""
     return (
         "--table",
         CHANGES,
         "--state-table",
         STATE,
         "--catalog-uri",
-        catalog_uri(directory),
+        catalog,
         "--warehouse",
         f"s3://{bucket}/iceberg",
     )
 
 
-def verify_tables(cli: Cli, db: Path, directory: Path) -> subprocess.CompletedProcess[str]:
+def verify_tables(cli: Cli, db: Path, catalog: str) -> subprocess.CompletedProcess[str]:
+    """`iceberg verify` of the tables cataloged at the URI `catalog` against the database."""
     return cli.run(
         "iceberg",
         "verify",
@@ -37,12 +39,12 @@ def verify_tables(cli: Cli, db: Path, directory: Path) -> subprocess.CompletedPr
         "--table",
         STATE,
         "--catalog-uri",
-        catalog_uri(directory),
+        catalog,
         check=False,
     )
 
 
-def verify_tables_ok(cli: Cli, db: Path, directory: Path) -> str:
-    result = verify_tables(cli, db, directory)
+def verify_tables_ok(cli: Cli, db: Path, catalog: str) -> str:
+    result = verify_tables(cli, db, catalog)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout

@@ -16,7 +16,7 @@ from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
 from tests.faults.s3_proxy import S3FaultProxy
 from tests.faults.test_faults import SEED, all_alive, assigned, publishing, stop_ok
-from tests.table_cli import table_options, verify_tables, verify_tables_ok
+from tests.table_cli import catalog_uri, table_options, verify_tables, verify_tables_ok
 
 pytestmark = pytest.mark.slow
 
@@ -30,26 +30,27 @@ DRAIN_TIMEOUT = 180.0  # bound on waiting for the running consumers to catch up
 
 
 def table_pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path, catalog: str
 ) -> Pipeline:
-    """A seeded database and the services of one scenario, consumers writing both tables."""
+    """A seeded database and the services of one scenario, consumers writing both tables,
+    cataloged at the URI `catalog`."""
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
     logs = tmp_path / "logs"
     logs.mkdir()
-    options = (*table_options(tmp_path, bucket), *BATCHES)
+    options = (*table_options(catalog, bucket), *BATCHES)
     return Pipeline(
         cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
     )
 
 
-def tables_arrive(pipeline: Pipeline, directory: Path, *services: Service) -> str:
+def tables_arrive(pipeline: Pipeline, catalog: str, *services: Service) -> str:
     """Wait (bounded) until `iceberg verify` passes while the services run; its summary. On
     timeout the message carries the last verify output and the services' counters."""
     last: list[str] = []
 
     def passes() -> str | None:
-        result = verify_tables(pipeline.cli, pipeline.db, directory)
+        result = verify_tables(pipeline.cli, pipeline.db, catalog)
         last[:] = [result.stdout + result.stderr]
         return result.stdout if result.returncode == 0 else None
 
@@ -66,7 +67,7 @@ def tables_arrive(pipeline: Pipeline, directory: Path, *services: Service) -> st
 def test_table_consumer_killed_at_random_instants(
     cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path)
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
     db = pipeline.db
     try:
         producer = pipeline.start_producer()
@@ -89,7 +90,7 @@ def test_table_consumer_killed_at_random_instants(
         consumed = [k.at_kill.get(names.CONSUMER_RECORDS_CONSUMED, 0) for k in killed]
         print(f"{len(killed)} table consumer kills; records consumed by each: {consumed}")
         assert any(consumed), "no kill hit a consumer that had consumed records"
-        summary = verify_tables_ok(cli, db, tmp_path)
+        summary = verify_tables_ok(cli, db, catalog_uri(tmp_path))
         assert " 0 duplicate events" in summary, summary
     finally:
         pipeline.kill_all()
@@ -103,7 +104,7 @@ def test_table_consumer_s3_errors_resets_and_delays(
     tmp_path: Path,
     s3_env: dict[str, str],
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path)
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
     try:
         with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED + 21) as proxy:
             proxy.configure(error_rate=0.05, reset_rate=0.02, delay_rate=0.05, delay=0.3)
@@ -113,7 +114,7 @@ def test_table_consumer_s3_errors_resets_and_delays(
             writes, counts = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 21)
             writes.join()
             assert counts.get("update") and counts.get("delete"), counts
-            summary = tables_arrive(pipeline, tmp_path, producer, consumer)
+            summary = tables_arrive(pipeline, catalog_uri(tmp_path), producer, consumer)
             all_alive(producer, consumer)
             stop_ok(producer, consumer)
             faults = proxy.counts()
@@ -128,7 +129,7 @@ def test_table_consumer_s3_errors_resets_and_delays(
 def test_table_group_member_killed_and_one_added(
     cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path)
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
     try:
         producer = pipeline.start_producer()
         publishing(producer)
@@ -143,7 +144,7 @@ def test_table_group_member_killed_and_one_added(
         third = pipeline.start_consumer()
         writes.join()
         assert counts.get("update") and counts.get("delete"), counts
-        summary = tables_arrive(pipeline, tmp_path, producer, first, third)
+        summary = tables_arrive(pipeline, catalog_uri(tmp_path), producer, first, third)
         all_alive(producer, first, third)
         stop_ok(producer, first, third)
         consumed = second.at_kill.get(names.CONSUMER_RECORDS_CONSUMED, 0)

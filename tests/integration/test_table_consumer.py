@@ -30,7 +30,13 @@ def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: P
     cli.run("seed", "--db", str(db), "--customers", "300")
     logs = tmp_path / "logs"
     logs.mkdir()
-    options = (*table_options(tmp_path, bucket), "--flush-records", "200", "--flush-age", "1")
+    options = (
+        *table_options(catalog_uri(tmp_path), bucket),
+        "--flush-records",
+        "200",
+        "--flush-age",
+        "1",
+    )
     return Pipeline(
         cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
     )
@@ -39,14 +45,14 @@ def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: P
 def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_path: Path) -> None:
     lake.produce_all()
     lake.consume_all()
-    first = verify_tables_ok(lake.cli, lake.db, tmp_path)
+    first = verify_tables_ok(lake.cli, lake.db, catalog_uri(tmp_path))
     assert "OK: " in first and " 300 events" in first, first
     with closing(sqlite3.connect(lake.db)) as connection, connection:
         connection.execute("UPDATE Customer SET City = 'Tromsø' WHERE CustomerId % 7 = 0")
         connection.execute("DELETE FROM Customer WHERE CustomerId % 11 = 0")
     lake.produce_all()
     lake.consume_all()  # a second run: starts at the tables' positions, adds only the new events
-    second = verify_tables_ok(lake.cli, lake.db, tmp_path)
+    second = verify_tables_ok(lake.cli, lake.db, catalog_uri(tmp_path))
     assert "OK: " in second and " 0 duplicate events" in second, second
 
     changes = open_catalog(CatalogSettings(uri=catalog_uri(tmp_path)), S3Settings()).load_table(
@@ -55,7 +61,7 @@ def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_
     changes.append(changes.scan(limit=1).to_arrow())  # one event stored twice
     with closing(sqlite3.connect(lake.db)) as connection, connection:
         connection.execute("UPDATE Customer SET Email = 'x@y' WHERE CustomerId = 2")
-    caught = verify_tables(lake.cli, lake.db, tmp_path)
+    caught = verify_tables(lake.cli, lake.db, catalog_uri(tmp_path))
     assert caught.returncode == 1, caught.stdout + caught.stderr
     assert "1 different" in caught.stdout and "kafka record" in caught.stdout, caught.stdout
 
@@ -86,7 +92,7 @@ def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
             f"health never showed the locked catalog ({reasons}):\n{consumer.output()[-3000:]}"
         )
         wait_for(
-            lambda: verify_tables(lake.cli, lake.db, tmp_path).returncode == 0,
+            lambda: verify_tables(lake.cli, lake.db, catalog_uri(tmp_path)).returncode == 0,
             "every change in the tables",
             120,
             interval=1.0,
@@ -119,5 +125,5 @@ def test_poison_records_go_to_the_dead_letter_topic_once(lake: Pipeline, tmp_pat
     assert len(read_letters(lake.bootstrap_servers, f"{lake.topic}.dlq")) == 3
     lake.consume_all()  # again: the tables' positions are past the poison
     assert len(read_letters(lake.bootstrap_servers, f"{lake.topic}.dlq")) == 3
-    summary = verify_tables_ok(lake.cli, lake.db, tmp_path)
+    summary = verify_tables_ok(lake.cli, lake.db, catalog_uri(tmp_path))
     assert " 300 events" in summary, summary

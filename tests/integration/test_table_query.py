@@ -26,7 +26,13 @@ def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: P
     cli.run("seed", "--db", str(db), "--customers", "300")
     logs = tmp_path / "logs"
     logs.mkdir()
-    options = (*table_options(tmp_path, bucket), "--flush-records", "200", "--flush-age", "1")
+    options = (
+        *table_options(catalog_uri(tmp_path), bucket),
+        "--flush-records",
+        "200",
+        "--flush-age",
+        "1",
+    )
     pipeline = Pipeline(
         cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
     )
