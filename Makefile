@@ -31,12 +31,16 @@ schema: $(STAMP)
 
 install: $(STAMP)
 
-# promtool (Debian package `prometheus`) checks ops/prometheus/*.yml and a real Prometheus server
-# scrapes the services in the tests. Installed only where missing.
+# Debian packages the tests run, each installed only where missing: `prometheus` (promtool checks
+# ops/prometheus/*.yml, a real Prometheus server scrapes the services) and `postgresql` (a real
+# PostgreSQL as the Iceberg catalog, tests/postgres.py; its server binaries are off PATH, in
+# /usr/lib/postgresql/VERSION/bin).
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends prometheus >/dev/null; }
+	@missing=; \
+	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	[ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
