@@ -36,7 +36,7 @@ START_TIMEOUT: Final = 60.0
 def server_binaries() -> Path:
     """The newest directory holding `initdb` and `postgres`; fails the test (never skips) when
     there is none, since `make tools` installs them."""
-    found = sorted(glob.glob(BINARIES), key=lambda d: int(Path(d).parent.name), reverse=True)
+    found = sorted(glob.glob(BINARIES), key=_version, reverse=True)
     initdb = shutil.which("initdb")
     for directory in [Path(d) for d in found] + ([Path(initdb).parent] if initdb else []):
         if (directory / "initdb").exists() and (directory / "postgres").exists():
@@ -46,6 +46,11 @@ def server_binaries() -> Path:
         "run `make tools`, which installs the Debian package `postgresql`",
         pytrace=False,
     )
+
+
+def _version(binaries: str) -> tuple[int, ...]:
+    """/usr/lib/postgresql/15/bin -> (15,); 9.6 -> (9, 6)."""
+    return tuple(int(part) for part in Path(binaries).parent.name.split(".") if part.isdigit())
 
 
 def _as_owner(argv: Sequence[str], die_with_parent: bool = False) -> list[str]:
