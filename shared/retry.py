@@ -6,7 +6,7 @@ operation still fails after theirs:
   SQLite database, an Iceberg catalog down or locked, a commit conflict) is retried with capped exponential backoff and full jitter for as long as it
   lasts; the service reports itself `degraded`.
 - A permanent fault (access denied, a missing bucket, bad credentials, a disabled KMS key, a
-  missing table, a missing Iceberg table or a denied catalog) will not clear by itself: it is logged at ERROR with its fix, the service reports
+  missing table, a missing Iceberg table, a denied catalog or one that refuses the login) will not clear by itself: it is logged at ERROR with its fix, the service reports
   `failing`, retries slow to one probe every `probe_interval`, and once the fault has lasted
   `give_up_after` seconds (0: never) the caller gives up and the process exits non-zero, so an
   orchestrator restarts it and someone is alerted. A probe that succeeds recovers by itself.
@@ -17,6 +17,7 @@ go on consuming other partitions while one waits, so the waits are computed, not
 
 import logging
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -41,6 +42,18 @@ _PERMANENT_LAKE: Final[dict[str, str]] = {
     "pyiceberg.exceptions.UnauthorizedError": "fix the catalog credentials",
     "sqlalchemy.exc.ProgrammingError": "grant the catalog user access to the catalog's tables",
 }
+# A catalog database that refuses the login is an OperationalError like one that is down, and
+# psycopg2 gives connection failures no error code: only the server's message tells them apart.
+_PERMANENT_CATALOG_LOGIN: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (
+        re.compile(r"password authentication failed|no pg_hba\.conf entry"),
+        "fix the user or password in the catalog URI (--catalog-uri or --catalog-uri-file)",
+    ),
+    (
+        re.compile(r'(database|role) "[^"]*" does not exist'),
+        "create the catalog's database and user, or fix --catalog-uri",
+    ),
+)
 _TRANSIENT_LAKE: Final = frozenset(
     {
         "pyiceberg.exceptions.CommitFailedException",
@@ -113,6 +126,7 @@ def _lake_fault(error: BaseException) -> Fault | None:
         fix = _PERMANENT_LAKE.get(name)
         if fix is not None or name in _TRANSIENT_LAKE:
             text = (str(error).strip().splitlines() or [""])[0]
+            fix = fix or next((f for p, f in _PERMANENT_CATALOG_LOGIN if p.search(text)), None)
             return Fault(fix is not None, f"{type(error).__name__}: {text}", fix or "")
     return None
 

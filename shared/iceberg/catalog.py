@@ -23,11 +23,13 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
+from shared.retry import classify
 from shared.s3 import S3Settings
 
 
 class CatalogConfigError(PipelineError):
-    """The catalog settings cannot work: no retry fixes them (a bad URI, no catalog configured)."""
+    """The catalog settings cannot work: no retry fixes them (a bad URI, no catalog configured, a
+    catalog database that refuses the login)."""
 
 
 _TABLE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
@@ -117,6 +119,12 @@ def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
             "use sqlite:///PATH or postgresql+psycopg2://..."
         ) from None
     except Exception as error:
+        fault = classify(error)
+        if fault.permanent:
+            raise CatalogConfigError(
+                f"the Iceberg catalog at {where} refused: {_one_line(error, url.password)}: "
+                f"{fault.fix}"
+            ) from None
         raise PipelineError(
             f"cannot open the Iceberg catalog at {where}: {_one_line(error, url.password)}: "
             "check --catalog-uri and that the database is up"

@@ -115,3 +115,28 @@ def health_during(service: Service, seconds: float) -> list[dict[str, Any]]:
         time.sleep(0.2)
     all_alive(service)
     return bodies
+
+
+def test_a_catalog_that_refuses_the_login_stops_the_consumer_with_the_fix(
+    cli: Cli,
+    broker: embedded.Broker,
+    topic: str,
+    bucket: str,
+    tmp_path: Path,
+    postgres: PostgresServer,
+) -> None:
+    """A wrong password is permanent, not an outage: one line with the fix, exit 1, at once."""
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, postgres.uri)
+    wrong = postgres.uri.replace(postgres.password, "not-the-password")
+    result = cli.run(
+        *pipeline.consumer_args("--exit-when-idle", "--catalog-uri", wrong),
+        timeout=120,
+        check=False,
+    )
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    print(result.stderr)
+    assert result.returncode == 1, result.stderr
+    assert len(errors) == 1, result.stderr
+    assert "password authentication failed" in errors[0], errors
+    assert "--catalog-uri" in errors[0] and f"{postgres.user}:***@" in errors[0], errors
+    assert "not-the-password" not in result.stdout + result.stderr

@@ -53,7 +53,15 @@ def test_classify_iceberg_and_catalog_faults() -> None:
         fault = classify(error)
         assert not fault.permanent and "\n" not in fault.cause, fault
     assert "database is locked" in classify(locked).cause
-    for error in (NoSuchTableError("Table does not exist: chinook.x"), denied):
+    refused = [
+        OperationalError("SELECT 1", {}, Exception(f"connection to server failed: FATAL:  {text}"))
+        for text in (
+            'password authentication failed for user "chinook"',
+            'database "iceberg" does not exist',
+            'role "chinook" does not exist',
+        )
+    ]
+    for error in (NoSuchTableError("Table does not exist: chinook.x"), denied, *refused):
         fault = classify(error)
         assert fault.permanent and fault.fix, fault
 
