@@ -274,10 +274,18 @@ class Bench:
         wall = time.monotonic() - started
         if done.returncode != 0:
             raise PipelineError(f"raw consumer exited with code {done.returncode}: see {log}")
-        read = json.loads(done.stdout)["messages"]
-        if read != total:
-            raise PipelineError(f"raw consumer read {read} of the {total} messages of {topic}")
-        self.record("raw_consume_process", total / wall, messages=total, wall_seconds=wall)
+        result = json.loads(done.stdout)
+        if result["messages"] != total:
+            raise PipelineError(
+                f"raw consumer read {result['messages']} of the {total} messages of {topic}"
+            )
+        self.record(
+            "raw_consume_process",
+            total / wall,
+            messages=total,
+            wall_seconds=wall,
+            join_seconds=result["join_seconds"],
+        )
 
     # 4. consumer and 7. scale-out
     def consumers(self, topic: str, total: int, count: int, repeat: int) -> None:

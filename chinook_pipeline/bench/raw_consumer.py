@@ -5,18 +5,20 @@ TOPIC in the group of CONFIG_JSON (the consumer service's own librdkafka configu
 the bench), reads every assigned partition to its end with no processing, and commits offsets
 when the service would: synchronously, for a partition, every FLUSH_RECORDS records (the
 service's `--flush-records`) and at its end. It exits 0 once every assigned partition is read to
-its end and committed, printing `{"messages": N}`. Only confluent_kafka is imported, so the
+its end and committed, printing `{"messages": N, "join_seconds": S}` (S: from subscribing to the
+first assignment). Only confluent_kafka is imported, so the
 process's wall time is the librdkafka floor of `consumer --exit-when-idle`: interpreter start,
 group join, fetch, commits, leaving the group.
 """
 
 import json
 import sys
+import time
 from typing import Any
 
 
-def consume(config: dict[str, Any], topic: str, flush_records: int) -> int:
-    """Messages read; raises RuntimeError on a consume or commit error."""
+def consume(config: dict[str, Any], topic: str, flush_records: int) -> dict[str, float]:
+    """Messages read and seconds to join; raises RuntimeError on a consume or commit error."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     consumer = Consumer(config)
@@ -24,8 +26,10 @@ def consume(config: dict[str, Any], topic: str, flush_records: int) -> int:
     ended: set[int] = set()
     pending: dict[int, int] = {}  # partition -> records read since its last commit
     next_offset: dict[int, int] = {}
+    joined: list[float] = []  # when each assignment came
 
     def on_assign(_consumer: Any, partitions: list[Any]) -> None:
+        joined.append(time.monotonic())
         assigned.update(tp.partition for tp in partitions)
 
     def on_revoke(_consumer: Any, partitions: list[Any]) -> None:
@@ -41,6 +45,7 @@ def consume(config: dict[str, Any], topic: str, flush_records: int) -> int:
         pending[partition] = 0
 
     count = 0
+    subscribed = time.monotonic()
     consumer.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
     try:
         while not assigned or not assigned <= ended:
@@ -61,9 +66,9 @@ def consume(config: dict[str, Any], topic: str, flush_records: int) -> int:
                     raise RuntimeError(f"consume of {topic}: {error.str()}")
     finally:
         consumer.close()
-    return count
+    return {"messages": count, "join_seconds": joined[0] - subscribed}
 
 
 if __name__ == "__main__":
     config_json, topic_name, flush = sys.argv[1:]
-    print(json.dumps({"messages": consume(json.loads(config_json), topic_name, int(flush))}))
+    print(json.dumps(consume(json.loads(config_json), topic_name, int(flush))))
