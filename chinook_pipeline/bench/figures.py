@@ -6,25 +6,33 @@ How each figure is timed:
   read from SQLite / record consumed (seen on the service's /metrics) to the exit of the last process,
   i.e. after the last acknowledgement / commit; interpreter start-up and the consumer-group join
   (seconds on Tansu) are left out. `details` keeps the wall time from process start as well.
+- Whole processes (`producer_process`, `consumer_process`): the same runs, from process start
+  to exit; the consumer's is beside `raw_consume_process`, librdkafka alone in a process of its
+  own that joins a group and commits as the service does (`raw_consumer`), spawn to exit.
 - Raw produce and raw consume: see `limits`.
 - Freshness: a steady `write` workload on a running producer and consumer (`--flush-age`); for
   each change, the time from its commit in SQLite (`captured_at`) to the listing (every 0.1 s)
-  that first shows its object.
+  that first shows its object. The same for the Iceberg tables: `table_freshness`.
+- The state table's upsert cost at `--state-sizes` customers: `state_upsert`.
 - Memory: the peak RSS of each service process (its VmHWM, read while the bench polls it for
   exit) working through a backlog.
 """
 
+import json
 import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from chinook_pipeline.bench import capture_tax
+from chinook_pipeline.bench import capture_tax, state_upsert
 from chinook_pipeline.bench.limits import Payload, consume_all, messages, produce_all
 from chinook_pipeline.bench.probes import (
+    FRESHNESS_CUSTOMERS,
     POLL_SECONDS,
     SERVICE_TIMEOUT,
     ObjectWatcher,
@@ -33,8 +41,9 @@ from chinook_pipeline.bench.probes import (
     run_to_exit,
     wait_for_commits,
 )
-from chinook_pipeline.bench.report import UNITS, format_number, percentile
+from chinook_pipeline.bench.report import bench_figures, format_number, percentile
 from chinook_pipeline.bench.stack import Stack
+from chinook_pipeline.bench.table_freshness import table_freshness
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT, Child
 from shared import names
 from shared.errors import PipelineError
@@ -44,7 +53,6 @@ if TYPE_CHECKING:
 
 MB: Final = 1_000_000
 CONSUMER_COUNTS: Final = (1, 2, 3)
-FRESHNESS_CUSTOMERS: Final = 1000
 T = TypeVar("T")
 
 
@@ -62,11 +70,12 @@ class Bench:
     ) -> None:
         self.options, self.stack, self.runs, self.details = options, stack, runs, details
         self.errors, self.say = errors, progress
+        self.units = {figure.name: figure.unit for figure in bench_figures(options.state_size_list)}
 
     def record(self, figure: str, value: float, **detail: Any) -> None:
         self.runs[figure].append(value)
         self.details.setdefault(figure, []).append(detail)
-        self.say(f"  {figure}: {format_number(value)} {UNITS[figure]}")
+        self.say(f"  {figure}: {format_number(value)} {self.units[figure]}")
 
     def attempt(self, step: str, measure: Callable[..., T], *args: Any) -> T | None:
         """Run one measurement; a failure is recorded (and printed) instead of ending the bench."""
@@ -95,6 +104,14 @@ class Bench:
                 if topic
                 else None
             )
+            if total:
+                self.attempt(
+                    f"raw_consume_process (run {repeat})",
+                    self.raw_consume_process,
+                    topic,
+                    total,
+                    repeat,
+                )
             for count in CONSUMER_COUNTS if total else ():
                 name = "consumer" if count == 1 else f"consumers_{count}"
                 self.attempt(f"{name} (run {repeat})", self.consumers, topic, total, count, repeat)
@@ -121,6 +138,14 @@ class Bench:
                 f"run {repeat}/{options.repeat}: freshness at {options.freshness_rate:g} changes/s"
             )
             self.attempt(f"freshness (run {repeat})", self.freshness, repeat)
+        for repeat in range(1, options.repeat + 1):
+            self.say(
+                f"run {repeat}/{options.repeat}: table freshness at "
+                f"{options.freshness_rate:g} changes/s"
+            )
+            self.attempt(f"table freshness (run {repeat})", table_freshness, self, repeat)
+        sizes = options.state_size_list
+        state_upsert.measure_sizes(self, self.seed("state", max(sizes)), sizes)
         taxed = self.seed("capture-tax", capture_tax.CUSTOMERS)
         for repeat in range(1, options.repeat + 1):
             self.say(f"run {repeat}/{options.repeat}: capture tax on the application's writes")
@@ -214,16 +239,67 @@ class Bench:
         self.record("raw_consume", total / elapsed, messages=total, seconds=elapsed)
         return total
 
+    def raw_consume_process(self, topic: str, total: int, repeat: int) -> None:
+        """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
+        the service's commits included; the consumer service's own librdkafka configuration."""
+        from consumer.config import ConsumerConfig
+        from consumer.startup import consumer_settings
+        from shared.s3 import S3Settings
+
+        stack = self.stack
+        config = ConsumerConfig(
+            kafka=stack.kafka_settings(),
+            s3=S3Settings(),
+            bucket=stack.bucket,
+            topic=topic,
+            group_id=stack.name("raw-group", repeat),
+        )
+        log = stack.work / "logs" / f"raw-consumer-{repeat}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        argv = [
+            sys.executable,
+            "-m",
+            "chinook_pipeline.bench.raw_consumer",
+            json.dumps(
+                {k: v for k, v in consumer_settings(config).items() if k != "logger"}
+            ),  # the Python logger stays here; librdkafka's own log goes to stderr
+            topic,
+            str(config.flush_records),
+        ]
+        started = time.monotonic()
+        with log.open("wb") as output:
+            done = subprocess.run(
+                argv, env=stack.env, stdout=subprocess.PIPE, stderr=output, timeout=SERVICE_TIMEOUT
+            )
+        wall = time.monotonic() - started
+        if done.returncode != 0:
+            raise PipelineError(f"raw consumer exited with code {done.returncode}: see {log}")
+        result = json.loads(done.stdout)
+        if result["messages"] != total:
+            raise PipelineError(
+                f"raw consumer read {result['messages']} of the {total} messages of {topic}"
+            )
+        self.record(
+            "raw_consume_process",
+            total / wall,
+            messages=total,
+            wall_seconds=wall,
+            join_seconds=result["join_seconds"],
+        )
+
     # 4. consumer and 7. scale-out
     def consumers(self, topic: str, total: int, count: int, repeat: int) -> None:
         figure = "consumer" if count == 1 else f"consumers_{count}"
-        self.consume(figure, topic, total, self.stack.name("sink", repeat, count), count)
+        wall = self.consume(figure, topic, total, self.stack.name("sink", repeat, count), count)
+        if count == 1:
+            self.record("consumer_process", total / wall, wall_seconds=wall)
 
     def consume(
         self, figure: str, topic: str, total: int, group: str, count: int, *extra: str
-    ) -> None:
+    ) -> float:
         """Figure `figure`: `count` consumers of `group` (with `extra` options) read the whole
-        topic and exit; records/s, once every record is committed."""
+        topic and exit; records/s, once every record is committed. Returns the wall seconds from
+        the first start to the last exit."""
         children = [
             self.stack.consumer(
                 f"{group}-{i}", topic, group, "--exit-when-idle", *extra, metrics=True
@@ -248,6 +324,7 @@ class Bench:
             processes=count,
             peak_rss_bytes=max(child.peak_rss for child in children),
         )
+        return wall
 
     # 5. seed-design baseline
     def baseline(self, payloads: Sequence[Payload], repeat: int) -> None:
@@ -262,60 +339,21 @@ class Bench:
 
     # 6. freshness
     def freshness(self, repeat: int) -> None:
-        from chinook_pipeline.tools.seed import seed_database
-        from shared.kafka import ensure_topic
-
-        options, stack = self.options, self.stack
-        db = stack.work / f"freshness-{repeat}.db"
-        seed_database(db, FRESHNESS_CUSTOMERS)
-        topic, group = stack.name("fresh", repeat), stack.name("fresh-sink", repeat)
-        ensure_topic(
-            stack.kafka_settings(), topic, options.partitions
-        )  # the consumer subscribes first
-        services = [
-            stack.producer(f"fresh-producer-{repeat}", db, topic, options.partitions),
-            stack.consumer(
-                f"fresh-consumer-{repeat}",
-                topic,
-                group,
-                "--flush-age",
-                str(options.flush_age),
-                metrics=True,
-            ),
-        ]
-        try:
-            wait_for_commits(services[1], FRESHNESS_CUSTOMERS, services)
+        with self.steady_pipeline("fresh", repeat) as (db, group, consumer):
             first = last_change(db) + 1  # the snapshot is in S3: measure the changes from here on
-            watcher = ObjectWatcher(stack.s3_client(), stack.bucket, group, first)
-            writer = stack.spawn(
+            watcher = ObjectWatcher(self.stack.s3_client(), self.stack.bucket, group, first)
+            written = self.write_steadily(
+                db,
                 f"fresh-writer-{repeat}",
-                "write",
-                "--db",
-                str(db),
-                "--rate",
-                str(options.freshness_rate),
-                "--duration",
-                str(options.freshness_seconds),
-                "--seed",
-                str(repeat),
+                repeat,
+                watcher.poll,
+                lambda written: len(watcher.latencies) >= written,
             )
-            while writer.running():
-                watcher.poll()
-                time.sleep(POLL_SECONDS)
-            writer.wait(SERVICE_TIMEOUT)
-            written = last_change(db) + 1 - first
-            deadline = time.monotonic() + options.flush_age + DRAIN_TIMEOUT
-            while len(watcher.latencies) < written and time.monotonic() < deadline:
-                watcher.poll()
-                time.sleep(POLL_SECONDS)
-        finally:
-            for child in services:
-                child.stop()
         latencies = list(watcher.latencies.values())
         if len(latencies) < written:
             raise PipelineError(
                 f"freshness: only {len(latencies)} of {written} changes reached S3 within "
-                f"{DRAIN_TIMEOUT:.0f}s after the writes: see {services[1].log}"
+                f"{DRAIN_TIMEOUT:.0f}s after the writes: see {consumer.log}"
             )
         self.record(
             "freshness_p50", percentile(latencies, 0.5), changes=written, objects=len(watcher.seen)
@@ -326,7 +364,69 @@ class Bench:
             changes=written,
             max_seconds=max(latencies),
         )
+
+    @contextmanager
+    def steady_pipeline(
+        self, name: str, repeat: int, *consumer_args: str
+    ) -> Iterator[tuple[Path, str, Child]]:
+        """A producer and a consumer (`--flush-age`, `consumer_args`) on a new database of
+        FRESHNESS_CUSTOMERS customers, running: (database, group, consumer) once the snapshot
+        is committed. Stopped, and the topic deleted, afterwards."""
+        from chinook_pipeline.tools.seed import seed_database
+        from shared.kafka import ensure_topic
+
+        options, stack = self.options, self.stack
+        db = stack.work / f"{name}-{repeat}.db"
+        seed_database(db, FRESHNESS_CUSTOMERS)
+        topic, group = stack.name(name, repeat), stack.name(f"{name}-sink", repeat)
+        ensure_topic(stack.kafka_settings(), topic, options.partitions)  # subscribed at start
+        services = [
+            stack.producer(f"{name}-producer-{repeat}", db, topic, options.partitions),
+            stack.consumer(
+                f"{name}-consumer-{repeat}",
+                topic,
+                group,
+                *("--flush-age", str(options.flush_age), *consumer_args),
+                metrics=True,
+            ),
+        ]
+        try:
+            wait_for_commits(services[1], FRESHNESS_CUSTOMERS, services)
+            yield db, group, services[1]
+        finally:
+            for child in services:
+                child.stop()
         self.delete_topics(topic)
+
+    def write_steadily(
+        self,
+        db: Path,
+        name: str,
+        repeat: int,
+        poll: Callable[[], None],
+        drained: Callable[[int], bool],
+    ) -> int:
+        """Run `write` on `db` at `--freshness-rate` for `--freshness-seconds`, calling `poll`
+        every POLL_SECONDS meanwhile and afterwards, until `drained(changes written)` or
+        DRAIN_TIMEOUT; the changes written."""
+        options = self.options
+        first = last_change(db) + 1
+        writer = self.stack.spawn(
+            name,
+            "write",
+            *("--db", str(db), "--rate", str(options.freshness_rate)),
+            *("--duration", str(options.freshness_seconds), "--seed", str(repeat)),
+        )
+        while writer.running():
+            poll()
+            time.sleep(POLL_SECONDS)
+        writer.wait(SERVICE_TIMEOUT)
+        written = last_change(db) + 1 - first
+        deadline = time.monotonic() + options.flush_age + DRAIN_TIMEOUT
+        while not drained(written) and time.monotonic() < deadline:
+            poll()
+            time.sleep(POLL_SECONDS)
+        return written
 
     # 8. memory
     def memory(self, pristine: Path, repeat: int) -> None:

@@ -4,10 +4,12 @@ Every throughput figure is printed with the ratio to its limit, measured in the 
 same broker and S3: the producer against librdkafka producing the same messages (encoded by the
 producer's own encoder) with the producer's own librdkafka settings; the consumer against
 librdkafka reading the same topic by assignment, and against the seed design (one PutObject per
-record). Each figure is measured `--repeat` times; the report gives the median and every run.
+record); the consumer as a whole process against librdkafka alone in a process that joins a group
+and commits. Each figure is measured `--repeat` times; the report gives the median and every run.
 
 The parts: `stack` (broker, S3, bucket), `figures` (each measurement and how it is timed, with
-`limits` and `probes`), `report` (ratios, targets, the table and the JSON report's shape).
+`limits`, `probes`, `raw_consumer`, `table`, `parquet`, `table_freshness`, `state_upsert`,
+`capture_tax`), `report` (ratios, targets, the table and the JSON report's shape).
 A failed step is reported and the bench goes on with the steps that do not depend on it, then
 exits 1.
 """
@@ -24,12 +26,27 @@ from typing import Any
 import click
 
 from chinook_pipeline.bench.figures import Bench
-from chinook_pipeline.bench.report import FIGURES, build_report, format_table
+from chinook_pipeline.bench.report import bench_figures, build_report, format_table
 from chinook_pipeline.bench.stack import open_stack
 from chinook_pipeline.cli.options import build, options_from
 from shared.bucket_name import BUCKET
 from shared.errors import PipelineError
 from shared.settings import Settings, setting
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """`10000,100000` -> (10000, 100000); ValueError unless positive integers."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"must be positive integers separated by commas, not {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"must be positive integers separated by commas, not {text!r}")
+    return sizes
+
+
+def sizes_rule(text: str) -> None:
+    parse_sizes(text)
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,11 @@ class BenchOptions(Settings):
     )
     flush_age: float = setting(
         1.0, min=0.05, help="Consumer --flush-age while measuring freshness."
+    )
+    state_sizes: str = setting(
+        "10000,100000,1000000",
+        rule=sizes_rule,
+        help="Customers in the state tables whose upsert cost is measured (comma-separated).",
     )
     backlog: int = setting(
         1_000_000, min=1, help="Changes in the backlog the memory figures work through."
@@ -74,11 +96,15 @@ class BenchOptions(Settings):
         help="Keep databases and service logs here.",
     )
 
+    @property
+    def state_size_list(self) -> tuple[int, ...]:
+        return parse_sizes(self.state_sizes)
+
 
 @click.command()
 @options_from(BenchOptions)
 def bench(**params: Any) -> None:
-    """Measure throughput, limits, freshness, scale-out and memory on real parts; print a table."""
+    """Measure throughput, limits, freshness, scale-out, memory and table costs; print a table."""
     options = build(BenchOptions, params)
     report = run_bench(options, progress=lambda text: click.echo(text, err=True))
     click.echo(format_table(report))
@@ -93,7 +119,8 @@ def bench(**params: Any) -> None:
 def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> dict[str, Any]:
     """Run every figure `options.repeat` times; the report, partial when a step failed."""
     started = datetime.now(UTC)
-    runs: dict[str, list[float]] = {figure.name: [] for figure in FIGURES}
+    figures = bench_figures(options.state_size_list)
+    runs: dict[str, list[float]] = {figure.name: [] for figure in figures}
     details: dict[str, Any] = {}
     settings: dict[str, Any] = {
         k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()
@@ -110,7 +137,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> dict[st
             Bench(options, stack, runs, details, errors, progress).run()
     except PipelineError as failure:
         errors.append(str(failure))
-    report = build_report(runs, settings, details, started, options.flush_age, errors)
+    report = build_report(runs, settings, details, started, options.flush_age, errors, figures)
     if errors or options.work_dir:
         progress(f"databases and service logs kept in {work}")
     else:

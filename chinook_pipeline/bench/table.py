@@ -1,8 +1,8 @@
 """The table consumer in the bench: topic -> the Iceberg change table, committed, timed like the
 other consumers on the same topic in the same run (so beside the same raw consume limit).
 
-Only the change table: the state table's upsert cost was measured apart (README, "Iceberg
-tables"), and would slow every run. Each run has its own SQLite catalog in the work directory,
+Only the change table: the state table's upsert cost depends on the number of customers, so it
+is measured apart at several sizes (`state_upsert`), and would slow every run. Each run has its own SQLite catalog in the work directory,
 with the table's files under the run's prefix of the bucket.
 """
 

@@ -14,14 +14,17 @@ import pytest
 from chinook_pipeline.bench.report import (
     FIGURES,
     RATIOS,
+    bench_figures,
     build_report,
     format_table,
     percentile,
     targets,
 )
+from chinook_pipeline.bench.run import parse_sizes
 from tests.conftest import Cli
 
-FIGURE_NAMES = [figure.name for figure in FIGURES]
+STATE_SIZES = (500, 2000)
+FIGURE_NAMES = [figure.name for figure in bench_figures(STATE_SIZES)]
 SMALL = [
     "--customers",
     "2000",
@@ -39,6 +42,8 @@ SMALL = [
     "0.5",
     "--backlog",
     "3000",
+    "--state-sizes",
+    ",".join(map(str, STATE_SIZES)),
 ]
 
 
@@ -63,7 +68,7 @@ def test_report_ratios_and_targets_from_medians() -> None:
     checked = {(t["figure"], t["rule"]): t for t in report["targets"]}
     assert checked[("producer", ">= 0.6 x raw_produce")]["met"] is True
     assert checked[("producer", ">= 0.6 x raw_produce")]["threshold"] == pytest.approx(120.0)
-    assert checked[("freshness_p99", "<= 2")]["met"] is True
+    assert checked[("freshness_p99", "<= 1.5")]["met"] is True
     assert checked[("consumer", ">= 0.75 x raw_consume")]["met"] is None  # not measured
     assert report["figures"]["consumer"] == {
         "label": report["figures"]["consumer"]["label"],
@@ -74,7 +79,15 @@ def test_report_ratios_and_targets_from_medians() -> None:
     }
 
 
+def test_state_sizes_are_positive_integers() -> None:
+    assert parse_sizes("10000,100000,1000000") == (10000, 100000, 1000000)
+    for bad in ("", "10k", "100,0", "1,,2"):
+        with pytest.raises(ValueError, match="positive integers separated by commas"):
+            parse_sizes(bad)
+
+
 def test_table_shows_every_figure_missing_ones_and_failures() -> None:
+    figures = bench_figures(STATE_SIZES)
     report = build_report(
         {"baseline": [170.0]},
         {"repeat": 1},
@@ -82,9 +95,11 @@ def test_table_shows_every_figure_missing_ones_and_failures() -> None:
         datetime.now().astimezone(),
         1.0,
         ["producer (run 1): boom"],
+        figures,
     )
     table = format_table(report)
-    for figure in FIGURES:
+    assert len(figures) == len(FIGURES) + 2 * len(STATE_SIZES)
+    for figure in figures:
         assert figure.label in table
     assert "failed: producer (run 1): boom" in table
     assert f"{os.cpu_count()} cores" in table

@@ -1,0 +1,136 @@
+"""Table freshness: SQLite commit -> a row in the Iceberg tables, at a steady write rate.
+
+A producer and `consumer --table --state-table --flush-age` (a SQLite catalog of its own, the
+tables' files in the bench's bucket) run while `write` changes the database at `--freshness-rate`,
+as for the objects' freshness. A `TableWatcher` per table checks the catalog every 0.1 s and
+reads the data files each new snapshot added; each change's latency is the time from its capture
+to the check that first found its row in the table (what a reader polling the catalog would
+see). The consumer commits the change table, then the state table, once a partition's batch is
+`--flush-age` old.
+
+The state table holds a change only when it is its customer's latest in its flush and not a
+delete, so its figures cover the changes that do appear there, all of them.
+"""
+
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chinook_pipeline.bench.probes import FRESHNESS_CUSTOMERS, last_change
+from chinook_pipeline.bench.report import percentile
+from chinook_pipeline.local.processes import DRAIN_TIMEOUT
+from shared import names
+from shared.errors import PipelineError
+
+if TYPE_CHECKING:
+    from chinook_pipeline.bench.figures import Bench
+
+CHANGES = "bench.fresh_changes"
+STATE = "bench.fresh_customers"
+
+
+class TableWatcher:
+    """Watches a table of a SQLite catalog; for each row with a sequence from `first` on, the
+    seconds from its capture to the check that first found the catalog pointing at a snapshot
+    holding it.
+
+    A check is one read of the table's metadata location in the catalog database, a query of
+    microseconds (a commit that meets it waits that long), so checks can be frequent without
+    slowing what they measure; only a new location is loaded, and only the data files its new
+    snapshots added are read."""
+
+    def __init__(self, catalog_db: Path, name: str, properties: dict[str, str], first: int) -> None:
+        self.catalog_db, self.properties, self.first = catalog_db, properties, first
+        self.namespace, _, self.table = name.rpartition(".")
+        self.location: str | None = None
+        self.snapshots: set[int] = set()
+        self.files: set[str] = set()
+        self.latencies: dict[int, float] = {}  # change sequence -> seconds
+
+    def poll(self) -> None:
+        checked_at = time.time()
+        with closing(sqlite3.connect(f"file:{self.catalog_db}?mode=ro", uri=True)) as catalog:
+            row = catalog.execute(
+                "SELECT metadata_location FROM iceberg_tables "
+                "WHERE table_namespace = ? AND table_name = ?",
+                (self.namespace, self.table),
+            ).fetchone()
+        if row is None or row[0] == self.location:
+            return
+        self.location = row[0]
+        self._read_new_snapshots(row[0], checked_at)
+
+    def _read_new_snapshots(self, location: str, checked_at: float) -> None:
+        import pyarrow.parquet as pq
+        from pyiceberg.manifest import ManifestEntryStatus
+        from pyiceberg.table import StaticTable
+
+        table = StaticTable.from_metadata(location, self.properties)
+        for snapshot in table.metadata.snapshots:
+            if snapshot.snapshot_id in self.snapshots:
+                continue
+            self.snapshots.add(snapshot.snapshot_id)
+            for manifest in snapshot.manifests(table.io):
+                if manifest.added_snapshot_id != snapshot.snapshot_id:
+                    continue
+                for entry in manifest.fetch_manifest_entry(table.io):
+                    path = entry.data_file.file_path
+                    if entry.status != ManifestEntryStatus.ADDED or path in self.files:
+                        continue
+                    self.files.add(path)
+                    with table.io.new_input(path).open() as stream:
+                        rows = pq.read_table(stream, columns=["sequence", "captured_at"])
+                    for sequence, captured in zip(
+                        rows["sequence"].to_pylist(), rows["captured_at"].to_pylist(), strict=True
+                    ):
+                        if sequence >= self.first and sequence not in self.latencies:
+                            self.latencies[sequence] = checked_at - captured.timestamp()
+
+
+def table_freshness(bench: "Bench", repeat: int) -> None:
+    """Figures `table_freshness_p50/p99` (change table) and `state_freshness_p50/p99`."""
+    from shared.iceberg.catalog import s3_properties
+    from shared.s3 import S3Settings
+
+    stack = bench.stack
+    catalog_db = stack.work / f"iceberg-fresh-{repeat}.db"
+    uri = f"sqlite:///{catalog_db}"
+    warehouse = f"s3://{stack.bucket}/{stack.name('fresh-tables', repeat)}"
+    args = ("--table", CHANGES, "--state-table", STATE, "--catalog-uri", uri)
+    with bench.steady_pipeline("fresh-tables", repeat, *args, "--warehouse", warehouse) as (
+        db,
+        _group,
+        consumer,
+    ):
+        properties = s3_properties(S3Settings(endpoint_url=stack.s3_endpoint_url))
+        first = last_change(db) + 1
+        watchers = [TableWatcher(catalog_db, name, properties, first) for name in (CHANGES, STATE)]
+
+        def poll() -> None:
+            for watcher in watchers:
+                watcher.poll()
+
+        def drained(written: int) -> bool:
+            committed = consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED, 0)
+            return committed >= FRESHNESS_CUSTOMERS + written  # both tables hold every change
+
+        written = bench.write_steadily(db, f"fresh-tables-writer-{repeat}", repeat, poll, drained)
+        poll()
+    changes, state = (list(watcher.latencies.values()) for watcher in watchers)
+    if len(changes) < written or not state:
+        raise PipelineError(
+            f"table freshness: {len(changes)} of {written} changes reached the change table, "
+            f"{len(state)} rows the state table, within {DRAIN_TIMEOUT:.0f}s after the writes: "
+            f"see {consumer.log}"
+        )
+    for figure, latencies, table in (("table", changes, CHANGES), ("state", state, STATE)):
+        detail = {"rows": len(latencies), "changes": written, "table": table}
+        bench.record(f"{figure}_freshness_p50", percentile(latencies, 0.5), **detail)
+        bench.record(
+            f"{figure}_freshness_p99",
+            percentile(latencies, 0.99),
+            max_seconds=max(latencies),
+            **detail,
+        )
