@@ -16,7 +16,7 @@ from typing import Final
 
 from producer.change_log import CHANGE_TABLE
 from producer.database import SQLITE_POLICY, immediate, is_locked
-from producer.sequence import NEXT_SEQ, high_water
+from producer.sequence import FLOOR_TRIGGER, FLOOR_TRIGGER_BODY, NEXT_SEQ, high_water
 from producer.state import CaptureState, create_state_table, load_state, reset_state
 from shared.changes import COLUMN_NAMES
 from shared.errors import PipelineError
@@ -26,21 +26,23 @@ log = logging.getLogger(__name__)
 
 SOURCE_TABLE: Final = "Customer"
 _CUSTOMER_COLUMNS: Final = ", ".join(f'"{name}"' for name in COLUMN_NAMES)
-_NOW_MS: Final = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)"
+# `julianday()` is now, as `julianday('now')` is, without parsing the word.
+_NOW_MS: Final = "CAST(ROUND((julianday() - 2440587.5) * 86400000) AS INTEGER)"
 
-# No AUTOINCREMENT: `producer.sequence` numbers the changes.
+# No AUTOINCREMENT: SQLite numbers the changes, see `producer.sequence`.
 _CHANGE_TABLE_COLUMNS: Final = (
     "seq INTEGER PRIMARY KEY, op TEXT NOT NULL, customer_id INTEGER NOT NULL, "
     f"captured_at_ms INTEGER NOT NULL, {_CUSTOMER_COLUMNS}"
 )
 _COPY_COLUMNS: Final = f"seq, op, customer_id, captured_at_ms, {_CUSTOMER_COLUMNS}"
+_RECORD_COLUMNS: Final = f"op, customer_id, captured_at_ms, {_CUSTOMER_COLUMNS}"
 
 
 def _record(op: str, row: str) -> str:
     values = ", ".join(f'{row}."{name}"' for name in COLUMN_NAMES)
     return (
-        f"INSERT INTO {CHANGE_TABLE} ({_COPY_COLUMNS}) "
-        f"VALUES ({NEXT_SEQ}, '{op}', {row}.CustomerId, {_NOW_MS}, {values});"
+        f"INSERT INTO {CHANGE_TABLE} ({_RECORD_COLUMNS}) "
+        f"VALUES ('{op}', {row}.CustomerId, {_NOW_MS}, {values});"
     )
 
 
@@ -61,6 +63,10 @@ TRIGGERS: Final[dict[str, str]] = {
     ),
     "chinook_cdc_customer_delete": f"AFTER DELETE ON {SOURCE_TABLE} BEGIN {_record('delete', 'OLD')} END",
 }
+
+
+# Created and checked with the capture triggers: they are one unit.
+_ALL_TRIGGERS: Final = (*TRIGGERS.items(), (FLOOR_TRIGGER, FLOOR_TRIGGER_BODY))
 
 
 def check_source(connection: sqlite3.Connection, path: object) -> None:
@@ -143,10 +149,8 @@ def install(connection: sqlite3.Connection) -> CaptureState:
                 SOURCE_TABLE,
             )
         _create_triggers(connection)
-        before = _snapshot(connection)
         source_id = state.source_id if state else uuid.uuid4().hex
-        topic = state.topic if state else None
-        return reset_state(connection, source_id, before, topic)
+        return _snapshot(connection, source_id, state.topic if state else None)
 
 
 def resnapshot(connection: sqlite3.Connection, state: CaptureState, topic: str) -> CaptureState:
@@ -156,31 +160,36 @@ def resnapshot(connection: sqlite3.Connection, state: CaptureState, topic: str) 
     restarted) or capture moves to another topic: Debezium's `snapshot.mode=when_needed`.
     """
     with immediate(connection):
-        before = _snapshot(connection)
-        return reset_state(connection, state.source_id, before, topic)
+        return _snapshot(connection, state.source_id, topic)
 
 
 def triggers_present(connection: sqlite3.Connection) -> bool:
-    """Whether every capture trigger is on `Customer`."""
-    names = {
-        row[0]
-        for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-            (SOURCE_TABLE,),
-        )
-    }
-    return names >= TRIGGERS.keys()
+    """Whether capture misses no change: every capture trigger is on `Customer`, and the floor
+    trigger that keeps sequences unique is on the change table, unless the changes are numbered
+    otherwise (an earlier version's AUTOINCREMENT table, or triggers computing each number)."""
+    installed = _installed_triggers(connection)
+    if not installed.keys() >= TRIGGERS.keys():
+        return False
+    numbered_otherwise = _autoincrement(connection) or all(
+        NEXT_SEQ in installed[name] for name in TRIGGERS
+    )
+    return FLOOR_TRIGGER in installed or numbered_otherwise
 
 
 def _triggers_current(connection: sqlite3.Connection) -> bool:
-    """Whether every capture trigger is the one this version installs."""
-    installed = dict(
+    """Whether every capture trigger, the floor trigger included, is the one this version installs."""
+    installed = _installed_triggers(connection)
+    return all(installed.get(name) == _trigger_sql(name, body) for name, body in _ALL_TRIGGERS)
+
+
+def _installed_triggers(connection: sqlite3.Connection) -> dict[str, str]:
+    """{name: sql} of the triggers on `Customer` and on the change table."""
+    return dict(
         connection.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-            (SOURCE_TABLE,),
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (?, ?)",
+            (SOURCE_TABLE, CHANGE_TABLE),
         ).fetchall()
     )
-    return all(installed.get(name) == _trigger_sql(name, body) for name, body in TRIGGERS.items())
 
 
 def _prepare_change_table(connection: sqlite3.Connection) -> None:
@@ -190,13 +199,10 @@ def _prepare_change_table(connection: sqlite3.Connection) -> None:
     every number that table gave), and drops the capture triggers, which name the table: the
     caller reinstalls them in the same transaction, so no change slips between.
     """
-    row = connection.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (CHANGE_TABLE,)
-    ).fetchone()
-    if row is None:
+    if _table_sql(connection) is None:
         connection.execute(f"CREATE TABLE {CHANGE_TABLE} ({_CHANGE_TABLE_COLUMNS})")
         return
-    if "AUTOINCREMENT" not in row[0].upper():
+    if not _autoincrement(connection):
         return
     log.info("rebuilding %s without AUTOINCREMENT (cheaper capture)", CHANGE_TABLE)
     for name in TRIGGERS:
@@ -210,6 +216,19 @@ def _prepare_change_table(connection: sqlite3.Connection) -> None:
     connection.execute(f"DROP TABLE {legacy}")
 
 
+def _autoincrement(connection: sqlite3.Connection) -> bool:
+    """Whether the change table numbers its rows with AUTOINCREMENT (an earlier version's)."""
+    sql = _table_sql(connection)
+    return sql is not None and "AUTOINCREMENT" in sql.upper()
+
+
+def _table_sql(connection: sqlite3.Connection) -> str | None:
+    row = connection.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (CHANGE_TABLE,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def _trigger_sql(name: str, body: str) -> str:
     return f"CREATE TRIGGER {name} {body}"
 
@@ -219,30 +238,25 @@ def _file_of(connection: sqlite3.Connection) -> str:
 
 
 def _create_triggers(connection: sqlite3.Connection) -> None:
-    for name, body in TRIGGERS.items():
+    for name, body in _ALL_TRIGGERS:
         connection.execute(f"DROP TRIGGER IF EXISTS {name}")
         connection.execute(_trigger_sql(name, body))
 
 
-def _snapshot(connection: sqlite3.Connection) -> int:
-    """Replace the change rows by one snapshot row per customer; return the last seq before it
-    (the caller makes it the checkpoint, which keeps the replaced numbers from coming back).
+def _snapshot(connection: sqlite3.Connection, source_id: str, topic: str | None) -> CaptureState:
+    """Replace the change rows by one snapshot row per customer, and the state by one whose
+    checkpoint is the last sequence before them (which keeps the replaced numbers from coming
+    back: the floor trigger numbers the first snapshot row one past it).
 
-    The snapshot rows take their numbers from SQLite (max(rowid) + 1, the fast append path: a
-    row_number() window made the copy about 2.5x slower), counting on from a placeholder row
-    that holds the last number and is gone before the transaction commits.
+    The rows take their numbers from SQLite (max(rowid) + 1, the fast append path: a
+    row_number() window made the copy about 2.5x slower).
     """
     before = high_water(connection)
     connection.execute(f"DELETE FROM {CHANGE_TABLE}")
+    state = reset_state(connection, source_id, before, topic)
     connection.execute(
-        f"INSERT INTO {CHANGE_TABLE} (seq, op, customer_id, captured_at_ms) "
-        "VALUES (?, 'snapshot', 0, 0)",
-        (before,),
-    )
-    connection.execute(
-        f"INSERT INTO {CHANGE_TABLE} (op, customer_id, captured_at_ms, {_CUSTOMER_COLUMNS}) "
+        f"INSERT INTO {CHANGE_TABLE} ({_RECORD_COLUMNS}) "
         f"SELECT 'snapshot', CustomerId, {_NOW_MS}, {_CUSTOMER_COLUMNS} FROM {SOURCE_TABLE} "
         "ORDER BY CustomerId"
     )
-    connection.execute(f"DELETE FROM {CHANGE_TABLE} WHERE seq = ?", (before,))
-    return before
+    return state

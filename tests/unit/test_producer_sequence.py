@@ -112,3 +112,61 @@ def test_an_autoincrement_change_table_is_rebuilt_keeping_rows_and_numbers(
     install(db)
     execute(db, "UPDATE Customer SET City = 'Tavira' WHERE CustomerId = 1")
     assert sequences(db) == [6]
+
+
+def install_computed(db: Path) -> None:
+    """Capture as the previous version installed it: each trigger computes its number."""
+    connection = sqlite3.connect(db, isolation_level=None)
+    connection.execute(
+        capture._CHANGE_TABLE_COLUMNS.join(("CREATE TABLE chinook_cdc_change (", ")"))
+    )
+    create_state_table(connection)
+    reset_state(connection, "computed", 0, None)
+    for name, body in capture.TRIGGERS.items():
+        computed = body.replace("chinook_cdc_change (op,", "chinook_cdc_change (seq, op,")
+        computed = computed.replace("VALUES ('", f"VALUES ({NEXT_SEQ}, '")
+        assert computed.count(NEXT_SEQ) == body.count("INSERT INTO")
+        connection.execute(f"CREATE TRIGGER {name} {computed}")
+    connection.close()
+
+
+def test_triggers_that_computed_numbers_are_upgraded_in_place(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    install_computed(db)
+    execute(db, "UPDATE Customer SET City = 'Porto' WHERE CustomerId = 1")
+    execute(db, "UPDATE Customer SET City = 'Faro' WHERE CustomerId = 1")
+    connection = sqlite3.connect(db, isolation_level=None)
+    assert capture.triggers_present(connection)  # nothing was missed: no snapshot needed
+    connection.close()
+    install(db)
+    assert sequences(db) == [1, 2]
+    connection = sqlite3.connect(db)
+    state = load_state(connection)
+    assert state is not None and state.source_id == "computed" and state.acked_seq == 0
+    connection.close()
+    checkpoint_everything(db)
+    execute(db, "UPDATE Customer SET CustomerId = 60 WHERE CustomerId = 2")  # delete + insert
+    assert sequences(db) == [3, 4]
+
+
+def test_a_rekey_into_an_empty_table_numbers_both_rows_past_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    install(db)
+    published = checkpoint_everything(db)
+    execute(db, "UPDATE Customer SET CustomerId = 60 WHERE CustomerId = 2")
+    execute(db, "UPDATE Customer SET City = 'Porto' WHERE CustomerId = 60")
+    assert sequences(db) == [published + 1, published + 2, published + 3]
+
+
+def test_capture_without_the_floor_trigger_counts_as_missing(tmp_path: Path) -> None:
+    db = make_db(tmp_path / "chinook.db")
+    install(db)
+    published = checkpoint_everything(db)
+    execute(db, "DROP TRIGGER chinook_cdc_change_floor")
+    connection = sqlite3.connect(db, isolation_level=None)
+    assert not capture.triggers_present(connection)
+    connection.close()
+    install(db)  # reinstalled with a fresh snapshot past every number given
+    assert sequences(db) == list(range(published + 1, published + len(ROWS) + 1))
