@@ -25,7 +25,9 @@ RECORDS_CONSUMED = Counter(
 OBJECTS_UPLOADED = Counter(CONSUMER_OBJECTS_UPLOADED, "Data objects written to S3")
 BYTES_UPLOADED = Counter(CONSUMER_BYTES_UPLOADED, "Bytes of data objects written to S3")
 UPLOAD_RETRIES = Counter(CONSUMER_UPLOAD_RETRIES, "S3 request retries made by boto3 (all S3 calls)")
-UPLOAD_FAILURES = Counter(CONSUMER_UPLOAD_FAILURES, "Flushes that failed after boto3's retries")
+UPLOAD_FAILURES = Counter(
+    CONSUMER_UPLOAD_FAILURES, "Flushes that failed after the S3 client's request retries"
+)
 OFFSETS_COMMITTED = Counter(CONSUMER_OFFSETS_COMMITTED, "Sum of committed offset advances")
 UPLOAD_DURATION = Histogram(
     CONSUMER_UPLOAD_DURATION,

@@ -1,7 +1,7 @@
 """The one retry policy of both services: which errors are worth retrying, and how long to wait.
 
-boto3 and librdkafka retry single requests first; this policy decides what happens when an
-operation still fails after theirs:
+boto3, pyarrow (the Iceberg tables' S3 requests) and librdkafka retry single requests first; this
+policy decides what happens when an operation still fails after theirs:
 - A transient fault (5xx, SlowDown and other throttling, timeouts, connection resets, a locked
   SQLite database, an Iceberg catalog down or locked, a commit conflict) is retried with capped exponential backoff and full jitter for as long as it
   lasts; the service reports itself `degraded`.

@@ -3,7 +3,8 @@
 With a URI it is pyiceberg's SQL catalog (`sqlite:///PATH` for the embedded default,
 `postgresql+psycopg2://...` in compose); without one, pyiceberg's own configuration decides
 (`.pyiceberg.yaml`, `PYICEBERG_CATALOG__<NAME>__*`: REST, Glue, ...). Either way the S3 endpoint
-and region come from the settings the services use (S3Settings, then the standard AWS chain).
+and region come from the settings the services use (S3Settings, then the standard AWS chain), and
+each S3 request is retried on its own (shared/iceberg/s3_retries.py).
 Credentials are never passed: pyarrow's S3 filesystem reads the standard AWS chain itself, so no
 secret enters a catalog property, a log line or an error message.
 """
@@ -17,11 +18,13 @@ import boto3
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io import S3_RETRY_STRATEGY_IMPL
 from pyiceberg.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from shared.errors import PipelineError
+from shared.iceberg.s3_retries import RETRY_STRATEGY_IMPL
 from shared.iceberg.settings import CatalogSettings
 from shared.retry import classify
 from shared.s3 import S3Settings
@@ -76,10 +79,12 @@ def safe_uri(uri: str) -> str:
 
 
 def s3_properties(s3: S3Settings) -> dict[str, str]:
-    """pyiceberg's S3 file IO properties: endpoint, region and timeouts, never credentials."""
+    """pyiceberg's S3 file IO properties: endpoint, region, timeouts and request retries, never
+    credentials."""
     properties = {
         "s3.connect-timeout": str(s3.connect_timeout),
         "s3.request-timeout": str(s3.read_timeout),
+        S3_RETRY_STRATEGY_IMPL: RETRY_STRATEGY_IMPL,
     }
     endpoint = (
         s3.endpoint_url

@@ -1,8 +1,13 @@
-"""Catalog settings: table names, S3 properties without secrets, one-line errors."""
+"""Catalog settings: table names, S3 properties without secrets and with request retries,
+one-line errors."""
 
+import warnings
 from pathlib import Path
 
 import pytest
+from pyarrow.fs import AwsStandardS3RetryStrategy
+from pyiceberg.io import S3_RETRY_STRATEGY_IMPL
+from pyiceberg.io.pyarrow import PyArrowFileIO, _import_retry_strategy
 
 from shared.errors import PipelineError
 from shared.iceberg.catalog import (
@@ -12,6 +17,7 @@ from shared.iceberg.catalog import (
     safe_uri,
     table_identifier,
 )
+from shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
 from shared.s3 import S3Settings
 
 
@@ -36,6 +42,17 @@ def test_s3_properties_carry_endpoint_and_region_never_credentials(
     assert s3_properties(S3Settings(endpoint_url="http://minio:9000"))["s3.endpoint"] == (
         "http://minio:9000"
     )
+
+
+def test_s3_properties_make_pyiceberg_retry_each_s3_request() -> None:
+    properties = s3_properties(S3Settings(endpoint_url="http://127.0.0.1:1", region="us-east-1"))
+    strategy = _import_retry_strategy(properties[S3_RETRY_STRATEGY_IMPL])  # pyiceberg's loader
+    assert isinstance(strategy, AwsStandardS3RetryStrategy)
+    assert strategy.max_attempts == S3_REQUEST_ATTEMPTS > 3  # pyarrow's default is 3
+    with warnings.catch_warnings():
+        # pyiceberg only warns, and keeps pyarrow's default, when it cannot load the strategy
+        warnings.simplefilter("error")
+        PyArrowFileIO(properties).new_input("s3://bucket/key")  # builds the S3 filesystem
 
 
 def test_an_unreachable_catalog_is_one_line_without_the_password() -> None:
