@@ -4,6 +4,7 @@ construction so a bad value fails at start with a usable message."""
 from dataclasses import dataclass, field
 from typing import Final
 
+from consumer.batcher import FlushLimits
 from consumer.formats import FORMATS, object_format
 from consumer.formats.protobuf import GZIP_LEVEL
 from shared.bucket_name import BUCKET
@@ -137,3 +138,8 @@ class ConsumerConfig(Settings):
         if self.flush_age is not None:
             return self.flush_age
         return FLUSH_AGE_TABLES if self.table else FLUSH_AGE_OBJECTS
+
+    @property
+    def flush_limits(self) -> FlushLimits:
+        """When a partition's batch is flushed; with `--table`, also what one commit holds."""
+        return FlushLimits(self.flush_records, self.flush_bytes, self.flush_seconds)
