@@ -11,7 +11,8 @@ How each figure is timed:
   each change, the time from its commit in SQLite (`captured_at`) to the listing (every 0.1 s)
   that first shows its object.
 - Memory: the peak RSS of each service process (its VmHWM, read while the bench polls it for
-  exit) working through a backlog.
+  exit) working through a backlog: the producer, then the consumer writing objects and the one
+  writing the change table, each reading the whole topic in its own group.
 """
 
 import shutil
@@ -336,6 +337,16 @@ class Bench:
         consumer = self.stack.consumer(
             f"backlog-consumer-{repeat}", topic, group, "--exit-when-idle"
         ).wait(SERVICE_TIMEOUT)
+        from chinook_pipeline.bench.table import table_options
+
+        tables = f"{group}-table"
+        table = self.stack.consumer(
+            f"backlog-table-consumer-{repeat}",
+            topic,
+            tables,
+            "--exit-when-idle",
+            *table_options(self, tables),
+        ).wait(SERVICE_TIMEOUT)
         self.record(
             "producer_rss",
             producer.peak_rss / MB,
@@ -347,6 +358,12 @@ class Bench:
             consumer.peak_rss / MB,
             records=self.options.backlog,
             wall_seconds=consumer.elapsed,
+        )
+        self.record(
+            "consumer_table_rss",
+            table.peak_rss / MB,
+            records=self.options.backlog,
+            wall_seconds=table.elapsed,
         )
         db.unlink()
         self.delete_topics(topic)
