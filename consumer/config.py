@@ -42,9 +42,18 @@ class ConsumerConfig(Settings):
         help="Key layout: dt=YYYY-MM-DD/hour=HH, year=/month=/day=/hour=, or customer/date=YYYY-MM-DD.",
     )
     flush_records: int = setting(
-        50_000, min=1, max=10_000_000, help="Flush a partition's batch at this many records."
+        50_000,
+        min=1,
+        max=10_000_000,
+        help="Flush a partition's batch at this many records; with --table, also the most one "
+        "commit takes (its memory).",
     )
-    flush_bytes: int = setting(16 * MiB, min=1, size=True, help="... or at this many bytes.")
+    flush_bytes: int = setting(
+        16 * MiB,
+        min=1,
+        size=True,
+        help="... or at this many bytes (value bytes; same for a commit).",
+    )
     flush_age: float | None = setting(
         None,
         min=0.05,
