@@ -4,6 +4,7 @@ construction so a bad value fails at start with a usable message."""
 from dataclasses import dataclass, field
 from typing import Final
 
+from consumer.batcher import FlushLimits
 from consumer.formats import FORMATS, object_format
 from consumer.formats.protobuf import GZIP_LEVEL
 from shared.bucket_name import BUCKET
@@ -41,9 +42,18 @@ class ConsumerConfig(Settings):
         help="Key layout: dt=YYYY-MM-DD/hour=HH, year=/month=/day=/hour=, or customer/date=YYYY-MM-DD.",
     )
     flush_records: int = setting(
-        50_000, min=1, max=10_000_000, help="Flush a partition's batch at this many records."
+        50_000,
+        min=1,
+        max=10_000_000,
+        help="Flush a partition's batch at this many records; with --table, also the most one "
+        "commit takes (its memory).",
     )
-    flush_bytes: int = setting(16 * MiB, min=1, size=True, help="... or at this many bytes.")
+    flush_bytes: int = setting(
+        16 * MiB,
+        min=1,
+        size=True,
+        help="... or at this many bytes (value bytes; same for a commit).",
+    )
     flush_age: float | None = setting(
         None,
         min=0.05,
@@ -137,3 +147,8 @@ class ConsumerConfig(Settings):
         if self.flush_age is not None:
             return self.flush_age
         return FLUSH_AGE_TABLES if self.table else FLUSH_AGE_OBJECTS
+
+    @property
+    def flush_limits(self) -> FlushLimits:
+        """When a partition's batch is flushed; with `--table`, also what one commit holds."""
+        return FlushLimits(self.flush_records, self.flush_bytes, self.flush_seconds)

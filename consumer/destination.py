@@ -97,6 +97,6 @@ def _tables(
     log.info(
         "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
     )
-    lake = TableDestination(opened, config.group_id, config.topic)
+    lake = TableDestination(opened, config.group_id, config.topic, config.flush_limits)
     where = f"tables {table} and {config.state_table}" if config.state_table else f"table {table}"
     return Destination(lake, lake, where, "lake")

@@ -9,7 +9,6 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 
-from consumer.batcher import FlushLimits
 from consumer.config import ConsumerConfig
 from consumer.partition import Partition
 from shared.errors import PipelineError
@@ -65,7 +64,7 @@ def partition_factory(
 ) -> Callable[[int, int | None], Partition]:
     """Makes the state machine of a newly assigned partition from its number and committed
     offset."""
-    limits = FlushLimits(config.flush_records, config.flush_bytes, config.flush_seconds)
+    limits = config.flush_limits
     policy = retry_policy(config)
 
     def new(number: int, committed: int | None) -> Partition:

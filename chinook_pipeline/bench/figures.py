@@ -15,7 +15,8 @@ How each figure is timed:
   that first shows its object. The same for the Iceberg tables: `table_freshness`.
 - The state table's upsert cost at `--state-sizes` customers: `state_upsert`.
 - Memory: the peak RSS of each service process (its VmHWM, read while the bench polls it for
-  exit) working through a backlog.
+  exit) working through a backlog: the producer, then the consumer writing objects and the one
+  writing the change table, each reading the whole topic in its own group.
 """
 
 import json
@@ -436,6 +437,16 @@ class Bench:
         consumer = self.stack.consumer(
             f"backlog-consumer-{repeat}", topic, group, "--exit-when-idle"
         ).wait(SERVICE_TIMEOUT)
+        from chinook_pipeline.bench.table import table_options
+
+        tables = f"{group}-table"
+        table = self.stack.consumer(
+            f"backlog-table-consumer-{repeat}",
+            topic,
+            tables,
+            "--exit-when-idle",
+            *table_options(self, tables),
+        ).wait(SERVICE_TIMEOUT)
         self.record(
             "producer_rss",
             producer.peak_rss / MB,
@@ -447,6 +458,12 @@ class Bench:
             consumer.peak_rss / MB,
             records=self.options.backlog,
             wall_seconds=consumer.elapsed,
+        )
+        self.record(
+            "consumer_table_rss",
+            table.peak_rss / MB,
+            records=self.options.backlog,
+            wall_seconds=table.elapsed,
         )
         db.unlink()
         self.delete_topics(topic)

@@ -73,6 +73,7 @@ FIGURES: Final = (
     Figure("consumers_3", "3 consumers in one group", "records/s"),
     Figure("producer_rss", "producer peak RSS on the backlog", "MB"),
     Figure("consumer_rss", "consumer peak RSS on the backlog", "MB"),
+    Figure("consumer_table_rss", "consumer --table peak RSS on the backlog", "MB"),
     *(Figure(name, label, unit) for name, (label, unit) in capture_tax.FIGURES.items()),
 )
 RATIOS: Final = {

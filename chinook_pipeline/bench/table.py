@@ -16,15 +16,16 @@ CHANGE_TABLE = "bench.customer_changes"
 
 def table_consumer(bench: "Bench", topic: str, total: int, repeat: int) -> None:
     """Figure `consumer_table` (records/s into the change table, offsets committed)."""
+    group = bench.stack.name("sink-table", repeat)
+    bench.consume("consumer_table", topic, total, group, 1, *table_options(bench, group))
+
+
+def table_options(bench: "Bench", group: str) -> list[str]:
+    """The consumer options of a run writing the change table: a SQLite catalog of the group's
+    own in the work directory, the table's files under the group's prefix of the bucket."""
     stack = bench.stack
-    group = stack.name("sink-table", repeat)
-    catalog = stack.work / f"iceberg-{repeat}.db"
-    bench.consume(
-        "consumer_table",
-        topic,
-        total,
-        group,
-        1,
+    catalog = stack.work / f"iceberg-{group}.db"
+    return [
         *("--table", CHANGE_TABLE, "--catalog-uri", f"sqlite:///{catalog}"),
         *("--warehouse", f"s3://{stack.bucket}/{group}"),
-    )
+    ]

@@ -150,6 +150,9 @@ def producer(ctx: click.Context, **params: Any) -> None:
 @click.pass_context
 def consumer(ctx: click.Context, **params: Any) -> None:
     """Consume change events in a group into S3 objects or Iceberg tables; commit once durable."""
+    from shared.memory import return_freed_memory
+
+    return_freed_memory()  # before pyarrow is imported
     from chinook_pipeline.cli.runner import run_service
     from consumer.service import run_consumer
 

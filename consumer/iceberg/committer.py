@@ -91,15 +91,23 @@ def _unseen(
     batches: Batches, positions: Mapping[int, int]
 ) -> tuple[dict[int, int], list[pa.RecordBatch]]:
     """({partition: next offset} of the partitions with records past the table's position,
-    those records)."""
+    those records). A batch the table holds none of is passed on as it is, not copied."""
     pending: dict[int, int] = {}
     rows: list[pa.RecordBatch] = []
     for partition, (batch, next_offset) in batches.items():
         start = positions.get(partition, 0)
         if next_offset > start:
             pending[partition] = next_offset
-            rows.append(batch.filter(pc.greater_equal(batch[KAFKA_OFFSET], start)))
+            rows.append(_from(batch, start))
     return pending, rows
+
+
+def _from(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
+    """The rows of `batch` at offset `start` or later."""
+    offsets = batch[KAFKA_OFFSET]
+    if not batch.num_rows or pc.min(offsets).as_py() >= start:
+        return batch
+    return batch.filter(pc.greater_equal(offsets, start))
 
 
 class LakeCommitter:

@@ -11,8 +11,15 @@ batch durable), this one answers the same two calls through `LakeCommitter`:
 
 Group commit: the executor flushes partitions in parallel, but commits to one table conflict
 with each other (each is retried from the new snapshot, a metadata write each time). So one
-commit runs at a time in this process, and it takes every batch that arrived while the previous
-one ran: N partitions flushing together cost one commit per table, not N conflicting ones.
+commit runs at a time in this process, and it takes the batches that arrived while the previous
+one ran, oldest first: N partitions flushing together cost one commit per table, not N
+conflicting ones.
+
+Memory: a batch waits for its commit as the partition buffered it (framed bytes) and becomes
+Arrow only inside the commit that takes it, and a commit takes batches only up to one batch's
+limits (`--flush-records` records, `--flush-bytes` value bytes; a single larger batch alone).
+So the Arrow rows alive at any time, and the copies pyiceberg makes of them while writing, are
+those of one commit of at most that size, however many partitions are assigned or waiting.
 
 Guarantee: a batch's end offset is reported durable only once every table holds the batch (and
 the position past it); the service commits Kafka offsets only after that.
@@ -25,18 +32,18 @@ from itertools import chain
 
 import pyarrow as pa
 
-from consumer.batcher import PartitionBuffer
+from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.iceberg.committer import Batches, LakeCommitter
 from consumer.journal import Resume
 from shared.arrow import changes_to_batch
-from shared.framing import unframe
+from shared.framing import split
 
 
 def batch_rows(partition: int, buffer: PartitionBuffer) -> pa.RecordBatch:
     """The change rows of a buffered batch, with each record's offset and Kafka timestamp."""
     groups = buffer.time_groups()
     return changes_to_batch(
-        [value for group in groups for value in unframe(bytes(group.body))],
+        [value for group in groups for value in split(group.body)],
         partition,
         list(chain.from_iterable(group.offsets for group in groups)),
         list(chain.from_iterable(group.timestamps for group in groups)),
@@ -45,18 +52,31 @@ def batch_rows(partition: int, buffer: PartitionBuffer) -> pa.RecordBatch:
 
 @dataclass
 class _Waiting:
-    """Batches waiting for a group commit, and its outcome once `done`."""
+    """Buffered batches waiting for a group commit, and its outcome once `done`."""
 
-    batches: Batches
+    buffers: Mapping[int, PartitionBuffer]
     done: bool = False
     error: Exception | None = None
 
+    @property
+    def records(self) -> int:
+        return sum(buffer.count for buffer in self.buffers.values())
+
+    @property
+    def size(self) -> int:
+        return sum(buffer.size for buffer in self.buffers.values())
+
 
 class TableDestination:
-    """Where partitions start and how batches become durable, for one group and topic."""
+    """Where partitions start and how batches become durable, for one group and topic; one
+    commit holds at most `limits.records` records and `limits.bytes` value bytes (or one
+    larger flush)."""
 
-    def __init__(self, committer: LakeCommitter, group: str, topic: str) -> None:
+    def __init__(
+        self, committer: LakeCommitter, group: str, topic: str, limits: FlushLimits
+    ) -> None:
         self._committer, self._group, self._topic = committer, group, topic
+        self._limits = limits
         self._committing = threading.Lock()  # one commit at a time
         self._queue_lock = threading.Lock()
         self._queue: list[_Waiting] = []
@@ -67,33 +87,57 @@ class TableDestination:
         return Resume(start[partition], seek=True)
 
     def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]:
-        """Commit the batches (with those of other partitions flushing meanwhile) in one commit
-        per table; per partition None once durable (every table then holds at least its end
-        offset), else the error. The same batches may be flushed again: rows a table already
-        holds are skipped."""
-        try:
-            batches = {}
-            for partition, buffer in buffers.items():
-                assert buffer.end is not None
-                batches[partition] = (batch_rows(partition, buffer), buffer.end)
-        except Exception as error:
-            return dict.fromkeys(buffers, error)
-        mine = _Waiting(batches)
+        """Commit the batches (with those of other partitions flushing meanwhile, up to the
+        limits) in one commit per table; per partition None once durable (every table then holds
+        at least its end offset), else the error. The same batches may be flushed again: rows a
+        table already holds are skipped."""
+        mine = _Waiting(buffers)
         with self._queue_lock:
             self._queue.append(mine)
         with self._committing:
-            if not mine.done:  # else an earlier holder committed it with its own
-                self._commit_waiting()
+            while not mine.done:  # else an earlier holder committed it with its own
+                self._commit_next()
         return dict.fromkeys(buffers, mine.error)
 
-    def _commit_waiting(self) -> None:
-        with self._queue_lock:
-            waiting, self._queue = self._queue, []
-        merged = {p: batch for each in waiting for p, batch in each.batches.items()}
+    def _commit_next(self) -> None:
+        """Commit the oldest waiting batches that fit in one commit's limits."""
+        taken = self._take()
+        batches: dict[int, tuple[pa.RecordBatch, int]] = {}
+        converted: list[_Waiting] = []
+        for each in taken:
+            try:
+                batches.update(_rows(each.buffers))
+                converted.append(each)
+            except Exception as error:  # a value that does not parse: that flush fails alone
+                each.error, each.done = error, True
+        if not converted:
+            return
         error: Exception | None = None
         try:
-            self._committer.commit(self._group, self._topic, merged)
+            self._committer.commit(self._group, self._topic, batches)
         except Exception as failure:
             error = failure
-        for each in waiting:
+        for each in converted:
             each.error, each.done = error, True
+
+    def _take(self) -> list[_Waiting]:
+        """The oldest waiting flushes within the limits (always at least one), off the queue."""
+        limits = self._limits
+        with self._queue_lock:
+            taken, records, size = [self._queue[0]], self._queue[0].records, self._queue[0].size
+            for each in self._queue[1:]:
+                records, size = records + each.records, size + each.size
+                if records > limits.records or size > limits.bytes:
+                    break
+                taken.append(each)
+            del self._queue[: len(taken)]
+        return taken
+
+
+def _rows(buffers: Mapping[int, PartitionBuffer]) -> Batches:
+    """{partition: (its rows, next offset)} of buffered batches."""
+    rows = {}
+    for partition, buffer in buffers.items():
+        assert buffer.end is not None
+        rows[partition] = (batch_rows(partition, buffer), buffer.end)
+    return rows

@@ -14,6 +14,7 @@ from pyiceberg.exceptions import CommitFailedException
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.config import ConsumerConfig
 from consumer.destination import open_destination
+from consumer.iceberg.committer import _unseen
 from consumer.iceberg.destination import TableDestination, batch_rows
 from consumer.jobs import Jobs
 from consumer.journal import Resume
@@ -60,8 +61,11 @@ class FakeCommitter:
         return {p: self.positions[p] for p in batches}
 
 
-def destination(committer: FakeCommitter) -> TableDestination:
-    return TableDestination(committer, "g", "t")  # type: ignore[arg-type]
+ROOMY = FlushLimits(1000, 1_000_000, 5.0)
+
+
+def destination(committer: FakeCommitter, limits: FlushLimits = ROOMY) -> TableDestination:
+    return TableDestination(committer, "g", "t", limits)  # type: ignore[arg-type]
 
 
 def buffer_with_poison() -> PartitionBuffer:
@@ -233,3 +237,78 @@ def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
     with pytest.raises(CatalogConfigError, match=message) as caught:
         open_destination(config, Health(), threading.Event())
     assert time.monotonic() - started < 5 and "hunter2" not in str(caught.value)
+
+
+def queue_flushes(
+    lake: TableDestination, committer: GatedCommitter, buffers: Mapping[int, PartitionBuffer]
+) -> list[threading.Thread]:
+    """Flush each buffer on its own thread, in order: the first commit waits for the gate, the
+    others queue behind it (each queued before the next starts)."""
+    threads = []
+    for queued, (partition, buffer) in enumerate(buffers.items()):
+        threads.append(threading.Thread(target=lake.flush, args=({partition: buffer},)))
+        threads[-1].start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            committer.entered.is_set() and len(lake._queue) == queued
+        ):
+            time.sleep(0.005)
+    return threads
+
+
+def records(count: int) -> PartitionBuffer:
+    buffer = PartitionBuffer("hive-hourly")
+    for offset in range(count):
+        buffer.add(offset, T, change(offset), 0.0)
+    return buffer
+
+
+def test_a_commit_takes_waiting_batches_only_up_to_the_flush_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memory bound: batches wait as buffered bytes, and become Arrow rows only in the one
+    commit that takes them, at most a batch's limits of records and bytes (or one larger flush),
+    however many partitions are waiting."""
+    converted: list[int] = []  # records made Arrow rows
+
+    def counting_rows(partition: int, buffer: PartitionBuffer) -> pa.RecordBatch:
+        converted.append(buffer.count)
+        return batch_rows(partition, buffer)
+
+    monkeypatch.setattr("consumer.iceberg.destination.batch_rows", counting_rows)
+    committer = GatedCommitter()
+    lake = destination(committer, FlushLimits(records=4, bytes=1_000_000, age=5.0))
+    sizes = {0: 1, 1: 2, 2: 2, 3: 3, 4: 6, 5: 1}  # partition: records in its batch
+    threads = queue_flushes(lake, committer, {p: records(n) for p, n in sizes.items()})
+    assert len(lake._queue) == 5 and converted == [1]  # the waiting batches are not Arrow yet
+    committer.gate.set()
+    for thread in threads:
+        thread.join(10)
+    commits = [batches for *_, batches in committer.commits]
+    assert [sorted(batches) for batches in commits] == [[0], [1, 2], [3], [4], [5]]
+    assert [sum(rows.num_rows for rows, _ in batches.values()) for batches in commits] == [
+        1,
+        4,
+        3,
+        6,  # one batch over the limits goes alone
+        1,
+    ]
+    assert committer.positions == sizes
+
+
+def test_a_commit_takes_waiting_batches_only_up_to_the_flush_bytes() -> None:
+    committer = GatedCommitter()
+    lake = destination(committer, FlushLimits(records=1000, bytes=2 * len(change(0)), age=5.0))
+    threads = queue_flushes(lake, committer, {p: records(1) for p in range(4)})
+    committer.gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert [sorted(batches) for *_, batches in committer.commits] == [[0], [1, 2], [3]]
+
+
+def test_a_batch_the_table_holds_none_of_is_committed_without_a_copy() -> None:
+    rows = batch_rows(2, buffer_with_poison())  # offsets 5, 6, 8
+    pending, (kept,) = _unseen({2: (rows, 10)}, {2: 5})
+    assert pending == {2: 10} and kept is rows
+    pending, (kept,) = _unseen({2: (rows, 10)}, {2: 7})
+    assert kept.column("kafka_offset").to_pylist() == [8]
