@@ -43,6 +43,7 @@ from consumer import metrics
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterWriter
 from consumer.destination import Destination, open_destination
+from consumer.fetching import Fetching
 from consumer.gauges import forget_lag, update_gauges
 from consumer.jobs import Jobs
 from consumer.ownership import Ownership
@@ -110,6 +111,7 @@ class _Service:
         self._new_partition = partition_factory(config, clock)
         self._gauges_at = 0.0
         self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
+        self._fetching = Fetching(self._consumer, self._topic)
         self._settler = Settler(
             self._consumer,
             self._topic,
@@ -132,6 +134,7 @@ class _Service:
                 self._health.beat()
                 timeout = POLL_TIMEOUT_BUSY if self._jobs.busy else POLL_TIMEOUT
                 self._receive(self._consumer.consume(POLL_MESSAGES, timeout))
+                self._fetching.retry()
                 self._settle()
                 self._tick(self._partitions.values())
                 self._watch()
@@ -190,11 +193,9 @@ class _Service:
     def _apply(self, partition: Partition, effects: Effects) -> None:
         """Carry out what a partition's transition asks for."""
         if effects.pause:
-            self._consumer.pause([TopicPartition(self._topic, partition.number)])
+            self._fetching.pause(partition.number)
         if effects.resume:
-            self._consumer.resume([TopicPartition(self._topic, partition.number)])
-            if effects.seek is not None:
-                self._consumer.seek(TopicPartition(self._topic, partition.number, effects.seek))
+            self._fetching.resume(partition.number, effects.seek)
         if effects.job is not None:
             self._jobs.start(effects.job)
 
@@ -306,6 +307,7 @@ class _Service:
     def _forget(self, gone: Mapping[int, Partition]) -> None:
         for number in gone:
             del self._partitions[number]
+            self._fetching.forget(number)
         self._jobs.discard(gone)
         self._troubles.cleared(list(gone))
         self._dead_letters.forget(gone)
