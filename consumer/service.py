@@ -4,7 +4,7 @@ committed offsets.
 This module keeps the poll loop and the rebalance. Each partition's batches, retries and pauses
 are its state machine's (`partition.py`); where batches go is the destination chosen at start
 (`destination.py`), whose jobs run on the one executor (`jobs.py`); finished jobs are settled,
-and durable batches committed, by `settle.py`.
+and durable batches committed, by `settle.py`; pausing, resuming and seeking is `fetching.py`'s.
 
 Guarantees:
 - An offset is committed only after every record below it is durable (in S3, or in every Iceberg
