@@ -16,6 +16,7 @@ overlap the deliveries of this one.
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from functools import partial
 from typing import Any, Final
 
@@ -32,6 +33,7 @@ from shared.names import SOURCE_HEADER
 log = logging.getLogger(__name__)
 
 LATENCY_SAMPLE: Final = 16  # one acknowledgement in this many is observed in the latency histogram
+METADATA_TIMEOUT: Final = 5.0  # seconds the client may take to connect before the first change
 
 DEFAULTS: Final[dict[str, Any]] = {
     "enable.idempotence": True,
@@ -141,9 +143,18 @@ class Publisher:
         self.unconfirmed: set[int] = set()  # partitions whose reports are no longer trusted
         self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
         self._produce_one = self._producer.produce
+        self._connect()
         self._open: set[Read] = set()  # reads not yet acknowledged
         self._acked = 0  # deliveries of the reads acknowledged so far
         self._counted = 0  # of all deliveries, those counted in the published metric
+
+    def _connect(self) -> None:
+        """Fetch the topic's metadata before the first change is queued: the client is then
+        ready to send at once, where deliveries of a client whose first produce() came before
+        it had any metadata start 0.5-1 s late (measured on Tansu). Best effort: a broker not
+        answering now is waited out by the client's own retries, as ever."""
+        with suppress(KafkaException):
+            self._producer.list_topics(self._topic, timeout=METADATA_TIMEOUT)
 
     def read(self, seqs: Sequence[int]) -> Read:
         """A new read whose messages are the changes `seqs` (every one of them, in order)."""
