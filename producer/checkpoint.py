@@ -4,13 +4,16 @@ Delivery reports arrive out of order across partitions. A change may be deleted 
 table only when it and every change before it are in the topic, so the checkpoint is the highest
 sequence S such that every tracked sequence <= S is acknowledged. Alongside it, per partition,
 the offset from which a recovery must read the topic to see every message of a change > S.
+Changes are acknowledged one by one (`ack`) or a whole read at once (`ack_all`, what the
+publisher does once every message of a read is delivered).
 """
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Final
 
-_UNACKED: Final = object()  # `_acks` holds no acknowledgement for the sequence
+_UNACKED: Final[Mapping[int, int]] = MappingProxyType({})  # no acknowledgement for the sequence
 
 
 class AckTracker:
@@ -30,7 +33,8 @@ class AckTracker:
         self._acked_seq = acked_seq
         self._next_offsets = dict(partition_offsets)
         self._pending: deque[int] = deque()
-        self._acks: dict[int, tuple[int, int] | None] = {}
+        # sequence -> {partition: highest offset} of the acknowledged messages it stands for
+        self._acks: dict[int, Mapping[int, int] | None] = {}
         self._published = dict(published or {})
         self._last_tracked = acked_seq
 
@@ -62,21 +66,36 @@ class AckTracker:
 
     def ack(self, seq: int, partition: int | None = None, offset: int | None = None) -> None:
         """Record that `seq` is durable at (`partition`, `offset`), or needs no message (None)."""
+        self._acks[seq] = None if partition is None or offset is None else {partition: offset}
+        self._advance(seq)
+
+    def ack_all(self, seqs: Sequence[int], offsets: Mapping[int, int]) -> None:
+        """Record that every change of `seqs` (tracked, increasing) is durable, their messages at
+        offsets up to `offsets` (partition -> highest offset). The offsets count once the last of
+        them is inside the prefix, i.e. once all of them are."""
+        if not seqs:
+            return
         acks = self._acks
-        acks[seq] = None if partition is None or offset is None else (partition, offset)
+        acks.update(dict.fromkeys(seqs))
+        acks[seqs[-1]] = offsets
+        self._advance(seqs[0])
+
+    def _advance(self, seq: int) -> None:
+        """Move the prefix over every acknowledged change at its head, now that `seq` is."""
         pending = self._pending
         if not pending or pending[0] != seq:
             return  # the prefix cannot move: its head is still unacknowledged
+        acks = self._acks
         next_offsets = self._next_offsets
         while pending:
-            position = acks.pop(pending[0], _UNACKED)
-            if position is _UNACKED:
+            positions = acks.pop(pending[0], _UNACKED)
+            if positions is _UNACKED:
                 break
             self._acked_seq = pending.popleft()
-            if position is not None:
-                partition_, offset_ = position
-                if offset_ >= next_offsets.get(partition_, 0):
-                    next_offsets[partition_] = offset_ + 1
+            if positions:
+                for partition, offset in positions.items():
+                    if offset >= next_offsets.get(partition, 0):
+                        next_offsets[partition] = offset + 1
 
     def partition_offsets(self) -> dict[int, int]:
         """Per partition, the offset from which every message of a change > acked_seq lies.

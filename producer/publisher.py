@@ -5,11 +5,18 @@ a partition, and `message.timeout.ms=0` makes it retry for as long as the broker
 queue is bounded: when full, `publish` serves delivery reports until there is room, which holds
 back reading from SQLite (bounded memory). Dead letters (see `producer.dead_letters`) go through
 the same client to the dead-letter topic; their delivery acknowledges their sequence too.
+
+Every message of one read of change rows is a `Read`: each delivery report is checked (an error
+or a report without a real offset fails the session, as before), but the tracker hears of the
+read once, when its last message is delivered, instead of once per message. The checkpoint so
+moves a read at a time and never past an undelivered change; reading and encoding the next read
+overlap the deliveries of this one.
 """
 
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from functools import partial
 from typing import Any, Final
 
@@ -26,6 +33,7 @@ from shared.names import SOURCE_HEADER
 log = logging.getLogger(__name__)
 
 LATENCY_SAMPLE: Final = 16  # one acknowledgement in this many is observed in the latency histogram
+METADATA_TIMEOUT: Final = 5.0  # seconds the client may take to connect before the first change
 
 DEFAULTS: Final[dict[str, Any]] = {
     "enable.idempotence": True,
@@ -41,13 +49,77 @@ DEFAULTS: Final[dict[str, Any]] = {
 }
 
 
+class Read:
+    """The messages of one read: how many were queued and delivered, and per partition the
+    highest offset delivered. Once sealed (every change of the read queued) and every message
+    delivered, its sequences are acknowledged to the tracker in one call.
+
+    `delivered` is the delivery callback of every message of the read: the hot path, so it does
+    no more than check the report and count it.
+    """
+
+    __slots__ = (
+        "_offsets",
+        "_publisher",
+        "_sealed",
+        "_seqs",
+        "delivered_count",
+        "letters",
+        "queued",
+    )
+
+    def __init__(self, publisher: "Publisher", seqs: Sequence[int]) -> None:
+        self._publisher = publisher
+        self._seqs = seqs
+        self._offsets: dict[int, int] = {}
+        self.queued = 0
+        self.delivered_count = 0  # messages in the topic
+        self.letters = 0  # dead letters in the dead-letter topic
+        self._sealed = False
+
+    def seal(self) -> None:
+        """Every change of the read is queued: acknowledge them once all are delivered."""
+        self._sealed = True
+        self._maybe_done()
+
+    def delivered(self, error: KafkaError | None, message: Message) -> None:
+        offset = message.offset()
+        partition = message.partition()
+        publisher = self._publisher
+        if error is not None or offset is None or offset < 0 or partition in publisher.unconfirmed:
+            publisher.undelivered(error, message)
+            return
+        offsets = self._offsets
+        if offset > offsets.get(partition, -1):
+            offsets[partition] = offset
+        self.delivered_count += 1
+        if self.delivered_count % LATENCY_SAMPLE == 1:
+            DELIVERY_LATENCY.observe(message.latency() or 0.0)
+        if self._sealed:
+            self._maybe_done()
+
+    def dead_lettered(self, seq: int, error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            self._publisher.dead_letter_failed(seq, error)
+            return
+        DEAD_LETTERS.inc()
+        self.letters += 1
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        if self._sealed and self.delivered_count + self.letters == self.queued:
+            self._sealed = False  # acknowledged once
+            self._publisher.done(self)
+            self._publisher.tracker.ack_all(self._seqs, self._offsets)
+
+
 def producer_config(settings: KafkaSettings) -> dict[str, Any]:
     """librdkafka configuration: our defaults, overridden by the connection settings and extras."""
     return {**DEFAULTS, **settings.client_config()}
 
 
 class Publisher:
-    """Produces changes to `topic`; acknowledged sequences go to `tracker`.
+    """Produces changes to `topic`; acknowledged sequences go to `tracker`, a read at a time.
 
     After a delivery error (the client gave up on a message) `failed` is set and stays set: the
     caller must stop, flush and recover before continuing, since a message is missing.
@@ -64,37 +136,57 @@ class Publisher:
         self._topic = topic
         self._dead_letter_topic = dead_letter_topic(topic)
         self._headers = [(SOURCE_HEADER, source_id.encode())]
-        self._ack = tracker.ack
+        self.tracker = tracker
         self._health = health
         self._broker_problem = False
         self.failed = False
-        self._unconfirmed: set[int] = set()
+        self.unconfirmed: set[int] = set()  # partitions whose reports are no longer trusted
         self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
         self._produce_one = self._producer.produce
-        self._report = self._delivered  # one bound method for every change's delivery report
-        self._acked = 0  # messages acknowledged by the broker, counted in the metric by poll/flush
-        self._counted = 0
+        self._connect()
+        self._open: set[Read] = set()  # reads not yet acknowledged
+        self._acked = 0  # deliveries of the reads acknowledged so far
+        self._counted = 0  # of all deliveries, those counted in the published metric
+
+    def _connect(self) -> None:
+        """Fetch the topic's metadata before the first change is queued: the client is then
+        ready to send at once, where deliveries of a client whose first produce() came before
+        it had any metadata start 0.5-1 s late (measured on Tansu). Best effort: a broker not
+        answering now is waited out by the client's own retries, as ever."""
+        with suppress(KafkaException):
+            self._producer.list_topics(self._topic, timeout=METADATA_TIMEOUT)
+
+    def read(self, seqs: Sequence[int]) -> Read:
+        """A new read whose messages are the changes `seqs` (every one of them, in order)."""
+        read = Read(self, seqs)
+        self._open.add(read)
+        return read
+
+    def done(self, read: Read) -> None:
+        """`read` is acknowledged: its deliveries move to the running total."""
+        self._open.discard(read)
+        self._acked += read.delivered_count
 
     def publish_all(
         self,
+        read: Read,
         keys: Sequence[str],
         values: Sequence[bytes],
         timestamps: Sequence[int],
         stop: threading.Event,
     ) -> int:
-        """Queue one change per value, in order, waiting while the queue is full; how many were
-        queued. Fewer than all only when `stop` was set while waiting, or when the client
-        refused the change at the returned index as too large (the caller publishes the rest
-        row by row, which dead-letters that one).
+        """Queue one change per value as messages of `read`, in order, waiting while the queue
+        is full; how many were queued. Fewer than all only when `stop` was set while waiting, or
+        when the client refused the change at the returned index as too large (the caller
+        publishes the rest row by row, which dead-letters that one).
 
-        The hot loop of the producer: positional arguments and one shared delivery callback,
-        which reads the change's sequence back from the message (a partial per message cost
-        about 1.3 us more per change, measured).
+        The hot loop of the producer: positional arguments and one delivery callback for the
+        whole read (a partial per message cost about 1.3 us more per change, measured).
         """
         produce, topic, report, headers = (
             self._produce_one,
             self._topic,
-            self._report,
+            read.delivered,
             self._headers,
         )
         start, count = 0, len(values)
@@ -113,39 +205,54 @@ class Publisher:
                         headers,
                     )
             except BufferError:
+                read.queued += index - start
                 if not self._wait_for_room(stop):
                     return index
                 start = index
                 continue
             except KafkaException as error:
+                read.queued += index - start
                 if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                     raise
                 return index
+            read.queued += count - start
             return count
 
     def publish(
-        self, seq: int, key: bytes, value: bytes, timestamp_ms: int, stop: threading.Event
+        self,
+        read: Read,
+        seq: int,
+        key: bytes,
+        value: bytes,
+        timestamp_ms: int,
+        stop: threading.Event,
     ) -> bool:
-        """Queue one change, waiting while the queue is full; False if `stop` was set meanwhile.
+        """Queue one change as a message of `read`, waiting while the queue is full; False if
+        `stop` was set meanwhile.
 
         Raises UnencodableRow when the client refuses the message as too large.
         """
         try:
-            return self._produce(
-                self._topic, key, value, self._headers, timestamp_ms, self._report, stop
+            queued = self._produce(
+                self._topic, key, value, self._headers, timestamp_ms, read.delivered, stop
             )
         except KafkaException as error:
             if error.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                 raise
             raise UnencodableRow(f"change {seq}: {error.args[0].str()}") from None
+        read.queued += queued
+        return queued
 
-    def dead_letter(self, seq: int, letter: DeadLetter, stop: threading.Event) -> bool:
-        """Queue the dead letter of change `seq`; False if `stop` was set while the queue was full."""
-        report = partial(self._dead_lettered, seq)
+    def dead_letter(self, read: Read, seq: int, letter: DeadLetter, stop: threading.Event) -> bool:
+        """Queue the dead letter of change `seq` of `read`; False if `stop` was set while the
+        queue was full."""
+        report = partial(read.dead_lettered, seq)
         topic = self._dead_letter_topic
-        return self._produce(
+        queued = self._produce(
             topic, letter.key, letter.value, letter.headers, letter.timestamp_ms, report, stop
         )
+        read.queued += queued
+        return queued
 
     def _produce(
         self,
@@ -188,11 +295,16 @@ class Publisher:
     def _count_published(self) -> None:
         """Add the acknowledgements served since the last call to the published counter (one
         counter update per poll instead of one per message)."""
-        if self._acked != self._counted:
-            MESSAGES_PUBLISHED.inc(self._acked - self._counted)
-            self._counted = self._acked
+        delivered = self._acked + sum(read.delivered_count for read in self._open)
+        if delivered != self._counted:
+            MESSAGES_PUBLISHED.inc(delivered - self._counted)
+            self._counted = delivered
+            if self._broker_problem:
+                self._broker_problem = False
+                self._health.recover("broker")
 
-    def _delivered(self, error: KafkaError | None, message: Message) -> None:
+    def undelivered(self, error: KafkaError | None, message: Message) -> None:
+        """A report of a message that is not (known to be) in the topic: the session fails."""
         seq = sequence_of(message.value())
         if error is not None:
             DELIVERY_ERRORS.inc()
@@ -200,17 +312,7 @@ class Publisher:
             log.error("delivery of change %s to %s failed: %s", seq, self._topic, error.str())
             self._health.degrade("delivery", f"change {seq} not delivered: {error.str()}")
             return
-        partition, offset = message.partition(), message.offset()
-        if offset is None or offset < 0 or partition in self._unconfirmed:
-            self._distrust(seq, partition)
-            return
-        self._ack(seq, partition, offset)
-        self._acked += 1
-        if self._acked % LATENCY_SAMPLE == 1:
-            DELIVERY_LATENCY.observe(message.latency() or 0.0)
-        if self._broker_problem:
-            self._broker_problem = False
-            self._health.recover("broker")
+        self._distrust(seq, message.partition())
 
     def _distrust(self, seq: int, partition: int) -> None:
         """A success report without a real offset: the broker answered a retried batch with
@@ -219,8 +321,8 @@ class Publisher:
         partition's reports in this session are suspect too (librdkafka numbers them from the
         missing base offset). The session ends and recovery reads the topic to republish exactly
         the changes that are not there."""
-        if partition not in self._unconfirmed:
-            self._unconfirmed.add(partition)
+        if partition not in self.unconfirmed:
+            self.unconfirmed.add(partition)
             DELIVERY_ERRORS.inc()
             log.warning(
                 "the broker reported change %s on %s[%d] as a duplicate without an offset: "
@@ -231,22 +333,18 @@ class Publisher:
             )
         self.failed = True
 
-    def _dead_lettered(self, seq: int, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            DELIVERY_ERRORS.inc()
-            self.failed = True
-            log.error(
-                "dead letter of change %s to %s failed: %s",
-                seq,
-                self._dead_letter_topic,
-                error.str(),
-            )
-            self._health.degrade(
-                "delivery", f"dead letter of change {seq} not delivered: {error.str()}"
-            )
-            return
-        self._ack(seq, None, None)  # no position: the change has no message in the topic
-        DEAD_LETTERS.inc()
+    def dead_letter_failed(self, seq: int, error: KafkaError) -> None:
+        DELIVERY_ERRORS.inc()
+        self.failed = True
+        log.error(
+            "dead letter of change %s to %s failed: %s",
+            seq,
+            self._dead_letter_topic,
+            error.str(),
+        )
+        self._health.degrade(
+            "delivery", f"dead letter of change {seq} not delivered: {error.str()}"
+        )
 
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():

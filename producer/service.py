@@ -162,14 +162,20 @@ def _publish(
     """Publish one read of changes in sequence order, except those a recovery found already in
     the topic. The whole read goes through the batch encoder; a read it refuses, or the rest of
     one the client refused a message of, goes row by row, where a row that cannot be published
-    goes to the dead-letter topic."""
-    published = tracker.track_all(changes.column("seq"))
+    goes to the dead-letter topic. The read is acknowledged once all of it is queued (sealed)
+    and delivered; one cut short by `stop` never is, and recovery finds what of it got through."""
+    seqs = changes.column("seq")
+    published = tracker.track_all(seqs)
+    read = publisher.read([seq for seq in seqs if seq not in published] if published else seqs)
     values = None if published else encode_batch(changes)
     start = 0
     if values is not None:
         keys = [str(customer_id) for customer_id in changes.column("customer_id")]
-        start = publisher.publish_all(keys, values, changes.column("captured_at_ms"), stop)
-        if start == len(values) or stop.is_set():
+        start = publisher.publish_all(read, keys, values, changes.column("captured_at_ms"), stop)
+        if start == len(values):
+            read.seal()
+            return
+        if stop.is_set():
             return
     encoder = ChangeEncoder()
     for row in islice(changes, start, None):
@@ -179,12 +185,14 @@ def _publish(
         key = str(row["customer_id"]).encode()
         try:
             value = check_size(encoder.encode(row), seq)
-            queued = publisher.publish(seq, key, value, row["captured_at_ms"], stop)
+            queued = publisher.publish(read, seq, key, value, row["captured_at_ms"], stop)
         except UnencodableRow as error:
             log.error("dead-lettering change %s of customer %s: %s", seq, row["customer_id"], error)
-            queued = publisher.dead_letter(seq, dead_letter(row, str(error), source_id), stop)
+            letter = dead_letter(row, str(error), source_id)
+            queued = publisher.dead_letter(read, seq, letter, stop)
         if not queued:
             return
+    read.seal()
 
 
 class _Checkpointer:

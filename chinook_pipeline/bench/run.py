@@ -25,9 +25,7 @@ from typing import Any
 
 import click
 
-from chinook_pipeline.bench.figures import Bench
 from chinook_pipeline.bench.report import bench_figures, build_report, format_table
-from chinook_pipeline.bench.stack import open_stack
 from chinook_pipeline.cli.options import build, options_from
 from shared.bucket_name import BUCKET
 from shared.errors import PipelineError
@@ -118,6 +116,9 @@ def bench(**params: Any) -> None:
 
 def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> dict[str, Any]:
     """Run every figure `options.repeat` times; the report, partial when a step failed."""
+    from chinook_pipeline.bench.figures import Bench  # here: the services' start needs neither
+    from chinook_pipeline.bench.stack import open_stack
+
     started = datetime.now(UTC)
     figures = bench_figures(options.state_size_list)
     runs: dict[str, list[float]] = {figure.name: [] for figure in figures}

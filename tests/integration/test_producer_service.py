@@ -1,6 +1,8 @@
 """The producer end to end against a real Tansu broker: once-only publishing, restarts, crashes."""
 
+import logging
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -397,23 +399,34 @@ def test_real_chinook(real_chinook: Path, broker: embedded.Broker, topic: str) -
 
 
 def test_delivery_errors_are_counted_and_no_change_is_skipped(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: embedded.Broker, topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    db = make_db(tmp_path / "chinook.db")
-    # Messages expire in the client's queue while it still connects and gets its producer id.
+    db = make_db(tmp_path / "chinook.db", rows=())
+    # The changes are written once the producer publishes, with the broker paused: their
+    # messages expire (after 1 ms) unanswered, and the client reports each as a delivery error.
     failing = KafkaSettings(
         broker.bootstrap_servers, extra={"message.timeout.ms": "1", "linger.ms": "0"}
     )
     config = ProducerConfig(db, failing, topic=topic, partitions=3)
     stop = threading.Event()
     errors_before = DELIVERY_ERRORS._value.get()
+    caplog.set_level(logging.INFO, logger="producer.service")
     thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
     thread.start()
+    paused = False
     try:
+        while "publishing changes after" not in caplog.text and thread.is_alive():
+            stop.wait(0.01)
+        broker.process.send_signal(signal.SIGSTOP)
+        paused = True
+        for row in ROWS:
+            execute(db, INSERT, row)
         while DELIVERY_ERRORS._value.get() == errors_before and thread.is_alive():
             stop.wait(0.01)
     finally:
         stop.set()
+        if paused:
+            broker.process.send_signal(signal.SIGCONT)
         thread.join()
     assert DELIVERY_ERRORS._value.get() > errors_before
     assert state_of(db).acked_seq == 0
