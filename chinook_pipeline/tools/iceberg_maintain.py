@@ -32,8 +32,8 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import DayTransform
 
 from shared.errors import PipelineError
-from shared.iceberg.positions import carried, snapshots_to_keep
-from shared.iceberg.snapshots import lineage, summaries
+from shared.iceberg.positions import carried
+from shared.iceberg.snapshots import expirable, summaries
 
 ATTEMPTS: Final = 10
 T = TypeVar("T")
@@ -115,10 +115,7 @@ def referenced_files(table: Table, snapshots: list[Snapshot]) -> set[str]:
 
 
 def _expirable(table: Table, cutoff: datetime) -> set[int]:
-    keep = snapshots_to_keep(lineage(table))
-    keep |= {ref.snapshot_id for ref in table.metadata.refs.values()}
-    limit = cutoff.timestamp() * 1000
-    return {s.snapshot_id for s in table.snapshots() if s.timestamp_ms < limit} - keep
+    return expirable(table, cutoff.timestamp() * 1000)
 
 
 def _compaction_targets(
