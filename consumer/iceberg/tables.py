@@ -15,7 +15,9 @@ positions each time.
 Other properties bound what a commit costs as commits pile up (`TABLE_DEFAULTS`, set where unset,
 on existing tables too, so an operator's own values stay): snapshot retention
 (`consumer.iceberg.retention`), manifest merging on append (one manifest per commit otherwise, all
-read by every scan) and the deletion of metadata files beyond `write.metadata.previous-versions-max`.
+read by every scan), and a metadata log of 10 entries, not 100, the older metadata files deleted:
+pyiceberg deep-copies the whole metadata about 30 times per commit, so its size is what a commit
+pays for most.
 """
 
 from collections.abc import Callable
@@ -40,6 +42,7 @@ TABLE_DEFAULTS: Final = {
     **RETENTION_DEFAULTS,
     TableProperties.MANIFEST_MERGE_ENABLED: "true",
     TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
+    TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: "10",
 }
 
 
