@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 
+from consumer.iceberg.retention import expire_old_snapshots
 from consumer.iceberg.state import stage_upsert
 from consumer.iceberg.tables import refresh
 from shared.arrow import KAFKA_OFFSET
@@ -78,6 +79,7 @@ class TableWriter:
                 )
                 time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
                 continue
+            expire_old_snapshots(table)
             return {
                 partition: max(positions.get(partition, 0), pending.get(partition, 0))
                 for partition in batches

@@ -2,10 +2,17 @@
 
 A flush's events are reduced to the latest per customer (highest `sequence`); each is compared
 with the row the table holds, and wins only when its sequence is higher. A winning DELETE removes
-the row; any other winner replaces it. Both happen in the flush's one transaction (a
-copy-on-write delete of the replaced rows, then one append), so a reader sees all of a flush or
-none of it. pyiceberg's own `upsert` is not used: it compares every column rather than the
-sequence, cannot delete, and scans the matched rows a second time.
+the row; any other winner replaces it. Both happen in the flush's one transaction, so a reader
+sees all of a flush or none of it.
+
+The table is rewritten whole, sorted by customer: `overwrite` with an always-true filter drops
+every data file without reading it again and appends the new state (one file per
+`write.target-file-size-bytes`). A copy-on-write delete of the replaced rows then an append
+would leave one more data file per flush, and a flush of customers spread over the table touches
+every file anyway, so each commit would read and rewrite more files than the last (at 10,000
+customers and 500 changes a flush: 0.35 s at the 1st commit, 7 s at the 50th). pyiceberg's own
+`upsert` is not used: it compares every column rather than the sequence, cannot delete, and
+leaves a file per flush too.
 """
 
 from functools import cache
@@ -13,7 +20,7 @@ from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import In
+from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table import Table, Transaction
 
 from shared.arrow import change_schema
@@ -74,20 +81,21 @@ def stage_upsert(
     transaction: Transaction, table: Table, events: pa.Table, properties: dict[str, str]
 ) -> None:
     """Stage, in `transaction`, the state change of `events` against `table` (the snapshot the
-    transaction starts from): replaced and deleted rows removed, new rows appended, `properties`
-    in every snapshot summary. Always stages at least one snapshot, so positions are recorded."""
+    transaction starts from): the table rewritten with replaced and deleted rows removed and new
+    rows added, `properties` in every snapshot summary. Always stages at least one snapshot, so
+    positions are recorded."""
     latest = latest_events(events)
-    ids = latest[KEY].to_pylist()
-    existing = (
-        table.scan(row_filter=In(KEY, ids), selected_fields=(KEY, SEQUENCE)).to_arrow()
-        if ids and table.current_snapshot() is not None
-        else pa.table({KEY: pa.array([], pa.int64()), SEQUENCE: pa.array([], pa.int64())})
+    current = (
+        table.scan().to_arrow()
+        if latest.num_rows and table.current_snapshot() is not None
+        else state_rows(latest.slice(0, 0))
     )
-    won = winners(latest, existing.select([KEY, SEQUENCE]))
-    replaced = pc.is_in(won[KEY], value_set=existing[KEY])
-    gone = won.filter(replaced)[KEY].to_pylist()
-    rows = state_rows(won)
-    if gone:
-        transaction.delete(In(KEY, gone), snapshot_properties=properties)
-    if rows.num_rows or not gone:
-        transaction.append(rows, snapshot_properties=properties)
+    won = winners(latest, current.select([KEY, SEQUENCE]))
+    if not won.num_rows or not current.num_rows:  # nothing to replace: append (maybe no rows)
+        transaction.append(state_rows(won), snapshot_properties=properties)
+        return
+    kept = current.filter(pc.invert(pc.is_in(current[KEY], value_set=won[KEY])))
+    rows = pa.concat_tables([kept, state_rows(won)], promote_options="permissive")
+    transaction.overwrite(
+        rows.sort_by(KEY), overwrite_filter=AlwaysTrue(), snapshot_properties=properties
+    )

@@ -11,6 +11,13 @@ Both tables turn off pyiceberg's own commit retry (`commit.retry.num-retries=0`)
 a failed append on top of the new snapshot with the positions it computed before, so a conflict
 could append a batch twice or move a position back. The committer retries instead, re-reading the
 positions each time.
+
+Other properties bound what a commit costs as commits pile up (`TABLE_DEFAULTS`, set where unset,
+on existing tables too, so an operator's own values stay): snapshot retention
+(`consumer.iceberg.retention`), manifest merging on append (one manifest per commit otherwise, all
+read by every scan), and a metadata log of 10 entries, not 100, the older metadata files deleted:
+pyiceberg deep-copies the whole metadata about 30 times per commit, so its size is what a commit
+pays for most.
 """
 
 from collections.abc import Callable
@@ -19,9 +26,10 @@ from typing import Final
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableAlreadyExistsError
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.transforms import DayTransform
 
+from consumer.iceberg.retention import RETENTION_DEFAULTS
 from consumer.iceberg.state import KEY, state_schema
 from shared.arrow import change_schema
 from shared.errors import PipelineError
@@ -30,6 +38,12 @@ from shared.iceberg.catalog import table_identifier
 RETRIES_PROPERTY: Final = "commit.retry.num-retries"
 DAY_PARTITION: Final = "captured_day"
 _SETUP_ATTEMPTS: Final = 5
+TABLE_DEFAULTS: Final = {
+    **RETENTION_DEFAULTS,
+    TableProperties.MANIFEST_MERGE_ENABLED: "true",
+    TableProperties.METADATA_DELETE_AFTER_COMMIT_ENABLED: "true",
+    TableProperties.METADATA_PREVIOUS_VERSIONS_MAX: "10",
+}
 
 
 def open_change_table(catalog: Catalog, name: str) -> Table:
@@ -72,8 +86,12 @@ def _open(
         table = _create(catalog, name, schema, shape)
     for _attempt in range(_SETUP_ATTEMPTS):
         try:
-            with refresh(table).update_schema() as update:
-                update.union_by_name(schema)
+            with refresh(table).transaction() as transaction:
+                unset = {k: v for k, v in TABLE_DEFAULTS.items() if k not in table.properties}
+                if unset:
+                    transaction.set_properties(unset)
+                with transaction.update_schema() as update:
+                    update.union_by_name(schema)
             return table
         except CommitFailedException:
             continue
@@ -87,7 +105,7 @@ def _create(
 ) -> Table:
     try:
         transaction = catalog.create_table_transaction(
-            name, schema, properties={RETRIES_PROPERTY: "0"}
+            name, schema, properties={RETRIES_PROPERTY: "0", **TABLE_DEFAULTS}
         )
         shape(transaction)
         transaction.commit_transaction()

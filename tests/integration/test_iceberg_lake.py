@@ -10,9 +10,11 @@ from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
 from consumer.iceberg.committer import LakeCommitter
+from consumer.iceberg.retention import BATCH, MAX_AGE, MIN_KEPT
 from consumer.iceberg.tables import (
     DAY_PARTITION,
     RETRIES_PROPERTY,
+    TABLE_DEFAULTS,
     open_change_table,
     open_state_table,
 )
@@ -212,3 +214,45 @@ def test_a_field_added_to_the_proto_becomes_a_column(catalog: Catalog) -> None:
     lake.commit(GROUP, TOPIC, {0: batch(0, 0, [change(1, 1, Operation.OPERATION_DELETE)])})
     rows = catalog.load_table(CHANGES).scan().to_arrow().to_pylist()
     assert rows[0]["before"]["city"] == "Oslo" and rows[0]["loyalty_tier"] is None
+
+
+def test_a_state_table_with_a_column_this_consumer_does_not_know_is_still_upserted(
+    catalog: Catalog,
+) -> None:
+    lake = committer(catalog)
+    state = catalog.load_table(STATE)
+    with state.update_schema() as update:
+        update.add_column("loyalty_tier", StringType())
+    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
+    lake.commit(GROUP, TOPIC, {0: batch(0, 3, [change(10, 2, city="Bergen")])})
+    assert state_of(state) == {1: (1, "Oslo"), 2: (10, "Bergen"), 3: (3, "Oslo")}
+    assert state.scan().to_arrow()["loyalty_tier"].null_count == 3
+
+
+def test_commits_expire_old_snapshots_keeping_the_newest_and_the_positions(
+    catalog: Catalog,
+) -> None:
+    lake = committer(catalog)
+    for name in (CHANGES, STATE):
+        with catalog.load_table(name).transaction() as transaction:
+            transaction.set_properties({MAX_AGE: "0", MIN_KEPT: "3"})
+    for flush in range(30):
+        lake.commit(GROUP, TOPIC, {flush % 2: inserts(flush % 2, flush // 2, 1, flush + 1)})
+    for name in (CHANGES, STATE):
+        assert 3 <= len(catalog.load_table(name).snapshots()) < 3 + BATCH
+    assert lake.start_positions(GROUP, TOPIC, [0, 1]) == {0: 15, 1: 15}
+    assert len(offsets(catalog.load_table(CHANGES))) == 30
+    assert set(state_of(catalog.load_table(STATE))) == set(range(1, 31))
+
+
+def test_existing_tables_get_the_cost_bounding_properties_and_keep_their_own(
+    catalog: Catalog,
+) -> None:
+    catalog.create_namespace_if_not_exists("chinook")
+    catalog.create_table(CHANGES, schema=change_schema(), properties={MAX_AGE: "3600000"})
+    changes = open_change_table(catalog, CHANGES)
+    assert changes.properties[MAX_AGE] == "3600000"
+    assert {k: v for k, v in changes.properties.items() if k != MAX_AGE} == {
+        RETRIES_PROPERTY: "0",
+        **{k: v for k, v in TABLE_DEFAULTS.items() if k != MAX_AGE},
+    }

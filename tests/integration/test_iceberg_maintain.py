@@ -7,10 +7,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 
 from chinook_pipeline.tools.iceberg_maintain import maintain
-from consumer.iceberg.committer import LakeCommitter
+from consumer.iceberg.committer import LakeCommitter, TableWriter
+from consumer.iceberg.state import latest_events, state_rows
 from consumer.iceberg.tables import open_change_table, open_state_table
 from shared.changes import Operation
 from shared.config import parse_duration
@@ -38,6 +39,12 @@ def catalog(catalog_uri: str, bucket: str) -> Catalog:
 @pytest.fixture()
 def lake(catalog: Catalog) -> LakeCommitter:
     return LakeCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
+
+
+def append_state_rows(
+    transaction: Transaction, _table: Table, events: pa.Table, properties: dict[str, str]
+) -> None:
+    transaction.append(state_rows(latest_events(events)), snapshot_properties=properties)
 
 
 def keys(s3_client: object, bucket: str, prefix: str) -> set[str]:
@@ -131,8 +138,12 @@ def test_compaction_rewrites_closed_days_only_and_keeps_every_row(
 def test_an_unpartitioned_table_is_compacted_whole(
     catalog: Catalog, lake: LakeCommitter, s3_client: object
 ) -> None:
+    # A state table of several files, as consumers that appended each flush as a file left it.
+    changes = LakeCommitter(catalog.load_table(CHANGES))
+    appending = TableWriter(catalog.load_table(STATE), append_state_rows)
     for first in range(0, 30, 10):
-        lake.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
+        changes.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
+        appending.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
     state = catalog.load_table(STATE)
     lines = list(maintain(state, s3_client, timedelta(hours=1), dry_run=False))
     assert lines[0] == f"{STATE}: compacted the table: 3 data files (30 rows)"
