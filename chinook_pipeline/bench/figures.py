@@ -8,21 +8,16 @@ How each figure is timed:
   (seconds on Tansu) are left out. `details` keeps the wall time from process start as well.
 - Whole processes (`producer_process`, `consumer_process`): the same runs, from process start
   to exit; the consumer's is beside `raw_consume_process`, librdkafka alone in a process of its
-  own that joins a group and commits as the service does (`raw_consumer`), spawn to exit.
+  own that joins a group and commits as the service does (`raw_process`), spawn to exit.
 - Raw produce and raw consume: see `limits`.
 - Freshness: a steady `write` workload on a running producer and consumer (`--flush-age`); for
   each change, the time from its commit in SQLite (`captured_at`) to the listing (every 0.1 s)
   that first shows its object. The same for the Iceberg tables: `table_freshness`.
 - The state table's upsert cost at `--state-sizes` customers: `state_upsert`.
-- Memory: the peak RSS of each service process (its VmHWM, read while the bench polls it for
-  exit) working through a backlog: the producer, then the consumer writing objects and the one
-  writing the change table, each reading the whole topic in its own group.
+- Memory: the peak RSS of each service working through a backlog: `memory`.
 """
 
-import json
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -32,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from chinook_pipeline.bench import capture_tax, state_upsert
 from chinook_pipeline.bench.limits import Payload, consume_all, messages, produce_all
+from chinook_pipeline.bench.memory import memory
 from chinook_pipeline.bench.probes import (
     FRESHNESS_CUSTOMERS,
     POLL_SECONDS,
@@ -42,6 +38,7 @@ from chinook_pipeline.bench.probes import (
     run_to_exit,
     wait_for_commits,
 )
+from chinook_pipeline.bench.raw_process import raw_consume_process
 from chinook_pipeline.bench.report import bench_figures, format_number, percentile
 from chinook_pipeline.bench.stack import Stack
 from chinook_pipeline.bench.table_freshness import table_freshness
@@ -52,7 +49,6 @@ from shared.errors import PipelineError
 if TYPE_CHECKING:
     from chinook_pipeline.bench.run import BenchOptions
 
-MB: Final = 1_000_000
 CONSUMER_COUNTS: Final = (1, 2, 3)
 T = TypeVar("T")
 
@@ -108,7 +104,8 @@ class Bench:
             if total:
                 self.attempt(
                     f"raw_consume_process (run {repeat})",
-                    self.raw_consume_process,
+                    raw_consume_process,
+                    self,
                     topic,
                     total,
                     repeat,
@@ -163,7 +160,7 @@ class Bench:
             self.say(
                 f"run {repeat}/{options.repeat}: memory on a backlog of {options.backlog:,} changes"
             )
-            self.attempt(f"memory (run {repeat})", self.memory, backlog, repeat)
+            self.attempt(f"memory (run {repeat})", memory, self, backlog, repeat)
 
     def seed(self, name: str, customers: int) -> Path:
         from chinook_pipeline.tools.seed import seed_database
@@ -239,54 +236,6 @@ class Bench:
             )
         self.record("raw_consume", total / elapsed, messages=total, seconds=elapsed)
         return total
-
-    def raw_consume_process(self, topic: str, total: int, repeat: int) -> None:
-        """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
-        the service's commits included; the consumer service's own librdkafka configuration."""
-        from consumer.config import ConsumerConfig
-        from consumer.startup import consumer_settings
-        from shared.s3 import S3Settings
-
-        stack = self.stack
-        config = ConsumerConfig(
-            kafka=stack.kafka_settings(),
-            s3=S3Settings(),
-            bucket=stack.bucket,
-            topic=topic,
-            group_id=stack.name("raw-group", repeat),
-        )
-        log = stack.work / "logs" / f"raw-consumer-{repeat}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "chinook_pipeline.bench.raw_consumer",
-            json.dumps(
-                {k: v for k, v in consumer_settings(config).items() if k != "logger"}
-            ),  # the Python logger stays here; librdkafka's own log goes to stderr
-            topic,
-            str(config.flush_records),
-        ]
-        started = time.monotonic()
-        with log.open("wb") as output:
-            done = subprocess.run(
-                argv, env=stack.env, stdout=subprocess.PIPE, stderr=output, timeout=SERVICE_TIMEOUT
-            )
-        wall = time.monotonic() - started
-        if done.returncode != 0:
-            raise PipelineError(f"raw consumer exited with code {done.returncode}: see {log}")
-        result = json.loads(done.stdout)
-        if result["messages"] != total:
-            raise PipelineError(
-                f"raw consumer read {result['messages']} of the {total} messages of {topic}"
-            )
-        self.record(
-            "raw_consume_process",
-            total / wall,
-            messages=total,
-            wall_seconds=wall,
-            join_seconds=result["join_seconds"],
-        )
 
     # 4. consumer and 7. scale-out
     def consumers(self, topic: str, total: int, count: int, repeat: int) -> None:
@@ -428,42 +377,3 @@ class Bench:
             poll()
             time.sleep(POLL_SECONDS)
         return written
-
-    # 8. memory
-    def memory(self, pristine: Path, repeat: int) -> None:
-        topic, group = self.stack.name("backlog", repeat), self.stack.name("backlog-sink", repeat)
-        db = self.copy(pristine, f"backlog-{repeat}")
-        producer = self.run_producer(db, topic, f"backlog-producer-{repeat}").wait(SERVICE_TIMEOUT)
-        consumer = self.stack.consumer(
-            f"backlog-consumer-{repeat}", topic, group, "--exit-when-idle"
-        ).wait(SERVICE_TIMEOUT)
-        from chinook_pipeline.bench.table import table_options
-
-        tables = f"{group}-table"
-        table = self.stack.consumer(
-            f"backlog-table-consumer-{repeat}",
-            topic,
-            tables,
-            "--exit-when-idle",
-            *table_options(self, tables),
-        ).wait(SERVICE_TIMEOUT)
-        self.record(
-            "producer_rss",
-            producer.peak_rss / MB,
-            changes=self.options.backlog,
-            wall_seconds=producer.elapsed,
-        )
-        self.record(
-            "consumer_rss",
-            consumer.peak_rss / MB,
-            records=self.options.backlog,
-            wall_seconds=consumer.elapsed,
-        )
-        self.record(
-            "consumer_table_rss",
-            table.peak_rss / MB,
-            records=self.options.backlog,
-            wall_seconds=table.elapsed,
-        )
-        db.unlink()
-        self.delete_topics(topic)

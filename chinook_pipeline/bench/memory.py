@@ -1,0 +1,52 @@
+"""The memory figures: the peak RSS of each service process (its VmHWM, read while the bench
+polls it for exit) working through a backlog of `--backlog` changes: the producer, then the
+consumer writing objects and the one writing the change table, each reading the whole topic in
+its own group."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from chinook_pipeline.bench.probes import SERVICE_TIMEOUT
+from chinook_pipeline.bench.table import table_options
+
+if TYPE_CHECKING:
+    from chinook_pipeline.bench.figures import Bench
+
+MB: Final = 1_000_000
+
+
+def memory(bench: "Bench", pristine: Path, repeat: int) -> None:
+    topic, group = bench.stack.name("backlog", repeat), bench.stack.name("backlog-sink", repeat)
+    db = bench.copy(pristine, f"backlog-{repeat}")
+    producer = bench.run_producer(db, topic, f"backlog-producer-{repeat}").wait(SERVICE_TIMEOUT)
+    consumer = bench.stack.consumer(
+        f"backlog-consumer-{repeat}", topic, group, "--exit-when-idle"
+    ).wait(SERVICE_TIMEOUT)
+    tables = f"{group}-table"
+    table = bench.stack.consumer(
+        f"backlog-table-consumer-{repeat}",
+        topic,
+        tables,
+        "--exit-when-idle",
+        *table_options(bench, tables),
+    ).wait(SERVICE_TIMEOUT)
+    bench.record(
+        "producer_rss",
+        producer.peak_rss / MB,
+        changes=bench.options.backlog,
+        wall_seconds=producer.elapsed,
+    )
+    bench.record(
+        "consumer_rss",
+        consumer.peak_rss / MB,
+        records=bench.options.backlog,
+        wall_seconds=consumer.elapsed,
+    )
+    bench.record(
+        "consumer_table_rss",
+        table.peak_rss / MB,
+        records=bench.options.backlog,
+        wall_seconds=table.elapsed,
+    )
+    db.unlink()
+    bench.delete_topics(topic)
