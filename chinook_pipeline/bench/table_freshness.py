@@ -49,7 +49,8 @@ class TableWatcher:
         self.files: set[str] = set()
         self.latencies: dict[int, float] = {}  # change sequence -> seconds
 
-    def poll(self) -> None:
+    def check(self) -> tuple[str, float] | None:
+        """The table's new metadata location and when it was seen; None when unchanged."""
         checked_at = time.time()
         with closing(sqlite3.connect(f"file:{self.catalog_db}?mode=ro", uri=True)) as catalog:
             row = catalog.execute(
@@ -58,11 +59,12 @@ class TableWatcher:
                 (self.namespace, self.table),
             ).fetchone()
         if row is None or row[0] == self.location:
-            return
+            return None
         self.location = row[0]
-        self._read_new_snapshots(row[0], checked_at)
+        return row[0], checked_at
 
-    def _read_new_snapshots(self, location: str, checked_at: float) -> None:
+    def read(self, location: str, checked_at: float) -> None:
+        """Record the latency of every row the snapshots new in `location` added."""
         import pyarrow.parquet as pq
         from pyiceberg.manifest import ManifestEntryStatus
         from pyiceberg.table import StaticTable
@@ -109,8 +111,12 @@ def table_freshness(bench: "Bench", repeat: int) -> None:
         watchers = [TableWatcher(catalog_db, name, properties, first) for name in (CHANGES, STATE)]
 
         def poll() -> None:
-            for watcher in watchers:
-                watcher.poll()
+            # every table's pointer first: reading one table's new files must not delay seeing
+            # the other's commit
+            found = [(watcher, watcher.check()) for watcher in watchers]
+            for watcher, new in found:
+                if new is not None:
+                    watcher.read(*new)
 
         def drained(written: int) -> bool:
             committed = consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED, 0)
