@@ -1,10 +1,13 @@
 """Test helpers for the consumer's table destination as a user runs it: the options of a
-consumer writing both tables to a catalog, and `chinook-pipeline iceberg verify`."""
+consumer writing both tables to a catalog, a seeded pipeline of such consumers, and
+`chinook-pipeline iceberg verify`."""
 
 import subprocess
 from pathlib import Path
 
+from chinook_pipeline.local import embedded
 from tests.conftest import Cli
+from tests.faults.processes import Pipeline
 
 CHANGES = "chinook.customer_changes"
 STATE = "chinook.customers"
@@ -26,6 +29,29 @@ def table_options(catalog: str, bucket: str) -> tuple[str, ...]:
         catalog,
         "--warehouse",
         f"s3://{bucket}/iceberg",
+    )
+
+
+def table_pipeline(
+    cli: Cli,
+    broker: embedded.Broker,
+    topic: str,
+    bucket: str,
+    directory: Path,
+    customers: int,
+    batches: tuple[str, ...],
+    catalog: str | None = None,
+) -> Pipeline:
+    """A database of `customers` seeded in `directory` and the services of one scenario,
+    consumers writing both tables (batched by the flush options `batches`), cataloged at the URI
+    `catalog` (default: the SQLite catalog in `directory`)."""
+    db = directory / "chinook.db"
+    cli.run("seed", "--db", str(db), "--customers", str(customers))
+    logs = directory / "logs"
+    logs.mkdir()
+    options = (*table_options(catalog or catalog_uri(directory), bucket), *batches)
+    return Pipeline(
+        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
     )
 
 

@@ -5,14 +5,15 @@ For each size N of `--state-sizes`, a state table of N customers is built in one
 `consumer.iceberg.state`), in a SQLite catalog of its own with its files in the bench's bucket.
 Then each run times one flush of each size of FLUSH_CHANGES: updates of customers drawn at
 random (with replacement) from the N, committed by the consumer's own `TableWriter` with
-`stage_upsert`, exactly as a table consumer's flush commits them (the scan of the matched rows,
-the copy-on-write delete, the append, the positions). The table's files are removed afterwards.
+`stage_upsert`, exactly as a table consumer's flush commits them (a read of the table, the
+winning changes applied, the table rewritten whole, the positions). The table's files are removed
+afterwards.
 """
 
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -90,10 +91,8 @@ def _state_rows(db: Path, customers: int) -> Any:
 
     from consumer.iceberg.state import state_rows
     from producer.change_log import snapshot_row
-    from producer.encoder import ChangeEncoder
-    from shared.arrow import changes_to_batch
 
-    encoder, now_ms = ChangeEncoder(), int(time.time() * 1000)
+    now_ms = int(time.time() * 1000)
     parts = []
     with closing(sqlite3.connect(db)) as connection:
         cursor = connection.execute(
@@ -101,14 +100,10 @@ def _state_rows(db: Path, customers: int) -> Any:
         )
         sequence = 0
         while rows := cursor.fetchmany(CHUNK):
-            values = [
-                encoder.encode(snapshot_row(sequence + i + 1, row, now_ms))
-                for i, row in enumerate(rows)
-            ]
-            offsets = list(range(sequence, sequence + len(values)))
-            events = changes_to_batch(values, 0, offsets, [now_ms] * len(values))
+            changes = [snapshot_row(sequence + i + 1, row, now_ms) for i, row in enumerate(rows)]
+            events = _events(changes, sequence, now_ms)
             parts.append(state_rows(pa.Table.from_batches([events])))
-            sequence += len(values)
+            sequence += len(changes)
     return pa.concat_tables(parts)
 
 
@@ -116,10 +111,8 @@ def _updates(db: Path, customers: int, changes: int, offset: int, rng: random.Ra
     """One flush's record batch: `changes` updates (a new city) of random customers among the
     first `customers`, at Kafka offsets from `offset`, sequences after every earlier one."""
     from producer.change_log import snapshot_row
-    from producer.encoder import ChangeEncoder
-    from shared.arrow import changes_to_batch
 
-    encoder, now_ms = ChangeEncoder(), int(time.time() * 1000)
+    now_ms = int(time.time() * 1000)
     ids = [rng.randint(1, customers) for _ in range(changes)]
     with closing(sqlite3.connect(db)) as connection:
         rows = {
@@ -129,16 +122,27 @@ def _updates(db: Path, customers: int, changes: int, offset: int, rng: random.Ra
                 sorted(set(ids)),
             )
         }
-    values = []
-    for i, customer_id in enumerate(ids):
-        row = {
+    updates = [
+        {
             **snapshot_row(customers + offset + i + 1, rows[customer_id], now_ms),
             "op": "update",
             "City": f"City {rng.randrange(10**6)}",
         }
-        values.append(encoder.encode(row))
-    offsets = list(range(offset, offset + changes))
-    return changes_to_batch(values, 0, offsets, [now_ms] * changes)
+        for i, customer_id in enumerate(ids)
+    ]
+    return _events(updates, offset, now_ms)
+
+
+def _events(changes: Sequence[Mapping[str, Any]], offset: int, now_ms: int) -> Any:
+    """The change rows, encoded as the producer encodes them, as the record batch a consumer
+    builds of them at partition 0 from Kafka offset `offset`."""
+    from producer.encoder import ChangeEncoder
+    from shared.arrow import changes_to_batch
+
+    encoder = ChangeEncoder()
+    values = [encoder.encode(change) for change in changes]
+    offsets = list(range(offset, offset + len(values)))
+    return changes_to_batch(values, 0, offsets, [now_ms] * len(values))
 
 
 def _remove(stack: Any, prefix: str) -> None:

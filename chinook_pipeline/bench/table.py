@@ -2,8 +2,9 @@
 other consumers on the same topic in the same run (so beside the same raw consume limit).
 
 Only the change table: the state table's upsert cost depends on the number of customers, so it
-is measured apart at several sizes (`state_upsert`), and would slow every run. Each run has its own SQLite catalog in the work directory,
-with the table's files under the run's prefix of the bucket.
+is measured apart at several sizes (`state_upsert`), and would slow every run. Each run has its
+own SQLite catalog in the work directory, with the table's files under the run's prefix of the
+bucket.
 """
 
 from typing import TYPE_CHECKING

@@ -22,8 +22,9 @@ from shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Service, start_writes
 from tests.faults.test_faults import SEED, all_alive, publishing, stop_ok
-from tests.faults.test_table_faults import WRITE_SECONDS, WRITES, table_pipeline, tables_arrive
+from tests.faults.test_table_faults import BATCHES, SEEDED, WRITE_SECONDS, WRITES, tables_arrive
 from tests.postgres import PostgresServer, postgres_server
+from tests.table_cli import table_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def test_table_consumer_rides_out_its_postgres_catalog_stopped(
     tmp_path: Path,
     postgres: PostgresServer,
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, postgres.uri)
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES, postgres.uri)
     try:
         producer = pipeline.start_producer()
         publishing(producer)
@@ -126,7 +127,7 @@ def test_a_catalog_that_refuses_the_login_stops_the_consumer_with_the_fix(
     postgres: PostgresServer,
 ) -> None:
     """A wrong password is permanent, not an outage: one line with the fix, exit 1, at once."""
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, postgres.uri)
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES, postgres.uri)
     wrong = postgres.uri.replace(postgres.password, "not-the-password")
     result = cli.run(
         *pipeline.consumer_args("--exit-when-idle", "--catalog-uri", wrong),

@@ -18,7 +18,7 @@ from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_wri
 from tests.faults.s3_proxy import S3FaultProxy
 from tests.faults.test_faults import SEED, all_alive, assigned, publishing, stop_ok
 from tests.faults.test_s3_faults import GIVE_UP
-from tests.table_cli import catalog_uri, table_options, verify_tables, verify_tables_ok
+from tests.table_cli import catalog_uri, table_pipeline, verify_tables, verify_tables_ok
 
 pytestmark = pytest.mark.slow
 
@@ -30,21 +30,6 @@ MAX_LIFETIME = 4.0  # an incarnation dies uniformly within this many seconds of 
 BATCHES = ("--flush-records", "100", "--flush-age", "0.5")
 DRAIN_TIMEOUT = 180.0  # bound on waiting for the running consumers to catch up
 OUTAGE_SECONDS = 18.0  # longer than the consumer's --give-up-after (GIVE_UP) in the outage
-
-
-def table_pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path, catalog: str
-) -> Pipeline:
-    """A seeded database and the services of one scenario, consumers writing both tables,
-    cataloged at the URI `catalog`."""
-    db = tmp_path / "chinook.db"
-    cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    options = (*table_options(catalog, bucket), *BATCHES)
-    return Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
-    )
 
 
 def tables_arrive(pipeline: Pipeline, catalog: str, *services: Service) -> str:
@@ -70,7 +55,7 @@ def tables_arrive(pipeline: Pipeline, catalog: str, *services: Service) -> str:
 def test_table_consumer_killed_at_random_instants(
     cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES)
     db = pipeline.db
     try:
         producer = pipeline.start_producer()
@@ -99,6 +84,17 @@ def test_table_consumer_killed_at_random_instants(
         pipeline.kill_all()
 
 
+@pytest.mark.parametrize(
+    ("rates", "seed"),
+    [
+        (dict(error_rate=0.05, reset_rate=0.02, delay_rate=0.05, delay=0.3), SEED + 21),
+        # the rates of test_faults.test_s3_errors_resets_and_delays: a table commit makes tens of
+        # S3 requests, so each request is retried on its own (pyarrow's retry strategy) rather
+        # than the whole commit
+        (dict(error_rate=0.2, reset_rate=0.05, delay_rate=0.1, delay=0.5), SEED + 23),
+    ],
+    ids=["low-rates", "object-suite-rates"],
+)
 def test_table_consumer_s3_errors_resets_and_delays(
     cli: Cli,
     broker: embedded.Broker,
@@ -106,48 +102,17 @@ def test_table_consumer_s3_errors_resets_and_delays(
     bucket: str,
     tmp_path: Path,
     s3_env: dict[str, str],
+    rates: dict[str, float],
+    seed: int,
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES)
     try:
-        with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED + 21) as proxy:
-            proxy.configure(error_rate=0.05, reset_rate=0.02, delay_rate=0.05, delay=0.3)
+        with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=seed) as proxy:
+            proxy.configure(**rates)
             producer = pipeline.start_producer()
             publishing(producer)
             consumer = pipeline.start_consumer("--s3-endpoint-url", proxy.endpoint_url)
-            writes, counts = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 21)
-            writes.join()
-            assert counts.get("update") and counts.get("delete"), counts
-            summary = tables_arrive(pipeline, catalog_uri(tmp_path), producer, consumer)
-            all_alive(producer, consumer)
-            stop_ok(producer, consumer)
-            faults = proxy.counts()
-        print(f"S3 proxy: {dict(faults)}")
-        assert faults["error_500"] and faults["error_503"], faults
-        assert faults["reset_before"] and faults["reset_after"] and faults["delayed"], faults
-        assert " 0 duplicate events" in summary, summary
-    finally:
-        pipeline.kill_all()
-
-
-def test_table_consumer_rides_out_s3_faults_at_the_object_suites_rates(
-    cli: Cli,
-    broker: embedded.Broker,
-    topic: str,
-    bucket: str,
-    tmp_path: Path,
-    s3_env: dict[str, str],
-) -> None:
-    """The rates of test_faults.test_s3_errors_resets_and_delays: a table commit makes tens of S3
-    requests, so each request is retried on its own (pyarrow's retry strategy) rather than the
-    whole commit."""
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
-    try:
-        with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED + 23) as proxy:
-            proxy.configure(error_rate=0.2, reset_rate=0.05, delay_rate=0.1, delay=0.5)
-            producer = pipeline.start_producer()
-            publishing(producer)
-            consumer = pipeline.start_consumer("--s3-endpoint-url", proxy.endpoint_url)
-            writes, counts = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 23)
+            writes, counts = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, seed)
             writes.join()
             assert counts.get("update") and counts.get("delete"), counts
             summary = tables_arrive(pipeline, catalog_uri(tmp_path), producer, consumer)
@@ -174,7 +139,7 @@ def test_table_consumer_survives_an_s3_outage_longer_than_its_give_up_window(
     """S3 refuses every connection for longer than --give-up-after while the database keeps
     changing: an outage is transient, so the consumer reports `degraded` (never `failing`), keeps
     running, and catches up once S3 is back."""
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES)
     try:
         with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED + 24) as proxy:
             producer = pipeline.start_producer()
@@ -214,7 +179,7 @@ def test_table_consumer_survives_an_s3_outage_longer_than_its_give_up_window(
 def test_table_group_member_killed_and_one_added(
     cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
 ) -> None:
-    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, catalog_uri(tmp_path))
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES)
     try:
         producer = pipeline.start_producer()
         publishing(producer)

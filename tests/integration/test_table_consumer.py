@@ -17,29 +17,18 @@ from shared.s3 import S3Settings
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, start_writes
 from tests.integration.test_dead_letters import read_letters
-from tests.table_cli import CHANGES, catalog_uri, table_options, verify_tables, verify_tables_ok
+from tests.table_cli import CHANGES, catalog_uri, table_pipeline, verify_tables, verify_tables_ok
 
 pytestmark = pytest.mark.slow
 
+CUSTOMERS = 300
+BATCHES = ("--flush-records", "200", "--flush-age", "1")
 LOCK_SECONDS = 10.0  # past SQLite's 5 s busy timeout: commits fail, then land
 
 
 @pytest.fixture()
 def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path) -> Pipeline:
-    db = tmp_path / "chinook.db"
-    cli.run("seed", "--db", str(db), "--customers", "300")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    options = (
-        *table_options(catalog_uri(tmp_path), bucket),
-        "--flush-records",
-        "200",
-        "--flush-age",
-        "1",
-    )
-    return Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
-    )
+    return table_pipeline(cli, broker, topic, bucket, tmp_path, CUSTOMERS, BATCHES)
 
 
 def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_path: Path) -> None:

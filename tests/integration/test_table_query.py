@@ -11,8 +11,8 @@ import pytest
 from chinook_pipeline.local import embedded
 from shared.changes import FIELD_NAMES
 from tests.conftest import Cli, customer_rows
-from tests.faults.processes import Pipeline
-from tests.table_cli import CHANGES, STATE, catalog_uri, table_options
+from tests.integration.test_table_consumer import BATCHES, CUSTOMERS
+from tests.table_cli import CHANGES, STATE, catalog_uri, table_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -22,20 +22,8 @@ COUNTRIES = "SELECT country, count(*) AS n FROM customers GROUP BY country"
 @pytest.fixture()
 def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path) -> Path:
     """A database whose snapshot, updates and deletes went through a table consumer run."""
-    db = tmp_path / "chinook.db"
-    cli.run("seed", "--db", str(db), "--customers", "300")
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    options = (
-        *table_options(catalog_uri(tmp_path), bucket),
-        "--flush-records",
-        "200",
-        "--flush-age",
-        "1",
-    )
-    pipeline = Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=options
-    )
+    pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, CUSTOMERS, BATCHES)
+    db = pipeline.db
     pipeline.produce_all()
     with closing(sqlite3.connect(db)) as connection, connection:
         connection.execute("UPDATE Customer SET Country = 'Norway' WHERE CustomerId % 7 = 0")
