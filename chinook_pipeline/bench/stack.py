@@ -1,6 +1,6 @@
 """Where the bench runs: a broker, an S3 endpoint and a bucket, given or started here.
 
-Without `--bootstrap-servers` / `--s3-endpoint-url` the bench starts an embedded Tansu (memory
+Without `--bootstrap-servers` / `--s3-endpoint-url` the bench starts an embedded Apache Kafka node (
 storage) and a moto S3 server, as `dev` does; services run as `python -m chinook_pipeline`
 children with the bench's environment minus every `CHINOOK_` variable.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.processes import Child
 
 
@@ -103,7 +103,7 @@ def open_stack(
     work: Path,
     progress: Callable[[str], None],
 ) -> Iterator[Stack]:
-    """The given endpoints, or an embedded Tansu (memory storage) and moto started here; a new
+    """The given endpoints, or an embedded Apache Kafka node and moto started here; a new
     bucket unless one is given."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHINOOK_")}
     with ExitStack() as cleanup:
@@ -119,10 +119,10 @@ def open_stack(
             s3_description = f"S3 at AWS_ENDPOINT_URL_S3={os.environ['AWS_ENDPOINT_URL_S3']}"
         broker_description = f"broker at {bootstrap_servers}"
         if bootstrap_servers is None:
-            broker = embedded.start_broker(log=work / "tansu.log")
+            broker = kafka.start_cluster(work / "kafka")
             cleanup.callback(broker.stop)
             bootstrap_servers = broker.bootstrap_servers
-            broker_description = f"embedded Tansu (memory storage) at {bootstrap_servers}"
+            broker_description = f"embedded Apache Kafka (KRaft, one node) at {bootstrap_servers}"
         stack = Stack(
             bootstrap_servers,
             s3_endpoint_url,

@@ -307,7 +307,7 @@ def inspect(source: str, **params: Any) -> None:
 @cli.command()
 @options_from(DevOptions)
 def dev(**params: Any) -> None:
-    """Run the whole pipeline locally on real parts: Tansu broker, moto S3, producer, consumer."""
+    """Run the whole pipeline locally on real parts: Apache Kafka, moto S3, producer, consumer."""
     from chinook_pipeline.local.dev import run_dev
 
     sys.exit(run_dev(build(DevOptions, params)))

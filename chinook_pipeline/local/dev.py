@@ -1,7 +1,7 @@
 """`chinook-pipeline dev`: the embedded default, the whole pipeline on real parts, one command.
 
 It runs the producer and the consumer as two separate processes, exactly as a user would, next
-to a Tansu broker and a moto S3 server, plus a consumer writing Iceberg tables (table_sink.py); on SIGINT/SIGTERM it stops the writes, lets the pipeline
+to an Apache Kafka (KRaft) broker and a moto S3 server, plus a consumer writing Iceberg tables (table_sink.py); on SIGINT/SIGTERM it stops the writes, lets the pipeline
 drain, stops every child and prints the result of `verify`.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.parquet_sink import ParquetSink
 from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
@@ -47,7 +47,7 @@ def run_dev(options: DevOptions) -> int:
     with ExitStack() as cleanup:
         s3 = embedded.start_s3(log=log_dir / "moto.log")
         cleanup.callback(s3.stop)
-        broker = embedded.start_broker(log=log_dir / "tansu.log")
+        broker = kafka.start_cluster(log_dir / "kafka")
         cleanup.callback(broker.stop)
         os.environ.update(s3.env)
         client = make_client(S3Settings())
@@ -93,7 +93,7 @@ def _write(options: DevOptions, stop: threading.Event) -> None:
 
 
 def _start_services(
-    options: DevOptions, broker: embedded.Broker, log_dir: Path
+    options: DevOptions, broker: kafka.Cluster, log_dir: Path
 ) -> tuple[Child, Child]:
     common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", options.topic]
     producer = Child.start(
@@ -106,7 +106,7 @@ def _start_services(
 
 def _print_banner(
     options: DevOptions,
-    broker: embedded.Broker,
+    broker: kafka.Cluster,
     s3: embedded.S3Server,
     producer: Child,
     consumer: Child,
@@ -117,7 +117,7 @@ def _print_banner(
             [
                 "chinook-pipeline dev: the whole pipeline on real parts (Ctrl-C to stop)",
                 f"  database   {options.db}",
-                f"  broker     Tansu at {broker.bootstrap_servers}, topic {options.topic}",
+                f"  broker     Apache Kafka (KRaft) at {broker.bootstrap_servers}, topic {options.topic}",
                 f"  S3         moto at {s3.endpoint_url}, bucket {options.bucket_name}",
                 f"  metrics    producer {producer.metrics_url}  consumer {consumer.metrics_url}",
                 f"  logs       {log_dir}/",

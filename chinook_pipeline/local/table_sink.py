@@ -12,7 +12,7 @@ from typing import Final
 
 import click
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.verify import VerifyReport
@@ -30,7 +30,7 @@ class TableSink:
     catalog_uri: str
 
     @classmethod
-    def start(cls, options: DevOptions, broker: embedded.Broker, log_dir: Path) -> "TableSink":
+    def start(cls, options: DevOptions, broker: kafka.Cluster, log_dir: Path) -> "TableSink":
         catalog_uri = f"sqlite:///{(options.db.parent / 'iceberg.db').resolve()}"
         args = [
             *("consumer", "--bootstrap-servers", broker.bootstrap_servers),

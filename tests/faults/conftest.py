@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from tests.conftest import Cli
 from tests.faults.processes import Pipeline
 from tests.faults.test_faults import SEEDED, SMALL_BATCHES
@@ -19,7 +19,7 @@ def object_format() -> str:
 
 @pytest.fixture()
 def pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path, object_format: str
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path, object_format: str
 ) -> Iterator[Pipeline]:
     """Seeded database, topic and bucket of one scenario; every process it starts dies with it."""
     db = tmp_path / "chinook.db"

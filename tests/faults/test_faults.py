@@ -11,13 +11,12 @@ import os
 import random
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from consumer.poison import parse_change
 from shared import names
 from tests.conftest import Cli, wait_for
@@ -248,11 +247,7 @@ def test_broker_restart_mid_run(
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    storage = f"tansu-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=storage)  # type: ignore[attr-defined]
-    broker = embedded.start_broker(
-        storage=f"s3://{storage}/", s3=s3_server, log=tmp_path / "tansu.log"
-    )
+    broker = kafka.start_cluster(tmp_path / "kafka")
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
     logs = tmp_path / "logs"

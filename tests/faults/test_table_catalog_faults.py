@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Service, start_writes
@@ -40,7 +40,7 @@ def postgres(tmp_path: Path) -> Iterator[PostgresServer]:
 
 def test_table_consumer_rides_out_its_postgres_catalog_stopped(
     cli: Cli,
-    broker: embedded.Broker,
+    broker: kafka.Cluster,
     topic: str,
     bucket: str,
     tmp_path: Path,
@@ -120,7 +120,7 @@ def health_during(service: Service, seconds: float) -> list[dict[str, Any]]:
 
 def test_a_catalog_that_refuses_the_login_stops_the_consumer_with_the_fix(
     cli: Cli,
-    broker: embedded.Broker,
+    broker: kafka.Cluster,
     topic: str,
     bucket: str,
     tmp_path: Path,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
@@ -53,7 +53,7 @@ def tables_arrive(pipeline: Pipeline, catalog: str, *services: Service) -> str:
 
 
 def test_table_consumer_killed_at_random_instants(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES)
     db = pipeline.db
@@ -97,7 +97,7 @@ def test_table_consumer_killed_at_random_instants(
 )
 def test_table_consumer_s3_errors_resets_and_delays(
     cli: Cli,
-    broker: embedded.Broker,
+    broker: kafka.Cluster,
     topic: str,
     bucket: str,
     tmp_path: Path,
@@ -130,7 +130,7 @@ def test_table_consumer_s3_errors_resets_and_delays(
 
 def test_table_consumer_survives_an_s3_outage_longer_than_its_give_up_window(
     cli: Cli,
-    broker: embedded.Broker,
+    broker: kafka.Cluster,
     topic: str,
     bucket: str,
     tmp_path: Path,
@@ -177,7 +177,7 @@ def test_table_consumer_survives_an_s3_outage_longer_than_its_give_up_window(
 
 
 def test_table_group_member_killed_and_one_added(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, SEEDED, BATCHES)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from consumer.service import run_consumer
 from shared.errors import PipelineError
 from shared.metrics import Health
@@ -37,7 +37,7 @@ def reasons(health: Health) -> str:
 
 
 def test_failing_journal_reads_are_retried_and_the_partitions_start_once_they_succeed(
-    broker: embedded.Broker, s3_server: embedded.S3Server, s3_client: Any, bucket: str, topic: str
+    broker: kafka.Cluster, s3_server: embedded.S3Server, s3_client: Any, bucket: str, topic: str
 ) -> None:
     """Every journal read fails (boto3 gives up after one retry here): the consumer stays in its
     group with `degraded` health, and starts the partitions once S3 answers again."""
@@ -96,7 +96,7 @@ def hold_every_partition(
 
 @pytest.mark.parametrize("exit_when_idle", [False, True])
 def test_a_member_given_no_partition_says_so(
-    broker: embedded.Broker, s3_env: Any, bucket: str, topic: str, exit_when_idle: bool
+    broker: kafka.Cluster, s3_env: Any, bucket: str, topic: str, exit_when_idle: bool
 ) -> None:
     """A one-partition topic held by another member: ours owns nothing. Past the bound its health
     is `degraded` with the reason and the assigned-partitions gauge is 0; with --exit-when-idle

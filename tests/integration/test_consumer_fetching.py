@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import OFFSET_INVALID, Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from consumer.fetching import Fetching
 from tests.conftest import wait_for
 
@@ -21,7 +21,7 @@ ATTEMPTS = 5  # fresh consumers tried until librdkafka refuses the seek (it near
 
 
 @pytest.fixture()
-def assigned(broker: embedded.Broker, topic: str) -> Iterator[Callable[[], Consumer]]:
+def assigned(broker: kafka.Cluster, topic: str) -> Iterator[Callable[[], Consumer]]:
     """Consumers of `topic` (one partition holding RECORDS records), each assigned paused as
     the service assigns, nothing committed."""
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})

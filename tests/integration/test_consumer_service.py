@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.tools.objects import key_format, parquet_batches
 from chinook_pipeline.tools.verify import is_journal_key
 from consumer.batcher import PartitionBuffer
@@ -160,7 +160,7 @@ def metric(name: str) -> float:
 
 
 def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
-    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str
+    broker: kafka.Cluster, s3_client: Any, bucket: str, topic: str
 ) -> None:
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
     good = changes(0, 60, HOUR_10 + 3_590_000, 1000)  # 10:59:50 .. 11:00:49
@@ -218,7 +218,7 @@ def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
 
 @pytest.mark.parametrize("form", ["protobuf", "parquet"])
 def test_a_crash_mid_batch_is_redone_exactly(
-    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str, form: str
+    broker: kafka.Cluster, s3_client: Any, bucket: str, topic: str, form: str
 ) -> None:
     """A previous incarnation committed [0, 5), stored [5, 10) without managing to commit it,
     wrote the intent for [10, 30) and stored only that batch's first object before dying."""
@@ -257,7 +257,7 @@ def test_a_crash_mid_batch_is_redone_exactly(
 
 
 def test_stop_flushes_commits_and_leaves(
-    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str
+    broker: kafka.Cluster, s3_client: Any, bucket: str, topic: str
 ) -> None:
     """A stop request uploads and commits what is buffered even though no flush rule fired."""
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
@@ -277,7 +277,7 @@ def test_stop_flushes_commits_and_leaves(
     assert committed(bootstrap, group, topic, 1) == {0: 10}
 
 
-def test_unusable_bucket_or_broker_fails_at_start(broker: embedded.Broker, s3_env: Any) -> None:
+def test_unusable_bucket_or_broker_fails_at_start(broker: kafka.Cluster, s3_env: Any) -> None:
     with pytest.raises(PipelineError, match="does not exist"):
         run_consumer(
             config(broker.bootstrap_servers, "no-such-bucket", "t", "g"),
@@ -293,7 +293,7 @@ def test_unusable_bucket_or_broker_fails_at_start(broker: embedded.Broker, s3_en
 
 
 def test_an_s3_outage_pauses_then_resumes_without_loss(
-    broker: embedded.Broker, s3_env: Any, topic: str, tmp_path: Any
+    broker: kafka.Cluster, s3_env: Any, topic: str, tmp_path: Any
 ) -> None:
     """S3 goes away mid-run: the service degrades, keeps its batch, and delivers it once S3 is
     back (a second moto server, restarted empty on the same port)."""

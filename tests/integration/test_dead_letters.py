@@ -12,7 +12,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from consumer.dead_letters import DeadLetter, DeadLetterWriter, dead_letter_headers, dead_letter_key
 from consumer.journal import Journal, resume_point
 from consumer.service import run_consumer
@@ -115,7 +115,7 @@ def test_headers_and_key_name_the_original_record() -> None:
     assert "chinook-dlq-key" not in dict(dead_letter_headers(keyless))
 
 
-def test_a_retried_delivery_writes_each_letter_once(broker: embedded.Broker, topic: str) -> None:
+def test_a_retried_delivery_writes_each_letter_once(broker: kafka.Cluster, topic: str) -> None:
     writer = DeadLetterWriter(KafkaSettings(broker.bootstrap_servers), f"{topic}.dlq")
     letters = {0: [DeadLetter(topic, 0, n, None, b"x", None, "bad") for n in range(3)]}
     assert writer.deliver(letters, 30) == {0: None}
@@ -128,7 +128,7 @@ def test_a_retried_delivery_writes_each_letter_once(broker: embedded.Broker, top
 
 
 def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
-    broker: embedded.Broker, s3_client: Any, bucket: str, topic: str
+    broker: kafka.Cluster, s3_client: Any, bucket: str, topic: str
 ) -> None:
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
     good = changes(0, 60, HOUR_10, 1000)
@@ -251,7 +251,7 @@ def add_customers(db: Path) -> None:
 
 
 def test_unencodable_rows_go_to_the_dead_letter_topic_once(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     run_producer_once(db, broker, topic)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
 from chinook_pipeline.tools.writer import ChangeWriter
 from shared import names
@@ -19,7 +19,7 @@ from tests.conftest import CLI, Cli, wait_for
 pytestmark = pytest.mark.slow
 
 
-def producer_args(db: Path, broker: embedded.Broker, topic: str, *extra: str) -> list[str]:
+def producer_args(db: Path, broker: kafka.Cluster, topic: str, *extra: str) -> list[str]:
     return [
         "producer",
         "--db",
@@ -32,7 +32,7 @@ def producer_args(db: Path, broker: embedded.Broker, topic: str, *extra: str) ->
     ]
 
 
-def consumer_args(broker: embedded.Broker, topic: str, bucket: str, *extra: str) -> list[str]:
+def consumer_args(broker: kafka.Cluster, topic: str, bucket: str, *extra: str) -> list[str]:
     return [
         "consumer",
         "--bootstrap-servers",
@@ -54,7 +54,7 @@ def verify_ok(cli: Cli, db: Path, bucket: str) -> str:
 
 
 def test_real_chinook_database_arrives_exactly(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, real_chinook: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, real_chinook: Path
 ) -> None:
     cli.run(*producer_args(real_chinook, broker, topic, "--exit-when-idle"))
     cli.run(*consumer_args(broker, topic, bucket, "--exit-when-idle"))
@@ -63,7 +63,7 @@ def test_real_chinook_database_arrives_exactly(
 
 
 def test_twenty_thousand_customers_end_to_end(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", "20000")
@@ -76,7 +76,7 @@ def test_twenty_thousand_customers_end_to_end(
 
 
 def test_changes_after_start_arrive(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", "500")
@@ -107,7 +107,7 @@ def test_changes_after_start_arrive(
 
 
 def test_consumer_restarted_mid_stream_continues_from_committed_offsets(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", "20000")
@@ -131,7 +131,7 @@ def test_consumer_restarted_mid_stream_continues_from_committed_offsets(
 
 
 def test_restarted_producer_does_not_republish(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", "300")

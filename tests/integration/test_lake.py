@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 from ptars import HandlerPool
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from chinook_pipeline.tools.query import arrow_s3
 from chinook_pipeline.tools.writer import ChangeWriter
 from consumer.batcher import PartitionBuffer
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 PARQUET_PREFIX = "parquet"
 
 
-def consume(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, *extra: str) -> None:
+def consume(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, *extra: str) -> None:
     cli.run(
         "consumer",
         "--bootstrap-servers",
@@ -44,7 +44,7 @@ def consume(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, *extra: 
 
 
 @pytest.fixture()
-def landed(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path) -> Path:
+def landed(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Path:
     """A database whose snapshot and a few hundred inserts, updates and deletes are in the bucket
     twice: as Protobuf (group <topic>-pb, no prefix) and as Parquet (group <topic>-pq, prefix
     `parquet`), as `make dev` and compose run it."""

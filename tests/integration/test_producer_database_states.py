@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from producer import capture, schema_watch
 from producer.config import ProducerConfig
 from producer.database import Database, lock_backoff
@@ -40,7 +40,7 @@ LOCKED_REASON = "sqlite: database locked by another connection, retrying"
 class Running:
     """`run_producer` on a thread, with what it raised."""
 
-    def __init__(self, db: Path, broker: embedded.Broker, topic: str, **options: object) -> None:
+    def __init__(self, db: Path, broker: kafka.Cluster, topic: str, **options: object) -> None:
         self.health = Health()
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -63,7 +63,7 @@ class Running:
             assert time.monotonic() < deadline, f"gave up waiting for {what}"
             time.sleep(0.02)
 
-    def records(self, broker: embedded.Broker, topic: str, count: int) -> list[Record]:
+    def records(self, broker: kafka.Cluster, topic: str, count: int) -> list[Record]:
         """The topic's records, once it holds at least `count`."""
         found: list[Record] = []
 
@@ -227,7 +227,7 @@ def test_stop_ends_a_lock_wait_with_the_clear_error(tmp_path: Path) -> None:
 
 
 def test_table_dropped_while_running_publishes_everything_then_fails_clearly(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     producer = Running(db, broker, topic)
@@ -252,7 +252,7 @@ def test_table_dropped_while_running_publishes_everything_then_fails_clearly(
 
 
 def test_column_renamed_while_running_fails_clearly(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     producer = Running(db, broker, topic)
@@ -274,7 +274,7 @@ def test_column_renamed_while_running_fails_clearly(
 
 
 def test_table_recreated_while_running_is_captured_again_with_a_snapshot(
-    tmp_path: Path, broker: embedded.Broker, topic: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, broker: kafka.Cluster, topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
     db = make_db(tmp_path / "chinook.db")
@@ -315,7 +315,7 @@ def test_table_recreated_while_running_is_captured_again_with_a_snapshot(
 
 
 def test_column_added_while_running_keeps_capturing(
-    tmp_path: Path, broker: embedded.Broker, topic: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, broker: kafka.Cluster, topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
     db = make_db(tmp_path / "chinook.db")
@@ -342,7 +342,7 @@ def test_column_added_while_running_keeps_capturing(
 
 
 def test_lock_held_past_the_busy_timeout_is_waited_out_without_loss(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     producer = Running(db, broker, topic, busy_timeout=0.05)

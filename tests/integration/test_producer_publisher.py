@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from producer.metrics import DELIVERY_LATENCY, MESSAGES_PUBLISHED
 from producer.publisher import LATENCY_SAMPLE
 from tests.integration.test_producer_service import pending_changes, produce, read_topic
@@ -18,7 +18,7 @@ def latency_count() -> float:
 
 
 def test_every_acknowledgement_is_counted_and_latency_is_sampled(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     rows = [
         (i, f"F{i}", f"L{i}", None, None, None, None, None, None, None, None, f"{i}@x", None)

@@ -2,7 +2,6 @@
 
 import logging
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from producer import capture
 from producer.config import ProducerConfig
 from producer.database import Database
@@ -93,7 +92,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Record]:
     return sorted(records, key=lambda record: record.change.sequence)
 
 
-def produce(db: Path, broker: embedded.Broker, topic: str, **options: object) -> None:
+def produce(db: Path, broker: kafka.Cluster, topic: str, **options: object) -> None:
     config = ProducerConfig(
         db,
         KafkaSettings(broker.bootstrap_servers),
@@ -144,7 +143,7 @@ def table_rows(db: Path) -> dict[int, tuple[object, ...]]:
 
 
 def test_publishes_every_row_once_with_key_timestamp_and_source(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     produce(db, broker, topic)
@@ -166,7 +165,7 @@ def test_publishes_every_row_once_with_key_timestamp_and_source(
 
 
 def test_restart_publishes_only_changes_made_since(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     produce(db, broker, topic)
@@ -198,7 +197,7 @@ def test_restart_publishes_only_changes_made_since(
 
 
 def test_crash_after_ack_before_checkpoint_publishes_no_duplicates(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     database = Database(db, 5.0)
@@ -224,7 +223,7 @@ def test_crash_after_ack_before_checkpoint_publishes_no_duplicates(
 
 
 def test_kill_9_while_publishing_loses_and_duplicates_nothing(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(
         tmp_path / "chinook.db",
@@ -274,7 +273,7 @@ def test_kill_9_while_publishing_loses_and_duplicates_nothing(
 
 
 def test_changes_reach_the_topic_while_running_and_stop_checkpoints(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     stop = threading.Event()
@@ -308,7 +307,7 @@ def test_changes_reach_the_topic_while_running_and_stop_checkpoints(
 
 
 def test_moving_to_another_topic_snapshots_into_it(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     produce(db, broker, topic)
@@ -322,7 +321,7 @@ def test_moving_to_another_topic_snapshots_into_it(
 
 
 def test_unencodable_row_is_skipped_and_counted(
-    tmp_path: Path, broker: embedded.Broker, topic: str
+    tmp_path: Path, broker: kafka.Cluster, topic: str
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     execute(db, "UPDATE Customer SET LastName = X'00FF' WHERE CustomerId = 2")
@@ -347,7 +346,7 @@ def test_snapshot_decisions() -> None:
     assert truncation_reason({0: 4}, {0: 2}) == "partition 0 ends at offset 2, below 4"
 
 
-def test_missing_database(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+def test_missing_database(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
     db = tmp_path / "absent.db"
     with pytest.raises(
         PipelineError, match=r"not found: create it with `chinook-pipeline seed --db"
@@ -356,21 +355,21 @@ def test_missing_database(tmp_path: Path, broker: embedded.Broker, topic: str) -
     assert not db.exists()
 
 
-def test_not_a_sqlite_file(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+def test_not_a_sqlite_file(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
     db = tmp_path / "notes.db"
     db.write_text("hello, this is not a database " * 100)
     with pytest.raises(PipelineError, match="is not a SQLite database"):
         produce(db, broker, topic)
 
 
-def test_missing_customer_table(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+def test_missing_customer_table(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
     db = tmp_path / "other.db"
     execute(db, "CREATE TABLE Invoice (InvoiceId INTEGER PRIMARY KEY)")
     with pytest.raises(PipelineError, match="has no Customer table"):
         produce(db, broker, topic)
 
 
-def test_locked_database(tmp_path: Path, broker: embedded.Broker, topic: str) -> None:
+def test_locked_database(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
     db = make_db(tmp_path / "chinook.db")
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
@@ -391,7 +390,7 @@ def test_unreachable_broker(tmp_path: Path, topic: str) -> None:
         run_producer(config, Health(), threading.Event())
 
 
-def test_real_chinook(real_chinook: Path, broker: embedded.Broker, topic: str) -> None:
+def test_real_chinook(real_chinook: Path, broker: kafka.Cluster, topic: str) -> None:
     produce(real_chinook, broker, topic)
     records = read_topic(broker.bootstrap_servers, topic)
     assert_once_each(records)
@@ -399,7 +398,7 @@ def test_real_chinook(real_chinook: Path, broker: embedded.Broker, topic: str) -
 
 
 def test_delivery_errors_are_counted_and_no_change_is_skipped(
-    tmp_path: Path, broker: embedded.Broker, topic: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, broker: kafka.Cluster, topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     db = make_db(tmp_path / "chinook.db", rows=())
     # The changes are written once the producer publishes, with the broker paused: their
@@ -417,7 +416,7 @@ def test_delivery_errors_are_counted_and_no_change_is_skipped(
     try:
         while "publishing changes after" not in caplog.text and thread.is_alive():
             stop.wait(0.01)
-        broker.process.send_signal(signal.SIGSTOP)
+        broker.nodes[0].pause()
         paused = True
         for row in ROWS:
             execute(db, INSERT, row)
@@ -426,7 +425,7 @@ def test_delivery_errors_are_counted_and_no_change_is_skipped(
     finally:
         stop.set()
         if paused:
-            broker.process.send_signal(signal.SIGCONT)
+            broker.nodes[0].resume()
         thread.join()
     assert DELIVERY_ERRORS._value.get() > errors_before
     assert state_of(db).acked_seq == 0
@@ -441,7 +440,7 @@ def test_delivery_errors_are_counted_and_no_change_is_skipped(
 def test_broker_outage_is_ridden_out_without_loss_or_duplicates(
     tmp_path: Path, s3_server: embedded.S3Server, bucket: str, topic: str
 ) -> None:
-    durable = embedded.start_broker(f"s3://{bucket}/", s3=s3_server, log=tmp_path / "tansu.log")
+    durable = kafka.start_cluster(tmp_path / "kafka")
     db = make_db(tmp_path / "chinook.db")
     config = ProducerConfig(db, KafkaSettings(durable.bootstrap_servers), topic=topic, partitions=2)
     stop = threading.Event()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
 from shared import names
 from tests.conftest import Cli, wait_for
@@ -52,7 +52,7 @@ class Pipeline:
 
 @pytest.fixture()
 def pipeline(
-    cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> Iterator[Pipeline]:
     """Producer and consumer as `chinook-pipeline` processes with metrics ports, plus a writer that
     keeps changing customers so that the counters keep rising."""

@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from chinook_pipeline.cli.main import cli as root_command
 from chinook_pipeline.cli.main import kafka_settings
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import embedded, kafka
 from shared.kafka import REDACTED, SECRET_KEYS, KafkaSettings, redact
 from shared.settings import option_name, settings
 from tests.conftest import Cli
@@ -101,7 +101,7 @@ def test_help_of_every_command_hides_the_planted_secrets(planted: Cli) -> None:
 
 @pytest.mark.slow
 def test_services_and_tools_never_print_the_planted_secrets(
-    planted: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path
+    planted: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> None:
     db = tmp_path / "chinook.db"
     seeded = planted.run("seed", "--db", str(db), "--customers", "50")

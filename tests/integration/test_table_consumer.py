@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from shared import names
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.s3 import S3Settings
@@ -27,7 +27,7 @@ LOCK_SECONDS = 10.0  # past SQLite's 5 s busy timeout: commits fail, then land
 
 
 @pytest.fixture()
-def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path) -> Pipeline:
+def lake(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Pipeline:
     return table_pipeline(cli, broker, topic, bucket, tmp_path, CUSTOMERS, BATCHES)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.local import embedded
+from chinook_pipeline.local import kafka
 from shared.changes import FIELD_NAMES
 from tests.conftest import Cli, customer_rows
 from tests.integration.test_table_consumer import BATCHES, CUSTOMERS
@@ -20,7 +20,7 @@ COUNTRIES = "SELECT country, count(*) AS n FROM customers GROUP BY country"
 
 
 @pytest.fixture()
-def lake(cli: Cli, broker: embedded.Broker, topic: str, bucket: str, tmp_path: Path) -> Path:
+def lake(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Path:
     """A database whose snapshot, updates and deletes went through a table consumer run."""
     pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, CUSTOMERS, BATCHES)
     db = pipeline.db
