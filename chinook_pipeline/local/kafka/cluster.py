@@ -12,6 +12,7 @@ the consumer's 10 s session timeout.
 """
 
 import base64
+import shutil
 import signal
 import subprocess
 import time
@@ -175,7 +176,8 @@ def start_cluster(
         **(properties or {}),
     }
     for member in members:
-        member.directory.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(member.directory, ignore_errors=True)  # fresh storage every run
+        member.directory.mkdir(parents=True)
         member.properties = {
             **_node_properties(member, voters),
             **shared_properties,
