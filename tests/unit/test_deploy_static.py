@@ -38,6 +38,7 @@ COUNTERS_AND_GAUGES = {
     "chinook_producer_delivery_errors_total",
     "chinook_producer_source_lag",
     "chinook_producer_dead_letters_total",
+    "chinook_producer_healthy",
     "chinook_consumer_records_consumed_total",
     "chinook_consumer_objects_uploaded_total",
     "chinook_consumer_bytes_uploaded_total",
@@ -51,10 +52,15 @@ COUNTERS_AND_GAUGES = {
     "chinook_consumer_assigned_partitions",
     "chinook_consumer_permanent_errors_total",
     "chinook_consumer_failing",
+    "chinook_consumer_healthy",
+    "chinook_consumer_table_commits_total",
+    "chinook_consumer_table_rows_committed_total",
+    "chinook_consumer_table_commit_failures_total",
 }
 HISTOGRAMS = {
     "chinook_producer_delivery_latency_seconds",
     "chinook_consumer_upload_duration_seconds",
+    "chinook_consumer_table_commit_duration_seconds",
 }
 # Sample names as they appear in a scrape: a histogram is exposed as _bucket, _sum and _count.
 EXPORTED_SAMPLES = COUNTERS_AND_GAUGES | {
