@@ -42,7 +42,8 @@ java:
 		openjdk-17-jre-headless maven >/dev/null; }
 
 # Debian packages the tests run, each installed only where missing: `prometheus` (promtool checks
-# ops/prometheus/*.yml, a real Prometheus server scrapes the services) and `postgresql` (a real
+# ops/prometheus/*.yml and runs the alerts' unit tests, alerts.test.yml; a real Prometheus server
+# scrapes the services and evaluates the alerts) and `postgresql` (a real
 # PostgreSQL as the Iceberg catalog, tests/postgres.py; its server binaries are off PATH, in
 # /usr/lib/postgresql/VERSION/bin).
 tools:

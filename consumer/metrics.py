@@ -14,6 +14,10 @@ from shared.names import (
     CONSUMER_OFFSETS_COMMITTED,
     CONSUMER_PERMANENT_ERRORS,
     CONSUMER_RECORDS_CONSUMED,
+    CONSUMER_TABLE_COMMIT_DURATION,
+    CONSUMER_TABLE_COMMIT_FAILURES,
+    CONSUMER_TABLE_COMMITS,
+    CONSUMER_TABLE_ROWS,
     CONSUMER_UPLOAD_DURATION,
     CONSUMER_UPLOAD_FAILURES,
     CONSUMER_UPLOAD_RETRIES,
@@ -48,4 +52,25 @@ PERMANENT_ERRORS = Counter(
 )
 FAILING = Gauge(
     CONSUMER_FAILING, "1 while a permanent fault stops batches from reaching S3, else 0"
+)
+
+# A table consumer's commits, by table: its flushes land here, not in the object counters above.
+TABLE_COMMITS = Counter(
+    CONSUMER_TABLE_COMMITS, "Iceberg commits (snapshots) written, by table", ["table"]
+)
+TABLE_ROWS = Counter(
+    CONSUMER_TABLE_ROWS,
+    "Change rows committed (appended, or upserted into the state table), by table",
+    ["table"],
+)
+TABLE_COMMIT_DURATION = Histogram(
+    CONSUMER_TABLE_COMMIT_DURATION,
+    "Time to commit one flush to a table, conflict retries included, by table",
+    ["table"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+TABLE_COMMIT_FAILURES = Counter(
+    CONSUMER_TABLE_COMMIT_FAILURES,
+    "Commits to a table that raised (conflicts past every attempt, catalog or S3 errors)",
+    ["table"],
 )

@@ -4,15 +4,20 @@
 while the service's main loop is alive (a degraded service is working around a problem, such as
 an S3 outage, and must not be restarted for it); 503 `failing` while a permanent fault (access
 denied, a missing bucket) stops it from making progress, which someone must fix; and 503
-`stalled` when the loop has not beaten for `stall_after` seconds.
+`stalled` when the loop has not beaten for `stall_after` seconds. `/metrics` carries the same
+answer as a gauge (1 for 200, 0 for 503) when the server is given its name, so that Prometheus,
+which only scrapes `/metrics`, can alert on it.
 """
 
 import json
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 
 class Health:
@@ -58,8 +63,22 @@ class Health:
         return 200, {"status": "degraded" if reasons else "ok", "reasons": reasons}
 
 
+class HealthGauge(Collector):
+    """`/healthz`'s answer at scrape time as a gauge: 1 while it answers 200 (ok or degraded),
+    0 while 503 (failing or stalled). Read at scrape time, so a stalled loop still shows."""
+
+    def __init__(self, name: str, health: Health) -> None:
+        self._name, self._health = name, health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        status, _ = self._health.report()
+        help_text = "1 while /healthz answers 200 (ok, degraded), 0 while 503 (failing, stalled)"
+        yield GaugeMetricFamily(self._name, help_text, value=1.0 if status == 200 else 0.0)
+
+
 class MetricsServer:
-    """Serves `/metrics` and `/healthz` on a daemon thread."""
+    """Serves `/metrics` and `/healthz` on a daemon thread; with `health_metric`, `/metrics`
+    also carries the health gauge of that name."""
 
     def __init__(
         self,
@@ -67,8 +86,12 @@ class MetricsServer:
         port: int,
         health: Health,
         registry: CollectorRegistry = REGISTRY,
+        health_metric: str | None = None,
     ) -> None:
-        handler = _handler_for(health, registry)
+        own = CollectorRegistry()  # this server's alone: the process-wide one may hold others
+        if health_metric is not None:
+            own.register(HealthGauge(health_metric, health))
+        handler = _handler_for(health, (registry, own))
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
         # A short poll interval: stopping waits for it, and every service exit pays that wait.
@@ -89,12 +112,15 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _handler_for(health: Health, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+def _handler_for(
+    health: Health, registries: tuple[CollectorRegistry, ...]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                body = b"".join(generate_latest(registry) for registry in registries)
+                self._send(200, CONTENT_TYPE_LATEST, body)
             elif path == "/healthz":
                 status, body = health.report()
                 self._send(status, "application/json", json.dumps(body).encode())

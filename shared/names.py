@@ -14,6 +14,7 @@ PRODUCER_DELIVERY_ERRORS: Final = "chinook_producer_delivery_errors_total"
 PRODUCER_DELIVERY_LATENCY: Final = "chinook_producer_delivery_latency_seconds"
 PRODUCER_SOURCE_LAG: Final = "chinook_producer_source_lag"
 PRODUCER_DEAD_LETTERS: Final = "chinook_producer_dead_letters_total"
+PRODUCER_HEALTHY: Final = "chinook_producer_healthy"
 
 # Consumer metrics.
 CONSUMER_RECORDS_CONSUMED: Final = "chinook_consumer_records_consumed_total"
@@ -30,6 +31,12 @@ CONSUMER_DEAD_LETTERS: Final = "chinook_consumer_dead_letters_total"
 CONSUMER_ASSIGNED_PARTITIONS: Final = "chinook_consumer_assigned_partitions"
 CONSUMER_PERMANENT_ERRORS: Final = "chinook_consumer_permanent_errors_total"
 CONSUMER_FAILING: Final = "chinook_consumer_failing"
+CONSUMER_HEALTHY: Final = "chinook_consumer_healthy"
+# A table consumer's Iceberg commits, by table (an object consumer has none).
+CONSUMER_TABLE_COMMITS: Final = "chinook_consumer_table_commits_total"
+CONSUMER_TABLE_ROWS: Final = "chinook_consumer_table_rows_committed_total"
+CONSUMER_TABLE_COMMIT_DURATION: Final = "chinook_consumer_table_commit_duration_seconds"
+CONSUMER_TABLE_COMMIT_FAILURES: Final = "chinook_consumer_table_commit_failures_total"
 
 # The consumer's own directory under the bucket prefix (batch intents): not data.
 JOURNAL_DIR: Final = "_chinook"

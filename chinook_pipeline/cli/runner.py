@@ -9,11 +9,13 @@ from collections.abc import Callable
 
 from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.processes import stop_on_signals
-from shared import logs
+from shared import logs, names
 from shared.errors import PipelineError
 from shared.metrics import Health, MetricsServer
 
 log = logging.getLogger("chinook_pipeline")
+# Each service's `/healthz` answer as a gauge on its `/metrics` (alerts read it).
+HEALTH_METRICS = {"producer": names.PRODUCER_HEALTHY, "consumer": names.CONSUMER_HEALTHY}
 
 
 def run_service(
@@ -25,7 +27,7 @@ def run_service(
     health = Health()
     stop = threading.Event()
     host, port = service.metrics_host, service.metrics_port
-    server = _start_metrics(host, port, health) if port is not None else None
+    server = _start_metrics(host, port, health, HEALTH_METRICS[name]) if port is not None else None
     if server:
         log.info("%s metrics on http://%s:%d/metrics (health: /healthz)", name, host, server.port)
     stop_on_signals(
@@ -57,9 +59,9 @@ def _exit_past_stragglers(name: str) -> None:
         os._exit(0)
 
 
-def _start_metrics(host: str, port: int, health: Health) -> MetricsServer:
+def _start_metrics(host: str, port: int, health: Health, health_metric: str) -> MetricsServer:
     try:
-        return MetricsServer(host, port, health).start()
+        return MetricsServer(host, port, health, health_metric=health_metric).start()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise PipelineError(

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 
+from consumer import metrics
 from consumer.iceberg.retention import expire_old_snapshots
 from consumer.iceberg.state import stage_upsert
 from consumer.iceberg.tables import refresh
@@ -51,8 +52,11 @@ class TableWriter:
 
     def __init__(self, table: Table, stage: Stage, attempts: int = DEFAULT_ATTEMPTS) -> None:
         self.table = table
+        self._name = ".".join(table.name())  # the metrics' `table` label
         self._stage = stage
         self._attempts = attempts
+        for counter in (metrics.TABLE_COMMITS, metrics.TABLE_ROWS, metrics.TABLE_COMMIT_FAILURES):
+            counter.labels(table=self._name)  # exported at 0: `increase` then sees the first one
 
     def positions(self, group: str, topic: str) -> dict[int, int]:
         """{partition: next offset} this table holds, as of its current snapshot."""
@@ -61,18 +65,38 @@ class TableWriter:
     def commit(self, group: str, topic: str, batches: Batches) -> dict[int, int]:
         """Commit the records of `batches` the table does not hold yet, in one commit whose
         summary records the new positions; returns {partition: next offset} now durable.
-        Raises CommitFailedException when conflicts outlast every attempt."""
+        Raises CommitFailedException when conflicts outlast every attempt. Counted in the
+        table metrics: a commit that finds every record already held writes nothing."""
+        started = time.monotonic()
+        try:
+            durable, rows = self._commit(group, topic, batches)
+        except Exception:
+            metrics.TABLE_COMMIT_FAILURES.labels(table=self._name).inc()
+            raise
+        if rows is not None:
+            metrics.TABLE_COMMITS.labels(table=self._name).inc()
+            metrics.TABLE_ROWS.labels(table=self._name).inc(rows)
+            metrics.TABLE_COMMIT_DURATION.labels(table=self._name).observe(
+                time.monotonic() - started
+            )
+        return durable
+
+    def _commit(
+        self, group: str, topic: str, batches: Batches
+    ) -> tuple[dict[int, int], int | None]:
+        """(durable positions, rows the commit wrote: None when it wrote no snapshot)."""
         for attempt in range(self._attempts):
             table = refresh(self.table)
             known = carried(summaries(table))
             positions = recover([known], group, topic)
             pending, rows = _unseen(batches, positions)
             if not pending:
-                return {partition: positions.get(partition, 0) for partition in batches}
+                return {partition: positions.get(partition, 0) for partition in batches}, None
+            staged = pa.Table.from_batches(rows)
             try:
                 with table.transaction() as transaction:
                     properties = advanced(known, group, topic, pending)
-                    self._stage(transaction, table, pa.Table.from_batches(rows), properties)
+                    self._stage(transaction, table, staged, properties)
             except CommitFailedException:
                 log.info(
                     "commit to %s conflicted (attempt %d): retrying", table.name(), attempt + 1
@@ -80,10 +104,11 @@ class TableWriter:
                 time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
                 continue
             expire_old_snapshots(table)
-            return {
+            durable = {
                 partition: max(positions.get(partition, 0), pending.get(partition, 0))
                 for partition in batches
             }
+            return durable, staged.num_rows
         raise CommitFailedException(
             f"{self._attempts} conflicting commits in a row on {self.table.name()}: retry the flush"
         )

@@ -1,10 +1,12 @@
-"""The services' metrics as Prometheus and Grafana see them: real producer and consumer processes
-on the real broker and S3 server, scraped directly and by a real Prometheus server.
+"""The services' metrics as Prometheus and Grafana see them: a real producer, an object consumer
+and a table consumer on the real broker and S3 server, scraped directly and by a real Prometheus
+server that loads the alert rules; the dashboard's throughput counts each change once per sink.
 
 The Prometheus part needs `/usr/bin/prometheus` (Debian package `prometheus`, `make tools`).
 """
 
 import json
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -22,27 +24,36 @@ from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
 from shared import names
 from tests.conftest import Cli, wait_for
-from tests.unit.test_deploy_static import PROMETHEUS_LOCAL, dashboard_metric_names
+from tests.table_cli import CHANGES, STATE, catalog_uri, table_options
+from tests.unit.test_alerts import alert_rules
+from tests.unit.test_deploy_static import (
+    PROMETHEUS_LOCAL,
+    dashboard_metric_names,
+    dashboard_targets,
+)
 
 pytestmark = pytest.mark.slow
 
 
 PRODUCER_JOB = "chinook-producer"
 CONSUMER_JOB = "chinook-consumer"
+TABLES_JOB = "chinook-consumer-tables"
+SINKS = {CONSUMER_JOB: "objects", TABLES_JOB: "tables"}  # this pipeline runs no Parquet sink
 PUBLISHED = names.PRODUCER_MESSAGES_PUBLISHED
 CONSUMED = names.CONSUMER_RECORDS_CONSUMED
 
 
 @dataclass
 class Pipeline:
-    """A running producer, consumer and writer; `producer_port`/`consumer_port` serve /metrics."""
+    """A running producer, object consumer, table consumer and writer; `ports` maps each scrape
+    job to the port its service serves /metrics on."""
 
-    producer_port: int
-    consumer_port: int
+    ports: dict[str, int]
+    writer: subprocess.Popen[bytes]
     logs: Path
 
-    def metrics_url(self, port: int) -> str:
-        return f"http://127.0.0.1:{port}/metrics"
+    def metrics_url(self, job: str) -> str:
+        return f"http://127.0.0.1:{self.ports[job]}/metrics"
 
     def output(self) -> str:
         return "\n".join(
@@ -54,49 +65,44 @@ class Pipeline:
 def pipeline(
     cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path
 ) -> Iterator[Pipeline]:
-    """Producer and consumer as `chinook-pipeline` processes with metrics ports, plus a writer that
-    keeps changing customers so that the counters keep rising."""
+    """The services as `chinook-pipeline` processes with metrics ports, plus a writer that keeps
+    changing customers so that the counters keep rising."""
     db = tmp_path / "chinook.db"
     cli.run("seed", "--db", str(db), "--customers", "300")
-    running = Pipeline(embedded.free_port(), embedded.free_port(), tmp_path)
+    ports = {job: embedded.free_port() for job in (PRODUCER_JOB, CONSUMER_JOB, TABLES_JOB)}
+    kafka_args = ("--bootstrap-servers", broker.bootstrap_servers, "--topic", topic)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        processes.append(
-            cli.spawn(
-                "producer",
-                "--db",
-                str(db),
-                "--bootstrap-servers",
-                broker.bootstrap_servers,
-                "--topic",
-                topic,
-                "--metrics-port",
-                str(running.producer_port),
-                log=tmp_path / "producer.log",
+        for job, args in (
+            (PRODUCER_JOB, ("producer", *kafka_args, "--db", str(db))),
+            (
+                CONSUMER_JOB,
+                ("consumer", *kafka_args, "--bucket", bucket, "--group-id", f"{topic}-sink"),
+            ),
+            (
+                TABLES_JOB,
+                (
+                    "consumer",
+                    *kafka_args,
+                    *table_options(catalog_uri(tmp_path), bucket),
+                    "--group-id",
+                    f"{topic}-tables",
+                ),
+            ),
+        ):
+            flush = ("--flush-age", "0.5") if args[0] == "consumer" else ()
+            processes.append(
+                cli.spawn(
+                    *args,
+                    *flush,
+                    "--metrics-port",
+                    str(ports[job]),
+                    log=tmp_path / f"{job}.log",
+                )
             )
-        )
-        processes.append(
-            cli.spawn(
-                "consumer",
-                "--bootstrap-servers",
-                broker.bootstrap_servers,
-                "--topic",
-                topic,
-                "--bucket",
-                bucket,
-                "--group-id",
-                f"{topic}-sink",
-                "--flush-age",
-                "0.5",
-                "--metrics-port",
-                str(running.consumer_port),
-                log=tmp_path / "consumer.log",
-            )
-        )
-        processes.append(
-            cli.spawn("write", "--db", str(db), "--rate", "50", log=tmp_path / "writer.log")
-        )
-        yield running
+        writer = cli.spawn("write", "--db", str(db), "--rate", "50", log=tmp_path / "writer.log")
+        processes.append(writer)
+        yield Pipeline(ports, writer, tmp_path)
     finally:
         for process in processes:
             embedded.stop(process)
@@ -109,16 +115,14 @@ def exported_samples(url: str) -> set[str]:
 def test_services_export_every_metric_the_dashboard_queries(pipeline: Pipeline) -> None:
     wanted = dashboard_metric_names()
     assert wanted, "the dashboard queries no chinook_* metric"
-    urls = [
-        pipeline.metrics_url(pipeline.producer_port),
-        pipeline.metrics_url(pipeline.consumer_port),
-    ]
+    urls = {job: pipeline.metrics_url(job) for job in pipeline.ports}
 
     def missing() -> set[str]:
-        exported = set().union(*(exported_samples(url) for url in urls))
+        exported = set().union(*(exported_samples(url) for url in urls.values()))
         return wanted - exported
 
-    # Labelled gauges (consumer lag per partition) appear once partitions are assigned.
+    # Labelled gauges (consumer lag per partition) appear once partitions are assigned, the
+    # table commit histogram once a first commit is made.
     try:
         wait_for(
             lambda: not missing(), "every dashboard metric in the services' /metrics", timeout=90
@@ -128,29 +132,27 @@ def test_services_export_every_metric_the_dashboard_queries(pipeline: Pipeline) 
             f"dashboard queries metrics the running services do not export: {sorted(missing())}\n"
             + pipeline.output()
         ) from None
-    producer = exported_samples(urls[0])
-    consumer = exported_samples(urls[1])
-    assert all(
-        name.startswith("chinook_producer_") for name in producer if name.startswith("chinook_")
-    )
-    assert all(
-        name.startswith("chinook_consumer_") for name in consumer if name.startswith("chinook_")
-    )
+    for job, url in urls.items():
+        prefix = "chinook_producer_" if job == PRODUCER_JOB else "chinook_consumer_"
+        exported = exported_samples(url)
+        assert all(name.startswith(prefix) for name in exported if name.startswith("chinook_"))
+    assert names.PRODUCER_HEALTHY in exported_samples(urls[PRODUCER_JOB])
 
 
 # --- a real Prometheus server ---------------------------------------------------------------
 
 
-def prometheus_config(producer_port: int, consumer_port: int) -> dict[str, Any]:
-    """ops/prometheus/prometheus.local.yml with the test's ports and a 1 s scrape interval."""
+def prometheus_config(ports: dict[str, int]) -> dict[str, Any]:
+    """ops/prometheus/prometheus.local.yml with the test's ports, its alert rules by absolute
+    path and a 1 s scrape and evaluation interval."""
     config = yaml.safe_load(PROMETHEUS_LOCAL.read_text())
     config["global"].update(
         {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
     )
-    ports = {PRODUCER_JOB: producer_port, CONSUMER_JOB: consumer_port}
+    config["rule_files"] = [str(PROMETHEUS_LOCAL.parent / path) for path in config["rule_files"]]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(ports) <= set(jobs), f"scrape jobs missing in {PROMETHEUS_LOCAL}: {sorted(jobs)}"
-    jobs = {name: jobs[name] for name in ports}  # this pipeline runs no table consumer
+    jobs = {name: jobs[name] for name in ports}
     config["scrape_configs"] = list(jobs.values())
     for name, job in jobs.items():
         (static,) = job["static_configs"]
@@ -170,11 +172,14 @@ def api(base: str, path: str, **query: str) -> Any:
     return body.get("data") if body.get("status") == "success" else None
 
 
-def instant_value(base: str, expr: str) -> float | None:
+def instant_vector(base: str, expr: str) -> list[tuple[dict[str, str], float]]:
     data = api(base, "/api/v1/query", query=expr)
-    if not data or not data.get("result"):
-        return None
-    return float(data["result"][0]["value"][1])
+    return [(item["metric"], float(item["value"][1])) for item in (data or {}).get("result", [])]
+
+
+def instant_value(base: str, expr: str) -> float | None:
+    vector = instant_vector(base, expr)
+    return vector[0][1] if vector else None
 
 
 @pytest.fixture()
@@ -186,9 +191,7 @@ def prometheus(pipeline: Pipeline, tmp_path: Path) -> Iterator[str]:
             "Prometheus server not installed: `make tools` installs the Debian package `prometheus`"
         )
     config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(prometheus_config(pipeline.producer_port, pipeline.consumer_port))
-    )
+    config.write_text(yaml.safe_dump(prometheus_config(pipeline.ports)))
     port = embedded.free_port()
     log = tmp_path / "prometheus.out"
     process = embedded.spawn(
@@ -213,7 +216,12 @@ def prometheus(pipeline: Pipeline, tmp_path: Path) -> Iterator[str]:
         embedded.stop(process)
 
 
-def test_prometheus_scrapes_both_services_and_sees_the_counters_rise(
+def stored(expr: str) -> str:
+    """A dashboard query over counters, on the counters themselves: `rate(X[...])` -> `X`."""
+    return re.sub(r"\brate\((\w+)\[\$__rate_interval\]\)", r"\1", expr)
+
+
+def test_prometheus_scrapes_every_service_counts_each_change_once_per_sink_and_runs_the_alerts(
     pipeline: Pipeline, prometheus: str
 ) -> None:
     def targets_up() -> dict[str, str] | None:
@@ -221,22 +229,70 @@ def test_prometheus_scrapes_both_services_and_sees_the_counters_rise(
         if not data:
             return None
         health = {target["labels"]["job"]: target["health"] for target in data["activeTargets"]}
-        return health if health == {PRODUCER_JOB: "up", CONSUMER_JOB: "up"} else None
+        return health if health == dict.fromkeys(pipeline.ports, "up") else None
 
     try:
-        wait_for(targets_up, "both scrape targets to be up", timeout=60)
+        wait_for(targets_up, "every scrape target to be up", timeout=60)
     except AssertionError:
         raise AssertionError(
             f"targets: {api(prometheus, '/api/v1/targets')}\n{pipeline.output()}"
         ) from None
 
-    for job, metric in ((PRODUCER_JOB, PUBLISHED), (CONSUMER_JOB, CONSUMED)):
+    for job, metric in (
+        (PRODUCER_JOB, PUBLISHED),
+        (CONSUMER_JOB, CONSUMED),
+        (TABLES_JOB, CONSUMED),
+    ):
         expr = f'sum({metric}{{job="{job}"}})'
         first = wait_for(lambda: value_above(prometheus, expr, 0.0), f"{metric} > 0 in Prometheus")
         wait_for(
             lambda: value_above(prometheus, expr, first),
-            f"{metric} to rise past {first} in Prometheus",
+            f"{metric} of {job} to rise past {first} in Prometheus",
         )
+
+    def rules_evaluated() -> set[str] | None:
+        data = api(prometheus, "/api/v1/rules", type="alert")
+        rules = [rule for group in (data or {}).get("groups", []) for rule in group["rules"]]
+        if not rules or any(rule["health"] != "ok" for rule in rules):
+            return None
+        return {rule["name"] for rule in rules}
+
+    loaded = wait_for(rules_evaluated, "every alert rule evaluated without error", timeout=30)
+    assert loaded == {rule["alert"] for rule in alert_rules()}
+
+    # Stop the changes; once the pipeline is idle, each sink has read each change exactly once.
+    embedded.stop(pipeline.writer)
+    (consumed,) = [
+        stored(target["expr"])
+        for panel, target in dashboard_targets()
+        if panel["title"] == "Throughput" and CONSUMED in target["expr"]
+    ]
+    rows = f"sum by (sink, table) ({names.CONSUMER_TABLE_ROWS})"
+
+    def once_per_sink() -> bool:
+        published = instant_value(prometheus, f"sum({PUBLISHED})")
+        by_sink = {
+            labels.get("sink"): value for labels, value in instant_vector(prometheus, consumed)
+        }
+        by_table = {
+            labels.get("table"): value for labels, value in instant_vector(prometheus, rows)
+        }
+        return (
+            published is not None
+            and by_sink == dict.fromkeys(SINKS.values(), published)
+            and by_table == dict.fromkeys((CHANGES, STATE), published)
+        )
+
+    try:
+        wait_for(once_per_sink, "each sink (and table) to hold each published change once", 90)
+    except AssertionError:
+        raise AssertionError(
+            f"published {instant_value(prometheus, f'sum({PUBLISHED})')}, "
+            f"by sink {instant_vector(prometheus, consumed)}, by table "
+            f"{instant_vector(prometheus, rows)}\n{pipeline.output()}"
+        ) from None
+    firing = instant_vector(prometheus, 'ALERTS{alertstate="firing"}')
+    assert not firing, f"alerts firing on a healthy pipeline: {firing}"
 
 
 def value_above(base: str, expr: str, floor: float) -> float | None:

@@ -38,6 +38,7 @@ COUNTERS_AND_GAUGES = {
     "chinook_producer_delivery_errors_total",
     "chinook_producer_source_lag",
     "chinook_producer_dead_letters_total",
+    "chinook_producer_healthy",
     "chinook_consumer_records_consumed_total",
     "chinook_consumer_objects_uploaded_total",
     "chinook_consumer_bytes_uploaded_total",
@@ -51,10 +52,15 @@ COUNTERS_AND_GAUGES = {
     "chinook_consumer_assigned_partitions",
     "chinook_consumer_permanent_errors_total",
     "chinook_consumer_failing",
+    "chinook_consumer_healthy",
+    "chinook_consumer_table_commits_total",
+    "chinook_consumer_table_rows_committed_total",
+    "chinook_consumer_table_commit_failures_total",
 }
 HISTOGRAMS = {
     "chinook_producer_delivery_latency_seconds",
     "chinook_consumer_upload_duration_seconds",
+    "chinook_consumer_table_commit_duration_seconds",
 }
 # Sample names as they appear in a scrape: a histogram is exposed as _bucket, _sum and _count.
 EXPORTED_SAMPLES = COUNTERS_AND_GAUGES | {
@@ -111,6 +117,53 @@ def dashboard_metric_names() -> set[str]:
     return {
         name for expr in dashboard_exprs() for name in re.findall(r"\bchinook_[a-z0-9_]+", expr)
     }
+
+
+def dashboard_targets() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(panel, target) for every query of the dashboard."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [
+        (panel, target)
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        if target.get("expr")
+    ]
+
+
+AGGREGATION = re.compile(
+    r"\b(sum|min|max|avg|count|group|stddev|stdvar|topk|bottomk|quantile|count_values)"
+    r"\s*(?:(by|without)\s*\(([^)]*)\))?\s*\("
+)
+
+
+def aggregation_labels(expr: str) -> list[tuple[str, set[str]]]:
+    """(`by` or `without` or "", its labels) of each aggregation in `expr`, in order."""
+    return [
+        (kind or "", {label.strip() for label in (labels or "").split(",") if label.strip()})
+        for _, kind, labels in AGGREGATION.findall(expr)
+    ]
+
+
+def merges_sinks(expr: str) -> bool:
+    """Whether an aggregation in `expr` adds series of different sinks together: every sink is a
+    consumer group of its own that reads every change, so that would count a change per sink."""
+    return any(
+        not ((kind == "by" and "sink" in labels) or (kind == "without" and "sink" not in labels))
+        for kind, labels in aggregation_labels(expr)
+    )
+
+
+def consumer_sinks() -> dict[str, str]:
+    """{compose service running `consumer`: the sink it writes}, from its settings."""
+    sinks = {}
+    for name, service in compose_services().items():
+        if is_ours(service) and service.get("command") == ["consumer"]:
+            env = environment(service)
+            if "CHINOOK_TABLE" in env:
+                sinks[name] = "tables"
+            else:
+                sinks[name] = "parquet" if env.get("CHINOOK_FORMAT") == "parquet" else "objects"
+    return sinks
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------
@@ -274,6 +327,31 @@ def test_seed_only_creates_the_database_when_absent() -> None:
     script = " ".join(compose_services()["seed"]["command"])
     assert script.startswith("test -f /data/chinook.db ||"), script
     assert "chinook-pipeline seed" in script
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end]
+
+
+def test_the_docker_docs_name_every_service_and_metrics_port() -> None:
+    """docs/docker.md lists each service in its table and each metrics port; the README's
+    Docker section names each job, each extra sink's service and each metrics port."""
+    guide = (ROOT / "docs" / "docker.md").read_text()
+    readme = readme_section("Run with Docker")
+    sinks = consumer_sinks()
+    for name, service in compose_services().items():
+        assert f"| `{name}`" in guide, f"docs/docker.md: no row for the service {name}"
+        if is_job(service) or (name in sinks and name != "consumer"):
+            assert f"`{name}`" in readme, f"README, Run with Docker: {name} not named"
+        port = environment(service).get("CHINOOK_METRICS_PORT")
+        if port:
+            assert f"{name}:{port}" in guide or f"| {port} | `{name}`" in guide, (
+                f"docs/docker.md: {name}'s metrics port {port} not given"
+            )
+            assert f":{port}" in readme, f"README, Run with Docker: port {port} not given"
 
 
 # --- compose <-> CLI ------------------------------------------------------------------------
@@ -458,23 +536,70 @@ def scrape_jobs(path: Path) -> dict[str, dict[str, Any]]:
     return {job["job_name"]: job for job in load_yaml(path)["scrape_configs"]}
 
 
-def test_local_prometheus_config_has_the_same_jobs() -> None:
-    assert set(scrape_jobs(PROMETHEUS)) == set(scrape_jobs(PROMETHEUS_LOCAL))
+def sink_label(job: dict[str, Any]) -> str | None:
+    """The `sink` target label a scrape job sets on every series, if any."""
+    values = [
+        rule["replacement"]
+        for rule in job.get("relabel_configs", [])
+        if rule.get("target_label") == "sink" and rule.get("action", "replace") == "replace"
+    ]
+    assert len(values) <= 1, f"{job['job_name']}: sink set twice"
+    return values[0] if values else None
+
+
+def test_local_prometheus_config_has_the_same_jobs_labels_and_rules() -> None:
+    """One design for compose and for services run on this machine: the same jobs, the same
+    `sink` target labels, the same alerts (the dashboard then works on both)."""
+    compose, local = scrape_jobs(PROMETHEUS), scrape_jobs(PROMETHEUS_LOCAL)
+    assert set(compose) == set(local)
+    for name, job in compose.items():
+        assert job.get("relabel_configs") == local[name].get("relabel_configs"), name
+    assert load_yaml(PROMETHEUS)["rule_files"] == load_yaml(PROMETHEUS_LOCAL)["rule_files"]
 
 
 def test_prometheus_scrapes_every_replica_of_each_service_on_its_metrics_port() -> None:
     services = compose_services()
     jobs = scrape_jobs(PROMETHEUS)
-    for service_name, job_name in (
-        ("producer", "chinook-producer"),
-        ("consumer", "chinook-consumer"),
-        ("consumer-tables", "chinook-consumer-tables"),
-    ):
+    scraped = {
+        service_name: job_name
+        for job_name, job in jobs.items()
+        for sd in job.get("dns_sd_configs", [])
+        for service_name in sd["names"]
+    }
+    serving = {
+        name
+        for name, service in services.items()
+        if environment(service).get("CHINOOK_METRICS_PORT")
+    }
+    assert set(scraped) == serving, "every service with a metrics port is scraped, and only those"
+    assert scraped["producer"] == "chinook-producer"
+    for service_name, job_name in scraped.items():
         (sd,) = jobs[job_name]["dns_sd_configs"]
         assert sd["names"] == [service_name] and sd["type"] == "A"
         assert str(sd["port"]) == environment(services[service_name])["CHINOOK_METRICS_PORT"]
     mounts = services["prometheus"]["volumes"]
     assert "./ops/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+def test_every_consumer_job_labels_its_series_with_the_sink_it_writes() -> None:
+    """Each sink is a group of its own reading every change: its series must carry which, so
+    that no dashboard or alert adds two sinks together."""
+    jobs = scrape_jobs(PROMETHEUS)
+    by_service = {sd["names"][0]: job for job in jobs.values() for sd in job["dns_sd_configs"]}
+    sinks = consumer_sinks()
+    assert sorted(sinks.values()) == ["objects", "parquet", "tables"], sinks
+    for service_name, sink in sinks.items():
+        assert sink_label(by_service[service_name]) == sink, service_name
+    assert sink_label(jobs["chinook-producer"]) is None, "the producer is no sink"
+
+
+def test_compose_loads_the_alert_rules_where_the_config_names_them() -> None:
+    mounts = compose_services()["prometheus"]["volumes"]
+    config_dir = "/etc/prometheus"
+    for rule_file in load_yaml(PROMETHEUS)["rule_files"]:
+        assert "*" not in rule_file and not rule_file.startswith("/"), rule_file
+        assert (PROMETHEUS.parent / rule_file).is_file(), rule_file
+        assert f"./ops/prometheus/{rule_file}:{config_dir}/{rule_file}:ro" in mounts, rule_file
 
 
 def test_the_metric_names_the_code_reads_are_the_fixed_ones() -> None:
@@ -494,6 +619,36 @@ def test_dashboard_queries_only_metrics_the_services_export() -> None:
     assert not unknown, f"dashboard queries metrics nobody exports: {sorted(unknown)}"
 
 
+def test_no_dashboard_query_adds_two_sinks_together() -> None:
+    for panel, target in dashboard_targets():
+        if "chinook_consumer_" in target["expr"]:
+            assert not merges_sinks(target["expr"]), f"{panel['title']}: {target['expr']}"
+            legend = target.get("legendFormat", "")
+            assert "{{sink}}" in legend or "{{table}}" in legend, (
+                f"{panel['title']}: the legend {legend!r} does not say which sink"
+            )
+
+
+def test_throughput_counts_each_change_once_per_sink() -> None:
+    """A sink's replicas share its partitions and add up; different sinks stay apart."""
+    (consumed,) = [
+        target["expr"]
+        for panel, target in dashboard_targets()
+        if panel["title"] == "Throughput" and names.CONSUMER_RECORDS_CONSUMED in target["expr"]
+    ]
+    assert aggregation_labels(consumed) == [("by", {"sink"})], consumed
+
+
+def test_merges_sinks_tells_apart_the_aggregations_that_keep_sink() -> None:
+    assert merges_sinks("sum(rate(chinook_consumer_records_consumed_total[1m]))")
+    assert merges_sinks("max by (partition) (chinook_consumer_lag)")
+    assert merges_sinks("sum without (sink) (chinook_consumer_lag)")
+    assert not merges_sinks("max by (sink, partition) (chinook_consumer_lag)")
+    assert not merges_sinks("sum without (instance) (chinook_consumer_lag)")
+    assert not merges_sinks("histogram_quantile(0.5, sum by (sink, le) (rate(x_bucket[1m])))")
+    assert not merges_sinks("chinook_consumer_assigned_partitions == 0")
+
+
 def test_dashboard_shows_throughput_lag_latency_retries_errors_and_dead_letters() -> None:
     required = {
         "chinook_producer_messages_published_total",
@@ -507,6 +662,10 @@ def test_dashboard_shows_throughput_lag_latency_retries_errors_and_dead_letters(
         "chinook_producer_dead_letters_total",
         "chinook_consumer_dead_letters_total",
         "chinook_producer_source_lag",
+        "chinook_consumer_table_commits_total",
+        "chinook_consumer_table_rows_committed_total",
+        "chinook_consumer_table_commit_duration_seconds_bucket",
+        "chinook_consumer_table_commit_failures_total",
     }
     assert required <= dashboard_metric_names()
     for expr in dashboard_exprs():

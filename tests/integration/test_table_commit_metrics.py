@@ -1,0 +1,100 @@
+"""The table consumer's commit metrics on real parts (moto S3, a SQLite catalog): one commit, its
+rows and its duration per table and flush; nothing for a replay; a failure when a commit raises."""
+
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException
+
+from consumer.iceberg.committer import LakeCommitter
+from consumer.iceberg.tables import open_change_table, open_state_table
+from shared import names
+from shared.iceberg.catalog import CatalogSettings, open_catalog
+from shared.s3 import S3Settings
+from tests.lake import inserts
+
+GROUP = "chinook-lake"
+TOPIC = "chinook.customers"
+TABLES = ("metrics.customer_changes", "metrics.customers")
+
+
+@pytest.fixture()
+def catalog(tmp_path: Path, bucket: str) -> Catalog:
+    settings = CatalogSettings(
+        uri=f"sqlite:///{tmp_path}/catalog/catalog.db", warehouse=f"s3://{bucket}/lake"
+    )
+    return open_catalog(settings, S3Settings())
+
+
+def committer(catalog: Catalog) -> LakeCommitter:
+    changes, state = TABLES
+    return LakeCommitter(open_change_table(catalog, changes), open_state_table(catalog, state))
+
+
+def counts() -> dict[str, dict[str, float]]:
+    """{table: {metric: value}}: the process-wide counters, compared before and after."""
+    metrics = {
+        "commits": names.CONSUMER_TABLE_COMMITS,
+        "rows": names.CONSUMER_TABLE_ROWS,
+        "failures": names.CONSUMER_TABLE_COMMIT_FAILURES,
+        "timed": names.CONSUMER_TABLE_COMMIT_DURATION + "_count",
+    }
+    return {
+        table: {
+            key: REGISTRY.get_sample_value(name, {"table": table}) or 0.0
+            for key, name in metrics.items()
+        }
+        for table in TABLES
+    }
+
+
+def delta(before: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    after = counts()
+    return {
+        table: {key: after[table][key] - value for key, value in row.items()}
+        for table, row in before.items()
+    }
+
+
+def test_each_commit_counts_once_per_table_with_its_rows_and_a_replay_counts_nothing(
+    catalog: Catalog,
+) -> None:
+    lake = committer(catalog)
+    exported = counts()
+    for table in TABLES:  # exported (at 0) before any failure, so that `increase` sees the first
+        labels = {"table": table}
+        assert REGISTRY.get_sample_value(names.CONSUMER_TABLE_COMMIT_FAILURES, labels) is not None
+    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10), 1: inserts(1, 0, 5, 100)})
+    one = {"commits": 1.0, "rows": 15.0, "failures": 0.0, "timed": 1.0}
+    assert delta(exported) == {table: one for table in TABLES}
+
+    replayed = counts()
+    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)})  # every record already held: no snapshot
+    assert delta(replayed) == {table: dict.fromkeys(one, 0.0) for table in TABLES}
+
+    overlapping = counts()
+    lake.commit(GROUP, TOPIC, {0: inserts(0, 5, 10, 6)})  # offsets 5..14: only 10..14 are new
+    assert delta(overlapping) == {table: {**one, "rows": 5.0} for table in TABLES}
+    duration = REGISTRY.get_sample_value(
+        names.CONSUMER_TABLE_COMMIT_DURATION + "_sum", {"table": TABLES[0]}
+    )
+    assert duration is not None and duration > 0
+
+
+def test_a_commit_that_raises_counts_a_failure_and_no_commit(catalog: Catalog) -> None:
+    changes = open_change_table(catalog, TABLES[0])
+    lake = LakeCommitter(changes, open_state_table(catalog, TABLES[1]), attempts=2)
+
+    def conflict() -> None:
+        raise CommitFailedException("someone else committed first")
+
+    changes.transaction = conflict  # type: ignore[method-assign]
+    before = counts()
+    with pytest.raises(CommitFailedException, match="2 conflicting commits"):
+        lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
+    assert delta(before) == {
+        TABLES[0]: {"commits": 0.0, "rows": 0.0, "failures": 1.0, "timed": 0.0},
+        TABLES[1]: dict.fromkeys(("commits", "rows", "failures", "timed"), 0.0),
+    }, "the change table failed, so the state table was never tried"
