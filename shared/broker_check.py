@@ -37,6 +37,7 @@ TLS_FIX: Final = (
 _BROKER_PREFIX = re.compile(r"^(?:\w+://)?[^\s/]+/\w+: ")
 _TIMING = re.compile(r"\s*\(after \d+ms in state \w+\)$")
 _CLOSED_BEFORE_ANSWER = re.compile(r"connection closed by peer.*in state APIVERSION_QUERY")
+_OPENSSL_ERROR = re.compile(r"error:[0-9A-F]{8}:")
 _OFFERED = re.compile(r"Unsupported SASL mechanism: broker's supported mechanisms: (\S+)")
 _PLAINTEXT_LISTENER = "connecting to a PLAINTEXT broker listener?"
 
@@ -56,10 +57,15 @@ class Seen:
         self.lines.append(message % args if args else message)
 
     def permanent(self) -> KafkaError | None:
-        return next(
-            (e for e in self.errors if e.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL)),
-            None,
-        )
+        """A refused login, or a TLS handshake OpenSSL rejected (`error:0A000086:...`); not a
+        connection reset during the handshake, which librdkafka reports as an SSL error too."""
+        return next((e for e in self.errors if _permanent(e)), None)
+
+
+def _permanent(error: KafkaError) -> bool:
+    code = error.code()
+    openssl = _OPENSSL_ERROR.search(error.str()) is not None
+    return code == KafkaError._AUTHENTICATION or (code == KafkaError._SSL and openssl)
 
 
 def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:

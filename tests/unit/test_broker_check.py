@@ -81,8 +81,12 @@ def test_an_untrusted_certificate_points_at_the_ca_setting() -> None:
         "the Kafka broker's certificate at 127.0.0.1:9093 is not trusted (SSL handshake failed: "
         f"error:0A000086:SSL routines::certificate verify failed): {CA_FIX}"
     )
-    other = error(KafkaError._SSL, "ssl://127.0.0.1:9093/bootstrap: SSL handshake failed: alert")
-    assert refusal(other, SSL).endswith(f"(SSL handshake failed: alert): {TLS_FIX}")
+    other = error(
+        KafkaError._SSL,
+        "ssl://127.0.0.1:9093/bootstrap: SSL handshake failed: error:0A000410:SSL routines::"
+        "sslv3 alert handshake failure (after 5ms in state SSL_HANDSHAKE)",
+    )
+    assert refusal(other, SSL).endswith(f"sslv3 alert handshake failure): {TLS_FIX}")
 
 
 def test_only_refusals_and_tls_failures_end_the_wait_at_once() -> None:
@@ -90,7 +94,11 @@ def test_only_refusals_and_tls_failures_end_the_wait_at_once() -> None:
     seen.error(error(KafkaError._TRANSPORT, "connection refused"))
     seen.error(error(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
     assert seen.permanent() is None
-    seen.error(error(KafkaError._SSL, "handshake failed"))
+    seen.error(
+        error(KafkaError._SSL, "ssl://b:9093/bootstrap: SSL transport error: Connection reset")
+    )
+    assert seen.permanent() is None, "a reset during the handshake may clear by itself"
+    seen.error(error(KafkaError._SSL, "SSL handshake failed: error:0A000086:SSL routines::x"))
     assert seen.permanent() is not None and seen.permanent().code() == KafkaError._SSL
 
 
