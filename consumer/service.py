@@ -56,8 +56,8 @@ from consumer.startup import (
     wait_for_topic,
 )
 from consumer.troubles import Troubles
+from shared.broker_check import check_broker
 from shared.errors import PipelineError
-from shared.kafka import check_broker
 from shared.metrics import Health
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
 from producer.publisher import Publisher
 from producer.recovery import recover
 from producer.state import save_checkpoint
-from shared.kafka import KafkaSettings, check_broker, ensure_topic
+from shared.broker_check import check_broker
+from shared.kafka import KafkaSettings, ensure_topic
 from shared.metrics import Health
 
 log = logging.getLogger(__name__)

@@ -107,21 +107,6 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
     return AdminClient({**settings.client_config(), "allow.auto.create.topics": False})
 
 
-def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:
-    """Raise PipelineError unless the broker answers a metadata request within `timeout`.
-
-    The probe's own connection errors are not logged: the one-line error says it all.
-    """
-    try:
-        AdminClient({**settings.client_config(), "log_level": 0}).list_topics(timeout=timeout)
-    except KafkaException as error:
-        raise PipelineError(
-            f"cannot reach the Kafka broker at {settings.bootstrap_servers} "
-            f"({error.args[0].str() if error.args else error}): start the broker or fix "
-            "--bootstrap-servers / CHINOOK_BOOTSTRAP_SERVERS"
-        ) from None
-
-
 def ensure_topic(
     settings: KafkaSettings, topic: str, partitions: int, timeout: float = 30.0
 ) -> int:
