@@ -233,6 +233,9 @@ def _cluster_properties(nodes: int) -> dict[str, str]:
         "share.coordinator.state.topic.replication.factor": replicas,
         "share.coordinator.state.topic.min.isr": in_sync,
         "group.initial.rebalance.delay.ms": "0",
+        # Classic groups: the member's session.timeout.ms must be at least this (6 s by default);
+        # the fault tests run members with 2 s sessions so that a killed one is noticed at once.
+        "group.min.session.timeout.ms": "1000",
         # KIP-848 groups: the session is the broker's to set (45 s by default).
         "group.consumer.min.session.timeout.ms": "6000",
         "group.consumer.session.timeout.ms": "10000",
