@@ -19,7 +19,6 @@ from prometheus_client import REGISTRY
 
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.tools.objects import key_format, parquet_batches
-from chinook_pipeline.tools.verify import is_journal_key
 from consumer.batcher import PartitionBuffer
 from consumer.config import ConsumerConfig
 from consumer.flusher import Flusher
@@ -124,11 +123,13 @@ def stored(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="out/"):
         for item in page.get("Contents", []):
-            if is_journal_key(item["Key"]):
+            if f"/{names.JOURNAL_DIR}/" in f"/{item['Key']}":
                 continue
+            form = key_format(item["Key"], "out")
+            assert form, f"{item['Key']} is not named like the consumer's objects"
             response = s3.get_object(Bucket=bucket, Key=item["Key"])
             body = response["Body"].read()
-            if key_format(item["Key"]) == "parquet":
+            if form == "parquet":
                 values = [v for batch in parquet_batches(body) for v in batch_to_changes(batch)]
             else:
                 values = list(unframe(body))
