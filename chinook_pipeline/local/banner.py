@@ -17,7 +17,7 @@ from chinook_pipeline.local.profile import PROFILE
 from chinook_pipeline.local.table_sink import CHANGES, STATE, TableSink
 
 COUNTRIES: Final = (
-    "SELECT country, count(*) AS customers FROM customers GROUP BY ALL ORDER BY 2 DESC LIMIT 5"
+    "SELECT country, count(*) AS customers FROM customers GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT 5"
 )
 OPERATIONS: Final = "SELECT op, count(*) AS changes FROM customer_changes GROUP BY ALL ORDER BY ALL"
 CUSTOMERS: Final = "SELECT count(*) AS customers FROM customers"

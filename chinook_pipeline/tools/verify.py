@@ -28,6 +28,7 @@ from shared.arrow import batch_to_changes
 from shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
 from shared.errors import PipelineError
 from shared.framing import unframe
+from shared.names import JOURNAL_DIR
 from shared.s3 import check_bucket, describe_error
 
 MAX_EXAMPLES: Final = 5
@@ -88,6 +89,12 @@ class VerifyReport:
                 lines.append(f"  {label}: " + separator.join(str(example) for example in examples))
         lines += [f"  hint: {hint}" for hint in self.hints]
         return "\n".join(lines)
+
+
+def is_journal_key(key: str) -> bool:
+    """The consumer's own bookkeeping objects, which are not change events (the bench counts
+    what else is under a prefix)."""
+    return f"/{JOURNAL_DIR}/" in f"/{key}"
 
 
 def verify(

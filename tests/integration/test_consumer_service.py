@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.tools.objects import key_format, parquet_batches
+from chinook_pipeline.tools.verify import is_journal_key
 from consumer.batcher import PartitionBuffer
 from consumer.config import ConsumerConfig
 from consumer.flusher import Flusher
@@ -123,7 +124,7 @@ def stored(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="out/"):
         for item in page.get("Contents", []):
-            if f"/{names.JOURNAL_DIR}/" in f"/{item['Key']}":
+            if is_journal_key(item["Key"]):
                 continue
             form = key_format(item["Key"], "out")
             assert form, f"{item['Key']} is not named like the consumer's objects"
