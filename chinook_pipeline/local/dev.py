@@ -26,7 +26,7 @@ from chinook_pipeline.local.embedded import LOCAL_CREDENTIALS
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.parquet_sink import ParquetSink
 from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
-from chinook_pipeline.local.profile import PROFILE, remove_profile, write_profile
+from chinook_pipeline.local.profile import PROFILE, read_profile, remove_profile, write_profile
 from chinook_pipeline.local.status import status_line
 from chinook_pipeline.local.table_sink import TableSink, catalog_files
 from chinook_pipeline.tools.bucket import setup_bucket
@@ -34,6 +34,7 @@ from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import verify
 from chinook_pipeline.tools.writer import ChangeWriter
 from shared import logs, names
+from shared.errors import PipelineError
 from shared.s3 import S3Settings, make_client
 
 log = logging.getLogger("chinook_pipeline.local.dev")
@@ -41,7 +42,15 @@ GAUGE_REFRESH = 1.5  # seconds: the producer's checkpoint interval (1 s) and a m
 
 
 def run_dev(options: DevOptions) -> int:
-    """Run until a signal (or `duration`); return the exit code (0 when verify passes)."""
+    """Run until a signal (or `duration`); return the exit code (0 when verify passes).
+
+    Raises PipelineError when another `dev` runs in this folder (its profile is live)."""
+    _, running = read_profile(PROFILE)
+    if running is not None:
+        raise PipelineError(
+            f"`chinook-pipeline dev` (pid {running}) already runs in this folder: stop it first "
+            "(a second one would remove its broker storage and catalog)"
+        )
     logs.configure("INFO")
     stop = threading.Event()
     stop_on_signals(

@@ -79,3 +79,10 @@ def test_only_the_dev_that_wrote_it_removes_it(here: Path) -> None:
     assert read_profile(path)[1] == os.getpid()
     remove_profile(path, os.getpid())
     assert not path.exists() and read_profile(path) == ({}, None)
+
+
+def test_a_second_dev_in_the_same_folder_is_refused(here: Path) -> None:
+    profile(here, os.getpid())
+    result = CliRunner().invoke(cli, ["dev"])
+    assert result.exit_code == 1 and "already runs in this folder: stop it first" in result.output
+    assert not (here / "data").exists(), "nothing of the running one was touched"
