@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Final, Self, TypeVar
 
 from chinook_pipeline.local import embedded
-from chinook_pipeline.local.scrape import health, scrape
+from chinook_pipeline.local.scrape import healthz, scrape
 from shared import names
 from shared.errors import PipelineError
 
@@ -136,7 +136,7 @@ class Child:
         """Its /healthz: (status, reasons); ("down", []) while it is not answering."""
         if not self.metrics_url:
             return "down", []
-        return health(self.metrics_url.removesuffix("/metrics") + "/healthz", timeout)
+        return healthz(self.metrics_url.removesuffix("/metrics") + "/healthz", timeout)
 
     def running(self) -> bool:
         """False once it has exited (then reaped, with its exit code, wall time and peak RSS)."""

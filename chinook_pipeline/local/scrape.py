@@ -22,7 +22,7 @@ def scrape(url: str, timeout: float = 2.0) -> dict[str, float]:
     return totals
 
 
-def health(url: str, timeout: float = 2.0) -> tuple[str, list[str]]:
+def healthz(url: str, timeout: float = 2.0) -> tuple[str, list[str]]:
     """A service's /healthz as (status, reasons): `ok`, `degraded`, `failing` or `stalled` with
     what causes it; ("down", []) when the endpoint is not answering."""
     try:
