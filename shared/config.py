@@ -17,6 +17,9 @@ from shared.errors import PipelineError
 ENV_PREFIX = "CHINOOK_"
 KAFKA_ENV_PREFIX = "CHINOOK_KAFKA__"
 KAFKA_TABLE = "kafka"
+# Written by `chinook-pipeline dev` into its local profile (chinook_pipeline/local/profile.py):
+# the pid of that run and the local S3 server's environment, not options of any command.
+LOCAL_STACK_TABLE = "local_stack"
 
 
 def env_name(option: str) -> str:
@@ -46,7 +49,8 @@ def default_map(
     Keys use the option name with `_` or `-`. An unknown key is an error, not silently ignored.
     """
     top = {_key(k): v for k, v in document.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in document.items() if isinstance(v, dict) and k != KAFKA_TABLE}
+    special = (KAFKA_TABLE, LOCAL_STACK_TABLE)
+    tables = {k: v for k, v in document.items() if isinstance(v, dict) and k not in special}
     known_everywhere = {name for names in commands.values() for name in names}
     for key in top:
         if key not in known_everywhere:

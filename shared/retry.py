@@ -6,7 +6,7 @@ policy decides what happens when an operation still fails after theirs:
   SQLite database, an Iceberg catalog down or locked, a commit conflict) is retried with capped exponential backoff and full jitter for as long as it
   lasts; the service reports itself `degraded`.
 - A permanent fault (access denied, a missing bucket, bad credentials, a disabled KMS key, a
-  missing table, a missing Iceberg table, a denied catalog or one that refuses the login) will not clear by itself: it is logged at ERROR with its fix, the service reports
+  missing table, a missing Iceberg table or its metadata gone from S3, a denied catalog or one that refuses the login) will not clear by itself: it is logged at ERROR with its fix, the service reports
   `failing`, retries slow to one probe every `probe_interval`, and once the fault has lasted
   `give_up_after` seconds (0: never) the caller gives up and the process exits non-zero, so an
   orchestrator restarts it and someone is alerted. A probe that succeeds recovers by itself.
@@ -62,6 +62,15 @@ _TRANSIENT_LAKE: Final = frozenset(
     }
 )
 
+# An Iceberg table's metadata file that S3 does not have: the catalog points to a table whose
+# files are gone (its bucket emptied, an in-memory S3 server restarted), which no retry brings back.
+METADATA_FILE: Final = ".metadata.json"
+METADATA_GONE_FIX: Final = (
+    "the catalog points to table files that are gone from S3 (bucket emptied, or an S3 server "
+    "restarted without its data): drop the table from the catalog, or delete a SQLite catalog "
+    "made for that data (`make dev`: data/iceberg.db), and the consumer creates it again"
+)
+
 # S3 error codes that no retry can fix, with what the operator should do.
 _PERMANENT_S3: Final[dict[str, str]] = {
     "AccessDenied": "grant the credentials' IAM policy access to the bucket (see docs/aws.md)",
@@ -112,10 +121,16 @@ def classify(error: BaseException) -> Fault:
         if text.startswith("no such table"):
             return Fault(True, text, "restore the table, or point --db at the right file")
         return Fault(False, text)
+    if isinstance(error, FileNotFoundError) and METADATA_FILE in str(error):
+        return Fault(True, f"table metadata gone: {_first_line(error)}", METADATA_GONE_FIX)
     lake = _lake_fault(error)
     if lake is not None:
         return lake
     return Fault(False, f"{type(error).__name__}: {error}")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _lake_fault(error: BaseException) -> Fault | None:

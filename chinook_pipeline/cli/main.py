@@ -17,6 +17,7 @@ from chinook_pipeline.bench.run import bench
 from chinook_pipeline.cli.options import build, option, options_from, where
 from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.options import DevOptions
+from chinook_pipeline.local.profile import PROFILE, apply_environment, read_profile, served
 from chinook_pipeline.tools.options import (
     BucketSetupOptions,
     MaintainOptions,
@@ -72,10 +73,28 @@ class PipelineGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None) -> None:
     """Move Chinook customers from SQLite through a Kafka-compatible log into S3."""
-    document = read_config_file(config) if config else {}
+    document = read_config_file(config) if config else _local_profile(ctx.invoked_subcommand)
+    apply_environment(document)
     ctx.obj = {"kafka_table": document.get(KAFKA_TABLE, {})}
     if document:
         ctx.default_map = _nest(default_map(document, _command_options(cli)))
+
+
+def _local_profile(command: str | None) -> dict[str, Any]:
+    """The profile of a `chinook-pipeline dev` running in this folder, for the commands it
+    serves (chinook_pipeline/local/profile.py); a line on stderr says so."""
+    document, pid = read_profile(PROFILE)
+    if command not in served(document):
+        return {}
+    if pid is None:
+        click.echo(
+            f"ignoring {PROFILE}: the `chinook-pipeline dev` that wrote it has stopped", err=True
+        )
+        return {}
+    click.echo(
+        f"using the local stack of `chinook-pipeline dev` (pid {pid}) from {PROFILE}", err=True
+    )
+    return document
 
 
 def _command_options(group: click.Group, prefix: str = "") -> dict[str, list[str]]:

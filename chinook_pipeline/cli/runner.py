@@ -5,7 +5,9 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
+from typing import Final
 
 from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.processes import stop_on_signals
@@ -16,6 +18,7 @@ from shared.metrics import Health, MetricsServer
 log = logging.getLogger("chinook_pipeline")
 # Each service's `/healthz` answer as a gauge on its `/metrics` (alerts read it).
 HEALTH_METRICS = {"producer": names.PRODUCER_HEALTHY, "consumer": names.CONSUMER_HEALTHY}
+STRAGGLER_GRACE: Final = 5.0  # seconds work threads get to end once the service has stopped
 
 
 def run_service(
@@ -42,21 +45,40 @@ def run_service(
 
 
 def _exit_past_stragglers(name: str) -> None:
-    """End the process now if work threads outlived the service (an upload abandoned at the
-    shutdown deadline): the service already left uncommitted what they were doing, and the
-    interpreter would otherwise wait for them."""
+    """Let idle worker pools end and join every other thread for a moment; then, if work
+    threads are still busy (an upload abandoned at the shutdown deadline), end the process
+    without them: the service already left uncommitted what they were doing (it is redone at the
+    next start), and the interpreter would otherwise wait for them."""
+    _end_idle_pools()
     stragglers = [
         thread
         for thread in threading.enumerate()
         if thread is not threading.main_thread() and not thread.daemon and thread.is_alive()
     ]
-    if stragglers:
+    deadline = time.monotonic() + STRAGGLER_GRACE
+    for thread in stragglers:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [thread.name for thread in stragglers if thread.is_alive()]
+    if busy:
         log.warning(
-            "%s: exiting without waiting for %d background thread(s)", name, len(stragglers)
+            "%s: exiting without waiting for %d background thread(s) still busy %.0fs after the "
+            "service stopped (%s): their work was not committed and is redone at the next start",
+            name,
+            len(busy),
+            STRAGGLER_GRACE,
+            ", ".join(busy),
         )
         logging.shutdown()
         sys.stdout.flush()
         os._exit(0)
+
+
+def _end_idle_pools() -> None:
+    """Shut down the worker pool pyiceberg keeps for the whole process (table reads and writes),
+    whose idle workers would otherwise outlive the service; its work is done by now."""
+    pools = sys.modules.get("pyiceberg.utils.concurrent")
+    if pools is not None:
+        pools.ExecutorFactory.get_or_create().shutdown(wait=False)
 
 
 def _start_metrics(host: str, port: int, health: Health, health_metric: str) -> MetricsServer:

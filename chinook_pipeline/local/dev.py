@@ -1,30 +1,40 @@
 """`chinook-pipeline dev`: the embedded default, the whole pipeline on real parts, one command.
 
-It runs the producer and the consumer as two separate processes, exactly as a user would, next
-to an Apache Kafka (KRaft) broker and a moto S3 server, plus a consumer writing Iceberg tables (table_sink.py); on SIGINT/SIGTERM it stops the writes, lets the pipeline
-drain, stops every child and prints the result of `verify`.
+It runs the producer and three consumers (Protobuf objects; Parquet objects, parquet_sink.py;
+Iceberg tables, table_sink.py), each a separate process exactly as a user would run it, next to
+an Apache Kafka (KRaft) broker and a moto S3 server. While it runs, a local profile
+(profile.py) lets `query`, `verify`, `inspect` and `iceberg verify` run in the same folder find
+the stack on their own. On SIGINT/SIGTERM it stops the writes, lets the pipeline drain, stops
+every child and prints the result of `verify` for every sink.
 """
 
 import logging
 import os
+import shutil
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import click
 
-from chinook_pipeline.local import embedded, kafka
+from chinook_pipeline.local import embedded, kafka, status
+from chinook_pipeline.local.banner import banner, executable, profile_tables
+from chinook_pipeline.local.embedded import LOCAL_CREDENTIALS
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.parquet_sink import ParquetSink
 from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
-from chinook_pipeline.local.table_sink import TableSink
+from chinook_pipeline.local.profile import PROFILE, read_profile, remove_profile, write_profile
+from chinook_pipeline.local.status import status_line
+from chinook_pipeline.local.table_sink import TableSink, catalog_files
 from chinook_pipeline.tools.bucket import setup_bucket
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import verify
 from chinook_pipeline.tools.writer import ChangeWriter
 from shared import logs, names
+from shared.errors import PipelineError
 from shared.s3 import S3Settings, make_client
 
 log = logging.getLogger("chinook_pipeline.local.dev")
@@ -32,7 +42,15 @@ GAUGE_REFRESH = 1.5  # seconds: the producer's checkpoint interval (1 s) and a m
 
 
 def run_dev(options: DevOptions) -> int:
-    """Run until a signal (or `duration`); return the exit code (0 when verify passes)."""
+    """Run until a signal (or `duration`); return the exit code (0 when verify passes).
+
+    Raises PipelineError when another `dev` runs in this folder (its profile is live)."""
+    _, running = read_profile(PROFILE)
+    if running is not None:
+        raise PipelineError(
+            f"`chinook-pipeline dev` (pid {running}) already runs in this folder: stop it first "
+            "(a second one would remove its broker storage and catalog)"
+        )
     logs.configure("INFO")
     stop = threading.Event()
     stop_on_signals(
@@ -44,6 +62,7 @@ def run_dev(options: DevOptions) -> int:
     )
     log_dir = options.db.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    _forget_earlier_run(options, log_dir)
     with ExitStack() as cleanup:
         s3 = embedded.start_s3(log=log_dir / "moto.log")
         cleanup.callback(s3.stop)
@@ -58,33 +77,53 @@ def run_dev(options: DevOptions) -> int:
             log.info("seeded %s with %d customers", options.db, added)
         producer, consumer = _start_services(options, broker, log_dir)
         parquet = ParquetSink.start(options, broker, log_dir)
-        tables = TableSink.start(options, broker, log_dir)
-        for child in (producer, consumer, parquet.child, tables.child):
+        tables = TableSink.start(options, broker, log_dir, client)
+        services = {
+            "producer": producer,
+            "objects": consumer,
+            "parquet": parquet.child,
+            "tables": tables.child,
+        }
+        for child in services.values():
             cleanup.callback(embedded.stop, child.process)
-        _print_banner(options, broker, s3, producer, consumer, log_dir)
-        click.echo(parquet.banner(options, s3))
-        click.echo(tables.banner(s3))
+        write_profile(PROFILE, os.getpid(), LOCAL_CREDENTIALS, profile_tables(options, s3, tables))
+        cleanup.callback(remove_profile, PROFILE, os.getpid())
+        click.echo(banner(options, broker, s3, services, tables, log_dir))
         writes = threading.Event()
         writer = threading.Thread(target=_write, args=(options, writes), daemon=True)
         if options.writes:
             writer.start()
-        failed = _watch(options, stop, producer, consumer)
+        failed = _watch(options, stop, services, client)
         writes.set()
         if options.writes:
             writer.join()
         if failed:
             return 1
         drained = _drain(producer, consumer)
-        report = verify(options.db, client, options.bucket_name, options.topic)  # not iceberg/
+        report = verify(options.db, client, options.bucket_name, "", "protobuf")
         parquet_report = parquet.finish(client, options)
         tables_report = tables.finish(options)
         click.echo(f"final: {drained}")
         click.echo(f"verify: {report.summary()}")
         click.echo(f"verify (parquet): {parquet_report.summary()}")
         click.echo(f"verify (tables): {tables_report.summary() if tables_report else 'failed'}")
-        _print_sample(client, options.bucket_name, options.topic, s3)
         reports = (report, parquet_report, tables_report)
         return 0 if all(item is not None and item.ok for item in reports) else 1
+
+
+def _forget_earlier_run(options: DevOptions, log_dir: Path) -> None:
+    """Every run starts with an empty broker and an empty S3 server (it keeps its data in
+    memory), so what describes an earlier run's topic and files goes too: the broker's storage
+    and the tables' catalog. The database stays: the producer finds that the topic lost its
+    changes and snapshots the database again."""
+    for path in (log_dir / "kafka", *catalog_files(options)):
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        log.info("removed %s, which belonged to an earlier run", path)
 
 
 def _write(options: DevOptions, stop: threading.Event) -> None:
@@ -104,46 +143,17 @@ def _start_services(
     return producer, consumer
 
 
-def _print_banner(
-    options: DevOptions,
-    broker: kafka.Cluster,
-    s3: embedded.S3Server,
-    producer: Child,
-    consumer: Child,
-    log_dir: Path,
-) -> None:
-    click.echo(
-        "\n".join(
-            [
-                "chinook-pipeline dev: the whole pipeline on real parts (Ctrl-C to stop)",
-                f"  database   {options.db}",
-                f"  broker     Apache Kafka (KRaft) at {broker.bootstrap_servers}, topic {options.topic}",
-                f"  S3         moto at {s3.endpoint_url}, bucket {options.bucket_name}",
-                f"  metrics    producer {producer.metrics_url}  consumer {consumer.metrics_url}",
-                f"  logs       {log_dir}/",
-                f"  objects    s3://{options.bucket_name}/{options.topic}/dt=YYYY-MM-DD/hour=HH/...; "
-                "a sample key and the command to read it are printed when you stop",
-            ]
-        )
-    )
-
-
-def _print_sample(client: Any, bucket: str, topic: str, s3: embedded.S3Server) -> None:
-    """Show how to read an object with the tools a user has (the server stops with dev)."""
-    listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{topic}/", MaxKeys=1)
-    for item in listing.get("Contents", []):
-        click.echo(
-            f"sample object: s3://{bucket}/{item['Key']}\n  read one while dev runs: "
-            f"AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_ACCESS_KEY_ID=chinook-local "
-            f"AWS_SECRET_ACCESS_KEY=chinook-local-secret chinook-pipeline inspect s3://{bucket}/{item['Key']}"
-        )
-
-
-def _watch(options: DevOptions, stop: threading.Event, producer: Child, consumer: Child) -> bool:
-    """Print a status line every few seconds until stopped; True when a child died."""
+def _watch(
+    options: DevOptions, stop: threading.Event, services: Mapping[str, Child], s3_client: Any
+) -> bool:
+    """Print a status line every few seconds until stopped, and how to read the first object
+    once there is one; True when a child died."""
     deadline = time.monotonic() + options.duration if options.duration else None
+    sample = False
+    producer, *_ = services.values()
+    sinks = {name: child for name, child in services.items() if child is not producer}
     while not stop.wait(options.status_interval):
-        for child in (producer, consumer):
+        for child in services.values():
             if not child.running():
                 click.echo(
                     f"error: the {child.name} exited with code {child.process.returncode}; "
@@ -151,34 +161,20 @@ def _watch(options: DevOptions, stop: threading.Event, producer: Child, consumer
                     err=True,
                 )
                 return True
-        click.echo(_status(producer, consumer))
+        click.echo(status_line(producer, sinks))
+        sample = sample or _print_sample(s3_client, options.bucket_name, options.topic)
         if deadline and time.monotonic() >= deadline:
             break
     return False
 
 
-def _status(producer: Child, consumer: Child) -> str:
-    return f"{_producer_status(producer)} | {_consumer_status(consumer)}"
-
-
-def _producer_status(producer: Child) -> str:
-    p = producer.metrics()
-    return (
-        f"captured={p.get(names.PRODUCER_ROWS_CAPTURED, 0):.0f} "
-        f"published={p.get(names.PRODUCER_MESSAGES_PUBLISHED, 0):.0f} "
-        f"source_lag={p.get(names.PRODUCER_SOURCE_LAG, 0):.0f}"
-    )
-
-
-def _consumer_status(consumer: Child) -> str:
-    c = consumer.metrics()
-    kib = c.get(names.CONSUMER_BYTES_UPLOADED, 0) / 1024
-    return (
-        f"consumed={c.get(names.CONSUMER_RECORDS_CONSUMED, 0):.0f} "
-        f"uploaded={c.get(names.CONSUMER_OBJECTS_UPLOADED, 0):.0f} objects ({kib:.0f} KiB) "
-        f"committed={c.get(names.CONSUMER_OFFSETS_COMMITTED, 0):.0f} "
-        f"lag={c.get(names.CONSUMER_LAG, 0):.0f}"
-    )
+def _print_sample(client: Any, bucket: str, topic: str) -> bool:
+    """Show how to read one of the objects while the S3 server is up; False while there is none."""
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=f"{topic}/", MaxKeys=1)
+    for item in listing.get("Contents", []):
+        click.echo(f"first object: {executable()} inspect s3://{bucket}/{item['Key']}")
+        return True
+    return False
 
 
 def _drain(producer: Child, consumer: Child) -> str:
@@ -192,11 +188,11 @@ def _drain(producer: Child, consumer: Child) -> str:
     published = wait_for(lambda: _published_when_drained(producer.metrics()))
     if published is None:
         log.warning("gave up waiting for the producer to publish every captured change")
-    producer_status = _producer_status(producer)
+    producer_status = status.producer_status(producer)
     producer.stop()
     if wait_for(lambda: _consumer_caught_up(consumer.metrics(), published or 0.0)) is None:
         log.warning("gave up waiting for the consumer to catch up")
-    consumer_status = _consumer_status(consumer)
+    consumer_status = status.sink_status("objects", consumer)
     consumer.stop()
     return f"{producer_status} | {consumer_status}"
 

@@ -3,21 +3,20 @@
 Kafka hands every record to every consumer group, so the sink is one more `chinook-pipeline
 consumer` process in a group of its own (`chinook-parquet-sink`) with its own journal: the
 Protobuf objects and their guarantees are untouched. Its objects go under the `parquet/` prefix
-of the same bucket, because engines such as Athena read every object under a table's location.
+of the same bucket (as in compose), where no other sink writes, because engines such as Athena
+read every object under a table's location; `query` and `verify` read them with `--prefix parquet`.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import click
 
-from chinook_pipeline.local import embedded, kafka
+from chinook_pipeline.local import kafka
+from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.verify import VerifyReport, verify
-
-if TYPE_CHECKING:
-    from chinook_pipeline.local.dev import DevOptions
 
 GROUP: Final = "chinook-parquet-sink"
 PREFIX: Final = "parquet"
@@ -25,7 +24,6 @@ PREFIX: Final = "parquet"
 # every object it cannot rule out by its key, at a few requests each.
 FLUSH_AGE: Final = 10.0
 CATCH_UP_TIMEOUT: Final = 60.0
-EXAMPLE: Final = "SELECT country, count(*) AS customers FROM customers GROUP BY ALL ORDER BY 2 DESC"
 
 
 @dataclass
@@ -33,7 +31,7 @@ class ParquetSink:
     child: Child
 
     @classmethod
-    def start(cls, options: "DevOptions", broker: kafka.Cluster, log_dir: Path) -> "ParquetSink":
+    def start(cls, options: DevOptions, broker: kafka.Cluster, log_dir: Path) -> "ParquetSink":
         args = [
             *(
                 "consumer",
@@ -47,17 +45,7 @@ class ParquetSink:
         ]
         return cls(Child.start("consumer-parquet", args, log_dir, metrics=True))
 
-    def banner(self, options: "DevOptions", s3: embedded.S3Server) -> str:
-        """How to find the Parquet objects, and a query to paste while dev runs."""
-        return (
-            f"  parquet    s3://{options.bucket_name}/{PREFIX}/{options.topic}/dt=.../hour=.../"
-            f"*.parquet (group {GROUP}); query while dev runs:\n"
-            f"             AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_ACCESS_KEY_ID=chinook-local "
-            "AWS_SECRET_ACCESS_KEY=chinook-local-secret chinook-pipeline query "
-            f'--bucket {options.bucket_name} "{EXAMPLE}"'
-        )
-
-    def finish(self, s3_client: Any, options: "DevOptions") -> VerifyReport:
+    def finish(self, s3_client: Any, options: DevOptions) -> VerifyReport:
         """Once the producer has stopped: wait until the sink has read the whole topic, stop it
         (SIGTERM: flush, upload, commit) and verify its objects against the database."""
         if not self.child.catch_up(CATCH_UP_TIMEOUT):

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Final, Self, TypeVar
 
 from chinook_pipeline.local import embedded
-from chinook_pipeline.local.scrape import scrape
+from chinook_pipeline.local.scrape import healthz, scrape
 from shared import names
 from shared.errors import PipelineError
 
@@ -131,6 +131,12 @@ class Child:
     def metrics(self, timeout: float = 2.0) -> dict[str, float]:
         """Its /metrics, summed over label sets; empty while it is not answering."""
         return scrape(self.metrics_url, timeout) if self.metrics_url else {}
+
+    def health(self, timeout: float = 2.0) -> tuple[str, list[str]]:
+        """Its /healthz: (status, reasons); ("down", []) while it is not answering."""
+        if not self.metrics_url:
+            return "down", []
+        return healthz(self.metrics_url.removesuffix("/metrics") + "/healthz", timeout)
 
     def running(self) -> bool:
         """False once it has exited (then reaped, with its exit code, wall time and peak RSS)."""

@@ -2,17 +2,22 @@
 
 Kafka hands every record to every consumer group, so the sink is one more `chinook-pipeline
 consumer` process, in a group of its own (`chinook-table-sink`), writing the change table and the
-state table to a SQLite catalog in the data directory, with their files under `iceberg/` in the
-bucket. The other sinks and their guarantees are untouched.
+state table to a SQLite catalog in the data directory, with their files in a bucket of their own
+(`chinook-lake`, as in compose), so that no tool reading the objects ever meets a table's files.
+The other sinks and their guarantees are untouched.
+
+The catalog and the files live and die together: the S3 server keeps its data in memory, so each
+run starts with an empty bucket, and `dev` removes the catalog of an earlier run, which points to
+files that are gone, at start (`catalog_files`).
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import click
 
-from chinook_pipeline.local import embedded, kafka
+from chinook_pipeline.local import kafka
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.tools.verify import VerifyReport
@@ -20,6 +25,9 @@ from chinook_pipeline.tools.verify import VerifyReport
 GROUP: Final = "chinook-table-sink"
 CHANGES: Final = "chinook.customer_changes"
 STATE: Final = "chinook.customers"
+LAKE_BUCKET: Final = "chinook-lake"
+CATALOG: Final = "iceberg.db"  # in the data directory, beside the database
+SQLITE_FILES: Final = ("", "-journal", "-wal", "-shm")  # a SQLite database's file and companions
 FLUSH_AGE: Final = 10.0  # fresher than the 30 s default, for a demo; each flush is a commit
 CATCH_UP_TIMEOUT: Final = 60.0
 
@@ -27,42 +35,28 @@ CATCH_UP_TIMEOUT: Final = 60.0
 @dataclass
 class TableSink:
     child: Child
-    catalog_uri: str
+    catalog: Path
+    group: str = GROUP
+    warehouse: str = f"s3://{LAKE_BUCKET}/iceberg"
+
+    @property
+    def catalog_uri(self) -> str:
+        return sqlite_uri(self.catalog)
 
     @classmethod
-    def start(cls, options: DevOptions, broker: kafka.Cluster, log_dir: Path) -> "TableSink":
-        catalog_uri = f"sqlite:///{(options.db.parent / 'iceberg.db').resolve()}"
+    def start(
+        cls, options: DevOptions, broker: kafka.Cluster, log_dir: Path, s3_client: Any
+    ) -> "TableSink":
+        """Create the lake's bucket (the S3 server starts empty) and start the consumer."""
+        s3_client.create_bucket(Bucket=LAKE_BUCKET)
+        catalog = catalog_path(options)
         args = [
             *("consumer", "--bootstrap-servers", broker.bootstrap_servers),
-            *("--topic", options.topic, "--group-id", GROUP, "--bucket", options.bucket_name),
-            *("--table", CHANGES, "--state-table", STATE, "--catalog-uri", catalog_uri),
-            *("--warehouse", f"s3://{options.bucket_name}/iceberg"),
-            *("--flush-age", str(FLUSH_AGE)),
+            *("--topic", options.topic, "--group-id", GROUP),
+            *("--table", CHANGES, "--state-table", STATE, "--catalog-uri", sqlite_uri(catalog)),
+            *("--warehouse", cls.warehouse, "--flush-age", str(FLUSH_AGE)),
         ]
-        return cls(Child.start("consumer-tables", args, log_dir, metrics=True), catalog_uri)
-
-    def banner(self, s3: embedded.S3Server) -> str:
-        """Where the tables are, and how to read them while dev runs."""
-        region = s3.env["AWS_DEFAULT_REGION"]
-        env = (  # the region too: pyiceberg looks it up against the bucket otherwise (slow)
-            f"AWS_ENDPOINT_URL_S3={s3.endpoint_url} AWS_DEFAULT_REGION={region} "
-            "AWS_ACCESS_KEY_ID=chinook-local AWS_SECRET_ACCESS_KEY=chinook-local-secret"
-        )
-        read = (
-            "from pyiceberg.catalog.sql import SqlCatalog; "
-            f"c = SqlCatalog('default', uri='{self.catalog_uri}', "
-            f"**{{'s3.endpoint': '{s3.endpoint_url}', 's3.region': '{region}'}}); "
-            f"print(c.load_table('{STATE}').scan(limit=10).to_arrow().to_pylist())"
-        )
-        return (
-            f"  tables     {CHANGES} and {STATE} (group {GROUP}), catalog {self.catalog_uri}\n"
-            f'             read: {env} python -c "{read}"\n'
-            f"             query: {env} chinook-pipeline query --table {CHANGES} "
-            f"--state-table {STATE} --catalog-uri {self.catalog_uri} "
-            '"select count(*) from customers"\n'
-            f"             check: {env} chinook-pipeline iceberg verify --db DB --table {STATE} "
-            f"--catalog-uri {self.catalog_uri}"
-        )
+        return cls(Child.start("consumer-tables", args, log_dir, metrics=True), catalog)
 
     def finish(self, options: DevOptions) -> VerifyReport | None:
         """Once the producer has stopped: wait until the sink has read the whole topic, stop it
@@ -84,3 +78,17 @@ class TableSink:
             click.echo(f"error: {error}", err=True)
             return None
         return verify_tables(options.db, *tables)
+
+
+def catalog_path(options: DevOptions) -> Path:
+    return options.db.parent / CATALOG
+
+
+def catalog_files(options: DevOptions) -> list[Path]:
+    """The SQLite catalog's file and its companions (journal, write-ahead log)."""
+    catalog = catalog_path(options)
+    return [catalog.with_name(catalog.name + suffix) for suffix in SQLITE_FILES]
+
+
+def sqlite_uri(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"

@@ -40,22 +40,26 @@ class BucketSetupOptions(Settings):
 class VerifyOptions(Settings):
     db: Path = setting(help="SQLite database to compare with.")
     bucket: str = BUCKET.field(help="Bucket holding the objects.")
-    prefix: str = setting("", help="Key prefix of the objects.")
+    prefix: str = setting(
+        "", help="The consumer's --prefix: only its objects directly under it are read."
+    )
     format: str = setting(
         "protobuf",
         choices=FORMATS,
-        help="Check the .parquet objects, or every other object as Protobuf.",
+        help="Check the consumer's Protobuf (.binpb[.gz]) or Parquet (.parquet) objects.",
     )
 
 
 @dataclass(frozen=True)
 class QueryOptions(Settings):
     bucket: str = BUCKET.field(default="chinook-data", help="Bucket holding the objects.")
-    prefix: str = setting("", help="Key prefix of the objects.")
+    prefix: str = setting(
+        "", help="The consumer's --prefix: only its objects directly under it are read."
+    )
     format: str = setting(
         "parquet",
         choices=FORMATS,
-        help="Query the .parquet objects, or every other object as Protobuf.",
+        help="Query the consumer's Parquet (.parquet) or Protobuf (.binpb[.gz]) objects.",
     )
     output: str = setting(
         "table",

@@ -38,8 +38,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from chinook_pipeline.tools.objects import key_format
-from chinook_pipeline.tools.verify import list_keys
+from chinook_pipeline.tools.objects import key_format, position
+from chinook_pipeline.tools.verify import elsewhere, list_keys
 from shared.arrow import KAFKA_OFFSET, KAFKA_TIMESTAMP, change_schema, changes_to_batch
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -49,7 +49,6 @@ DOWNLOAD_THREADS: Final = 16
 FETCH_ROWS: Final = 10_000
 PARTITIONS: Final = pa.schema([pa.field("dt", pa.date32()), pa.field("hour", pa.int32())])
 HIVE_HOUR: Final = re.compile(r"/dt=(\d{4})-(\d{2})-(\d{2})/hour=(\d{2})/")
-NAME: Final = re.compile(r"\+(\d+)\+(\d+)\.[^/]*$")  # <topic>+<partition>+<first offset>.<ext>
 CUSTOMERS: Final = """
 CREATE VIEW customers AS
 SELECT after.*, sequence, captured_at
@@ -59,6 +58,7 @@ QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY sequence DESC) = 1
 """
 # Statements that are wrong in themselves (as opposed to failing while reading the objects).
 SQL_ERRORS: Final = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+SQL_EXCERPT: Final = re.compile(r"^LINE \d+:", re.MULTILINE)  # where DuckDB quotes the statement
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,10 @@ def run_query(connection: duckdb.DuckDBPyConnection, sql: str) -> Result:
         cursor = connection.execute(sql)
     except SQL_ERRORS as error:
         raise PipelineError(
-            f"bad SQL: {_first_line(error)}: the views are customer_changes and customers"
+            f"bad SQL: {_message(error)} (the views are customer_changes and customers)"
         ) from None
     except duckdb.Error as error:
-        raise PipelineError(f"query failed: {_first_line(error)}") from None
+        raise PipelineError(f"query failed: {_message(error)}") from None
     columns = [column[0] for column in cursor.description or ()]
     return Result(columns, _rows(cursor) if columns else iter(()))
 
@@ -100,13 +100,15 @@ def connect(
     Raises PipelineError when the bucket cannot be read or holds no such objects.
     """
     check_bucket(s3_client, bucket)
-    keys = [k for k in list_keys(s3_client, bucket, prefix) if key_format(k) == object_format]
+    listed = list_keys(s3_client, bucket, prefix)
+    keys = [key for key in listed if key_format(key, prefix) == object_format]
     if not keys:
         where = f"s3://{bucket}/{prefix.strip('/')}"
-        raise PipelineError(
-            f"no {object_format} objects under {where} yet: run a consumer with --format "
-            f"{object_format} (or query the other --format, or fix --bucket/--prefix)"
+        fix = "; ".join(elsewhere(listed, object_format)) or (
+            f"yet: run a consumer with --format {object_format} (or query the other --format, or "
+            "fix --bucket/--prefix)"
         )
+        raise PipelineError(f"no {object_format} objects under {where}: {fix}")
     connection = new_connection()
     if object_format == "parquet":
         source: Any = parquet_dataset(s3_client, bucket, keys)
@@ -162,13 +164,7 @@ def protobuf_table(s3_client: Any, bucket: str, keys: Sequence[str]) -> pa.Table
 
 def protobuf_batch(key: str, body: bytes, metadata: dict[str, str]) -> pa.RecordBatch:
     """One Protobuf object's changes as rows of `query_schema()`."""
-    name = NAME.search(key)
-    if name is None:
-        raise PipelineError(
-            f"{key} is not named <topic>+<partition>+<first offset> like the consumer's objects: "
-            "narrow --prefix to the consumer's objects"
-        )
-    partition, first = int(name[1]), int(name[2])
+    partition, first = position(key)
     try:
         values = list(unframe(body))
         batch = changes_to_batch(
@@ -210,8 +206,11 @@ def _rows(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple[Any, ...]]:
         while rows := cursor.fetchmany(FETCH_ROWS):
             yield from rows
     except duckdb.Error as error:
-        raise PipelineError(f"query failed: {_first_line(error)}") from None
+        raise PipelineError(f"query failed: {_message(error)}") from None
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+def _message(error: Exception) -> str:
+    """DuckDB's message on one line with its hints (`Did you mean "customers"?`, `Candidate
+    bindings: ...`); the `LINE n:` excerpt, whose caret needs a line of its own, left out."""
+    head = SQL_EXCERPT.split(str(error).strip(), maxsplit=1)[0]
+    return " ".join(line.strip() for line in head.splitlines() if line.strip())

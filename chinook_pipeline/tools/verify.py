@@ -1,7 +1,9 @@
 """End-to-end check: rebuild every customer from the objects in S3 and compare with the database.
 
-One format is checked at a time (`.parquet` objects, or every other object as Protobuf), so a
-bucket holding both (two consumer groups, see README) is verified once per format. The latest
+Only the consumer's objects under the prefix given are read (chinook_pipeline/tools/objects.py:
+its key layout, one format at a time), whatever else the bucket holds: another sink's prefix, an
+Iceberg warehouse, stray keys. A bucket holding both formats (two consumer groups, see README) is
+verified once per format and prefix. The latest
 state of a customer is the change with the highest `sequence` (sequences are strictly increasing
 in the source), so the result does not depend on object order, partition order or replays. A
 change whose sequence occurs more than once was written to S3 more than once.
@@ -21,7 +23,7 @@ from typing import Any, Final
 import pyarrow as pa
 from google.protobuf.message import DecodeError
 
-from chinook_pipeline.tools.objects import key_format, parquet_batches
+from chinook_pipeline.tools.objects import key_format, parquet_batches, prefixes_of
 from shared.arrow import batch_to_changes
 from shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
 from shared.errors import PipelineError
@@ -41,6 +43,7 @@ class VerifyReport:
 
     objects: int = 0
     kind: str = "objects"  # what `objects` counts: objects, or a table's data files
+    source: str = "S3"  # what was compared with the database, for the summary's labels
     events: int = 0
     customers_matched: int = 0
     missing: int = 0
@@ -53,6 +56,7 @@ class VerifyReport:
     different_examples: list[str] = field(default_factory=list)
     duplicate_examples: list[str] = field(default_factory=list)
     undecodable_examples: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -74,8 +78,8 @@ class VerifyReport:
             head += f", {self.undecodable_records} undecodable records"
         lines = [head]
         for label, examples in (
-            ("missing from S3 (customer ids)", self.missing_examples),
-            ("in S3 but not in the database (customer ids)", self.extra_examples),
+            (f"missing from {self.source} (customer ids)", self.missing_examples),
+            (f"in {self.source} but not in the database (customer ids)", self.extra_examples),
             ("different", self.different_examples),
             ("duplicate events", self.duplicate_examples),
             ("undecodable", self.undecodable_examples),
@@ -83,11 +87,13 @@ class VerifyReport:
             if examples:
                 separator = ", " if isinstance(examples[0], int) else "; "
                 lines.append(f"  {label}: " + separator.join(str(example) for example in examples))
+        lines += [f"  hint: {hint}" for hint in self.hints]
         return "\n".join(lines)
 
 
 def is_journal_key(key: str) -> bool:
-    """The consumer's own bookkeeping objects, which are not change events."""
+    """The consumer's own bookkeeping objects, which are not change events (the bench counts
+    what else is under a prefix)."""
     return f"/{JOURNAL_DIR}/" in f"/{key}"
 
 
@@ -102,7 +108,10 @@ def verify(
     database = read_customers(db_path)
     check_bucket(s3_client, bucket)
     report = VerifyReport()
-    keys = [k for k in list_keys(s3_client, bucket, prefix) if key_format(k) == object_format]
+    listed = list_keys(s3_client, bucket, prefix)
+    keys = [key for key in listed if key_format(key, prefix) == object_format]
+    if not keys:
+        report.hints += elsewhere(listed, object_format)
     decode = _decode_parquet if object_format == "parquet" else _decode
     report.objects = len(keys)
     latest: dict[int, CustomerChange] = {}
@@ -144,21 +153,27 @@ def read_customers(db_path: Path) -> dict[int, tuple[object, ...]]:
 
 
 def list_keys(s3_client: Any, bucket: str, prefix: str) -> list[str]:
-    """Every object key under `prefix`, journal objects left out."""
+    """Every key under `prefix`."""
     listing_prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
     keys: list[str] = []
     try:
         for page in s3_client.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=listing_prefix
         ):
-            keys.extend(
-                item["Key"] for item in page.get("Contents", []) if not is_journal_key(item["Key"])
-            )
+            keys.extend(item["Key"] for item in page.get("Contents", []))
     except Exception as error:
         raise PipelineError(
             f"cannot list s3://{bucket}/{listing_prefix}: {describe_error(error)}"
         ) from None
     return keys
+
+
+def elsewhere(keys: list[str], object_format: str) -> list[str]:
+    """Where the consumer's `object_format` objects are when none are under the given prefix."""
+    return [
+        f"the consumer's {object_format} objects are under --prefix {prefix}"
+        for prefix in prefixes_of(keys, object_format)
+    ]
 
 
 def _download(s3_client: Any, bucket: str, key: str) -> bytes:
@@ -213,6 +228,7 @@ def _compare(
     database: dict[int, tuple[object, ...]],
     rebuilt: dict[int, tuple[object, ...]],
     report: VerifyReport,
+    found_as: str = "s3",
 ) -> None:
     missing = sorted(database.keys() - rebuilt.keys())
     extra = sorted(rebuilt.keys() - database.keys())
@@ -226,7 +242,7 @@ def _compare(
         report.different += 1
         if len(report.different_examples) < MAX_EXAMPLES:
             fields = ", ".join(
-                f"{column} db={want!r} s3={got!r}"
+                f"{column} db={want!r} {found_as}={got!r}"
                 for column, want, got in zip(COLUMN_NAMES, expected, found, strict=True)
                 if want != got
             )

@@ -35,7 +35,7 @@ def verify_tables(db_path: Path, state: Table, changes: Table) -> VerifyReport:
     Raises PipelineError when the database or its Customer table cannot be read.
     """
     database = read_customers(db_path)
-    report = VerifyReport(kind="data files")
+    report = VerifyReport(kind="data files", source="the state table")
     _check_changes(changes, report)
     rows = state.scan(selected_fields=FIELD_NAMES).to_arrow()
     stored: Counter[int] = Counter(rows[KEY].to_pylist())
@@ -47,7 +47,7 @@ def verify_tables(db_path: Path, state: Table, changes: Table) -> VerifyReport:
     rebuilt = {
         int(row[KEY]): tuple(row[field] for field in FIELD_NAMES) for row in rows.to_pylist()
     }
-    _compare(database, rebuilt, report)
+    _compare(database, rebuilt, report, found_as="table")
     return report
 
 

@@ -64,7 +64,10 @@ def load_table(catalog: Catalog, name: str) -> Table:
 
 
 def table_read_error(name: str, error: OSError) -> PipelineError:
-    """A table's files that cannot be read (S3 down, denied, gone), as one line."""
+    """A table's files that cannot be read (S3 down, denied, gone), as one line with the fix."""
+    fault = classify(error)
+    if fault.permanent:
+        return PipelineError(f"cannot read table {name}: {fault}")
     return PipelineError(
         f"cannot read table {name}: {_one_line(error)}: check the S3 endpoint and credentials"
     )

@@ -126,9 +126,11 @@ def stored(s3: Any, bucket: str) -> dict[str, dict[str, Any]]:
         for item in page.get("Contents", []):
             if is_journal_key(item["Key"]):
                 continue
+            form = key_format(item["Key"], "out")
+            assert form, f"{item['Key']} is not named like the consumer's objects"
             response = s3.get_object(Bucket=bucket, Key=item["Key"])
             body = response["Body"].read()
-            if key_format(item["Key"]) == "parquet":
+            if form == "parquet":
                 values = [v for batch in parquet_batches(body) for v in batch_to_changes(batch)]
             else:
                 values = list(unframe(body))

@@ -74,8 +74,10 @@ def landed(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: P
 
 
 def test_both_formats_verify(cli: Cli, landed: Path, bucket: str) -> None:
-    for form in ("parquet", "protobuf"):
-        result = cli.run("verify", "--db", str(landed), "--bucket", bucket, "--format", form)
+    for form, prefix in (("parquet", PARQUET_PREFIX), ("protobuf", "")):
+        result = cli.run(
+            "verify", "--db", str(landed), "--bucket", bucket, "--format", form, "--prefix", prefix
+        )
         assert result.stdout.startswith("OK: "), result.stdout
         assert " 0 duplicate events" in result.stdout
 
@@ -116,11 +118,13 @@ def test_query_answers_the_current_state_of_the_database(
 ) -> None:
     database = [tuple(row) for row in customer_rows(landed)]
     columns = ", ".join(FIELD_NAMES)
-    for form in ("parquet", "protobuf"):
+    for form, prefix in (("parquet", PARQUET_PREFIX), ("protobuf", "")):
         result = cli.run(
             "query",
             "--bucket",
             bucket,
+            "--prefix",
+            prefix,
             "--format",
             form,
             "--output",
@@ -133,10 +137,11 @@ def test_query_answers_the_current_state_of_the_database(
 
 def test_query_prints_a_table_and_csv(cli: Cli, landed: Path, bucket: str) -> None:
     sql = "SELECT op, count(*) AS events FROM customer_changes GROUP BY op ORDER BY op"
-    table = cli.run("query", "--bucket", bucket, sql).stdout.splitlines()
+    where = ("--bucket", bucket, "--prefix", PARQUET_PREFIX)
+    table = cli.run("query", *where, sql).stdout.splitlines()
     assert table[0].split() == ["op", "events"] and set(table[1]) == {"-", " "}
     assert table[2].split()[0] == "OPERATION_DELETE" and table[-1].endswith("rows)")
-    csv = cli.run("query", "--bucket", bucket, "--output", "csv", sql).stdout.splitlines()
+    csv = cli.run("query", *where, "--output", "csv", sql).stdout.splitlines()
     assert csv[0] == "op,events" and [line.split(",")[0] for line in csv[1:]] == [
         "OPERATION_DELETE",
         "OPERATION_INSERT",
@@ -155,7 +160,10 @@ def test_query_errors_are_one_line(cli: Cli, bucket: str, s3_client: Any) -> Non
     assert bad.returncode == 1 and "bad SQL" in bad.stderr
     unknown = cli.run("query", "--bucket", bucket, "SELECT * FROM customer", check=False)
     assert unknown.returncode == 1 and "customer_changes and customers" in unknown.stderr
-    for result in (empty, missing, bad, unknown):
+    assert 'Did you mean "customers"?' in unknown.stderr, "DuckDB's hint is kept"
+    column = cli.run("query", "--bucket", bucket, "SELECT countr FROM customers", check=False)
+    assert column.returncode == 1 and 'Candidate bindings: "country"' in column.stderr
+    for result in (empty, missing, bad, unknown, column):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 

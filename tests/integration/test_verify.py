@@ -41,6 +41,12 @@ def put(
     client.put_object(Bucket=bucket, Key=key, Body=compress(body, 6) if gzip else body)
 
 
+def key(partition: int, offset: int = 0, extension: str = "binpb.gz", prefix: str = "") -> str:
+    """A key the consumer writes (hive-hourly layout, topic `t`): the only keys verify reads."""
+    name = f"t/dt=2024-03-10/hour=10/t+{partition}+{offset:020d}.{extension}"
+    return f"{prefix}/{name}" if prefix else name
+
+
 def snapshot(rows: Sequence[Sequence[object]], first_sequence: int = 1) -> list[CustomerChange]:
     return [
         change(Operation.OPERATION_SNAPSHOT, first_sequence + i, row) for i, row in enumerate(rows)
@@ -62,14 +68,8 @@ def execute(db: Path, sql: str, *parameters: object) -> None:
 def test_everything_matches(db: Path, s3_client: Any, bucket: str) -> None:
     rows = customer_rows(db)
     events = snapshot(rows)
-    put(s3_client, bucket, "cdc/dt=2026-01-01/hour=00/p0-00000000000000000000.pb.gz", events[:12])
-    put(
-        s3_client,
-        bucket,
-        "cdc/dt=2026-01-01/hour=00/p1-00000000000000000000.pb",
-        events[12:],
-        gzip=False,
-    )
+    put(s3_client, bucket, key(0, prefix="cdc"), events[:12])
+    put(s3_client, bucket, key(1, extension="binpb", prefix="cdc"), events[12:], gzip=False)
     put(s3_client, bucket, "cdc/_chinook/journal/p0.json", [])
     s3_client.put_object(
         Bucket=bucket, Key="cdc/_chinook/commit", Body=b"not protobuf \xff\xff\xff"
@@ -104,7 +104,7 @@ def test_missing_extra_and_different(db: Path, s3_client: Any, bucket: str) -> N
     put(
         s3_client,
         bucket,
-        "a.pb.gz",
+        key(0),
         [*snapshot(rows[2:]), change(Operation.OPERATION_INSERT, 100, stranger)],
     )
     execute(db, "UPDATE Customer SET City = ?, Fax = NULL WHERE CustomerId = 5", "Kraków")
@@ -133,13 +133,13 @@ def test_latest_sequence_wins_whatever_the_object_order(
     put(
         s3_client,
         bucket,
-        "z-first-in-time.pb.gz",  # listed last, holds the oldest events
+        key(1),  # listed last, holds the oldest events
         snapshot(rows),
     )
     put(
         s3_client,
         bucket,
-        "a-later.pb.gz",
+        key(0),
         [
             change(Operation.OPERATION_UPDATE, 50, updated),
             change(Operation.OPERATION_DELETE, 51, rows[3]),
@@ -157,7 +157,7 @@ def test_a_customer_deleted_then_inserted_again(db: Path, s3_client: Any, bucket
     put(
         s3_client,
         bucket,
-        "x.pb.gz",
+        key(0),
         [
             *snapshot(rows),
             change(Operation.OPERATION_DELETE, 30, rows[0]),
@@ -172,9 +172,10 @@ def test_a_customer_deleted_then_inserted_again(db: Path, s3_client: Any, bucket
 
 def test_duplicate_events_are_counted(db: Path, s3_client: Any, bucket: str) -> None:
     events = snapshot(customer_rows(db))
-    put(s3_client, bucket, "p0-0.pb.gz", events)
-    put(s3_client, bucket, "p0-0-replayed.pb.gz", events[5:8])
-    put(s3_client, bucket, "p0-again.pb", events[5:6], gzip=False)
+    put(s3_client, bucket, key(0), events)
+    put(s3_client, bucket, key(1), events[5:8])
+    put(s3_client, bucket, key(2, extension="binpb"), events[5:6], gzip=False)
+    put(s3_client, bucket, key(0, prefix="elsewhere"), events)  # another prefix: not read
 
     report = verify(db, s3_client, bucket)
 
@@ -185,11 +186,12 @@ def test_duplicate_events_are_counted(db: Path, s3_client: Any, bucket: str) -> 
 
 
 def test_undecodable_records_fail_the_check(db: Path, s3_client: Any, bucket: str) -> None:
-    put(s3_client, bucket, "good.pb.gz", snapshot(customer_rows(db)))
-    s3_client.put_object(Bucket=bucket, Key="bad.pb", Body=frame([b"\xff\xff\xff\xff"]))
+    put(s3_client, bucket, key(0), snapshot(customer_rows(db)))
+    bad = key(1, extension="binpb")
+    s3_client.put_object(Bucket=bucket, Key=bad, Body=frame([b"\xff\xff\xff\xff"]))
     report = verify(db, s3_client, bucket)
     assert report.undecodable_records == 1 and report.customers_matched == 20
-    assert not report.ok and "bad.pb record 0" in report.summary()
+    assert not report.ok and f"{bad} record 0" in report.summary()
 
 
 def test_empty_bucket_and_empty_table(tmp_path: Path, s3_client: Any, bucket: str) -> None:
@@ -229,12 +231,15 @@ def test_parquet_objects_are_verified_apart_from_protobuf_ones(
     rows = customer_rows(db)
     execute(db, "DELETE FROM Customer WHERE CustomerId = 4")
     events = [*snapshot(rows), change(Operation.OPERATION_DELETE, 21, rows[3])]
-    put_parquet(s3_client, bucket, "parquet/t/dt=2024-03-10/hour=10/t+0+0.parquet", events[:15])
-    put_parquet(s3_client, bucket, "parquet/t/dt=2024-03-10/hour=10/t+1+0.parquet", events[15:])
-    put(s3_client, bucket, "t/dt=2024-03-10/hour=10/t+0+0.binpb.gz", events)
+    put_parquet(s3_client, bucket, key(0, extension="parquet", prefix="parquet"), events[:15])
+    put_parquet(s3_client, bucket, key(1, extension="parquet", prefix="parquet"), events[15:])
+    put(s3_client, bucket, key(0), events)
 
-    parquet = verify(db, s3_client, bucket, object_format="parquet")
+    parquet = verify(db, s3_client, bucket, "parquet", object_format="parquet")
     protobuf = verify(db, s3_client, bucket)
+    elsewhere = verify(db, s3_client, bucket, object_format="parquet")
+    assert (elsewhere.objects, elsewhere.missing) == (0, 19), "another prefix is not read"
+    assert "the consumer's parquet objects are under --prefix parquet" in elsewhere.summary()
 
     assert parquet.ok, parquet.summary()
     assert (parquet.objects, parquet.events, parquet.customers_matched) == (2, 21, 19)
@@ -246,12 +251,13 @@ def test_parquet_duplicates_and_unreadable_objects_fail_the_check(
     db: Path, s3_client: Any, bucket: str
 ) -> None:
     events = snapshot(customer_rows(db))
-    put_parquet(s3_client, bucket, "a.parquet", events)
-    put_parquet(s3_client, bucket, "b.parquet", events[3:5])
-    s3_client.put_object(Bucket=bucket, Key="c.parquet", Body=b"PAR1 not really PAR1")
+    put_parquet(s3_client, bucket, key(0, extension="parquet"), events)
+    put_parquet(s3_client, bucket, key(1, extension="parquet"), events[3:5])
+    unreadable = key(2, extension="parquet")
+    s3_client.put_object(Bucket=bucket, Key=unreadable, Body=b"PAR1 not really PAR1")
 
     report = verify(db, s3_client, bucket, object_format="parquet")
 
     assert not report.ok and report.customers_matched == 20
     assert report.duplicate_examples == ["sequence 4 x2", "sequence 5 x2"]
-    assert report.undecodable_records == 1 and "c.parquet" in report.undecodable_examples[0]
+    assert report.undecodable_records == 1 and unreadable in report.undecodable_examples[0]

@@ -16,6 +16,7 @@ from shared.iceberg.catalog import (
     s3_properties,
     safe_uri,
     table_identifier,
+    table_read_error,
 )
 from shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
 from shared.s3 import S3Settings
@@ -84,3 +85,14 @@ def test_a_sqlite_catalog_gets_its_directory(tmp_path: Path) -> None:
     )
     assert catalog.list_namespaces() == []
     assert (tmp_path / "deep" / "er" / "catalog.db").exists()
+
+
+def test_a_table_whose_metadata_s3_lost_is_named_with_its_fix() -> None:
+    gone = FileNotFoundError(
+        "chinook-lake/iceberg/chinook/customers/metadata/00032-1f.metadata.json"
+    )
+    message = str(table_read_error("chinook.customers", gone))
+    assert message.startswith("cannot read table chinook.customers: table metadata gone: ")
+    assert "delete a SQLite catalog" in message and "check the S3 endpoint" not in message
+    down = str(table_read_error("chinook.customers", OSError("connection refused")))
+    assert down.endswith("connection refused: check the S3 endpoint and credentials")

@@ -66,6 +66,18 @@ def test_classify_iceberg_and_catalog_faults() -> None:
         assert fault.permanent and fault.fix, fault
 
 
+def test_table_metadata_gone_from_s3_is_permanent_and_named() -> None:
+    """What pyarrow raises when a catalog points to a metadata file an emptied S3 lacks."""
+    gone = FileNotFoundError(
+        "Path does not exist 'chinook-lake/iceberg/chinook/customer_changes/metadata/"
+        "00084-9d1f.metadata.json'. Detail: [errno 2] No such file or directory"
+    )
+    fault = classify(gone)
+    assert fault.permanent and str(fault).startswith("table metadata gone: Path does not exist")
+    assert "delete a SQLite catalog" in fault.fix and "data/iceberg.db" in fault.fix
+    assert not classify(FileNotFoundError("chinook-lake/x/data/00000-0-a.parquet")).permanent
+
+
 def test_transient_waits_grow_with_full_jitter_up_to_the_cap() -> None:
     policy = RetryPolicy(base=0.5, cap=30.0)
     transient = classify(client_error("SlowDown"))

@@ -1,0 +1,22 @@
+"""`dev`'s status lines read each service's /healthz: every status, and a service not answering."""
+
+from chinook_pipeline.local.scrape import healthz
+from shared.metrics import Health, MetricsServer
+
+
+def test_healthz_reads_every_status_and_a_silent_service() -> None:
+    health = Health()
+    server = MetricsServer("127.0.0.1", 0, health).start()
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    try:
+        assert healthz(url) == ("ok", [])
+        health.degrade("lake", "opening Iceberg table chinook.customers failed")
+        assert healthz(url) == (
+            "degraded",
+            ["lake: opening Iceberg table chinook.customers failed"],
+        )
+        health.fail("lake", "table metadata gone")
+        assert healthz(url) == ("failing", ["lake: failing: table metadata gone"])
+    finally:
+        server.stop()
+    assert healthz(url, timeout=0.5) == ("down", [])
