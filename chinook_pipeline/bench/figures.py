@@ -15,6 +15,7 @@ How each figure is timed:
   that first shows its object. The same for the Iceberg tables: `table_freshness`.
 - The state table's upsert cost at `--state-sizes` customers: `state_upsert`.
 - Memory: the peak RSS of each service working through a backlog: `memory`.
+- With `--peers`: Kafka Connect with the Apache Iceberg sink, beside `consumer --table`: `peers`.
 """
 
 import shutil
@@ -67,7 +68,10 @@ class Bench:
     ) -> None:
         self.options, self.stack, self.runs, self.details = options, stack, runs, details
         self.errors, self.say = errors, progress
-        self.units = {figure.name: figure.unit for figure in bench_figures(options.state_size_list)}
+        self.units = {
+            figure.name: figure.unit
+            for figure in bench_figures(options.state_size_list, options.peers)
+        }
 
     def record(self, figure: str, value: float, **detail: Any) -> None:
         self.runs[figure].append(value)
@@ -123,6 +127,10 @@ class Bench:
                 self.attempt(
                     f"consumer_table (run {repeat})", table_consumer, self, topic, total, repeat
                 )
+            if total and options.peers:
+                from chinook_pipeline.bench.peers.iceberg import peer_table
+
+                self.attempt(f"peer_table (run {repeat})", peer_table, self, topic, total, repeat)
             self.attempt(
                 f"baseline (run {repeat})",
                 self.baseline,
@@ -142,6 +150,10 @@ class Bench:
                 f"{options.freshness_rate:g} changes/s"
             )
             self.attempt(f"table freshness (run {repeat})", table_freshness, self, repeat)
+            if options.peers:
+                from chinook_pipeline.bench.peers.iceberg import peer_freshness
+
+                self.attempt(f"peer freshness (run {repeat})", peer_freshness, self, repeat)
         sizes = options.state_size_list
         state_upsert.measure_sizes(self, self.seed("state", max(sizes)), sizes)
         taxed = self.seed("capture-tax", capture_tax.CUSTOMERS)
