@@ -177,7 +177,7 @@ def _copy(bench: "Bench", source: str, target: str, mode: str) -> int:
     with log.open("wb") as errors:
         done = subprocess.run(
             _copy_argv(bench, source, target, mode),
-            env={**stack.env},
+            env=stack.env,
             stdout=subprocess.PIPE,
             stderr=errors,
             timeout=SERVICE_TIMEOUT,

@@ -4,8 +4,9 @@ Kafka Connect, so they read the same changes as Kafka Connect JSON (`JsonConvert
 `python -m chinook_pipeline.bench.peers.json_copy CONFIG_JSON SOURCE TARGET follow|backlog`
 reads every partition of SOURCE from its start (by assignment, no group) and produces each change,
 decoded from Protobuf, to the same partition of TARGET with the same key and timestamp. `backlog`
-exits 0 once every partition is copied to the end it had at start, printing `{"messages": N}`;
-`follow` keeps copying as changes arrive until SIGTERM (the freshness figures' live copy).
+(for a topic no longer written) exits 0 once every partition is copied to its end, printing
+`{"messages": N}`; `follow` keeps copying as changes arrive until SIGTERM (the freshness figures'
+live copy).
 
 A change becomes a struct of its event fields (`op` as the operation's name, `captured_at` as a
 Connect `Timestamp`) and its `after` / `before` customer rows as optional structs.
@@ -92,7 +93,7 @@ class JsonEncoder:
 
 
 def copy(config: dict[str, Any], source: str, target: str, follow: threading.Event | None) -> int:
-    """Copy SOURCE to TARGET as JSON: to the ends at start, or while `follow` is unset; the
+    """Copy SOURCE to TARGET as JSON: to the partitions' ends, or while `follow` is unset; the
     number of changes copied. RuntimeError on a consume or delivery error."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
@@ -113,23 +114,20 @@ def copy(config: dict[str, Any], source: str, target: str, follow: threading.Eve
 
     partitions = list(consumer.list_topics(source, timeout=30).topics[source].partitions)
     consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in partitions])
-    ends = {
-        p: consumer.get_watermark_offsets(TopicPartition(source, p), timeout=30)[1]
-        for p in partitions
-    }
-    done = {p for p, end in ends.items() if end == 0}
+    ended: set[int] = set()  # backlog: a partition is copied at its first end (as in `limits`)
+
+    def more() -> bool:
+        return not follow.is_set() if follow is not None else len(ended) < len(partitions)
+
     encoder, copied = JsonEncoder(), 0
     try:
-        while (follow is not None and not follow.is_set()) or (
-            follow is None and len(done) < len(partitions)
-        ):
+        while more():
             for message in consumer.consume(1000, 0.05):
                 error, partition = message.error(), message.partition()
                 if error is not None:
                     if error.code() != KafkaError._PARTITION_EOF:
                         raise RuntimeError(f"consume of {source}: {error.str()}")
-                    if message.offset() >= ends[partition]:
-                        done.add(partition)
+                    ended.add(partition)
                     continue
                 producer.produce(
                     target,
@@ -140,8 +138,6 @@ def copy(config: dict[str, Any], source: str, target: str, follow: threading.Eve
                     on_delivery=delivered,
                 )
                 copied += 1
-                if message.offset() + 1 >= ends[partition]:
-                    done.add(partition)
             producer.poll(0)
             if failures:
                 raise RuntimeError(f"produce to {target}: {failures[0]}")
