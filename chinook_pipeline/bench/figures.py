@@ -5,7 +5,8 @@ How each figure is timed:
   --exit-when-idle`), exactly as a user runs them. Their rate counts from the first change
   read from SQLite / record consumed (seen on the service's /metrics) to the exit of the last process,
   i.e. after the last acknowledgement / commit; interpreter start-up and the consumer-group join
-  (seconds on Tansu) are left out. `details` keeps the wall time from process start as well.
+  are left out. `details` keeps the wall time from process start as well; the difference for
+  one consumer is `consumer_first_record` (start-up and group join; /metrics polled every 0.02 s).
 - Whole processes (`producer_process`, `consumer_process`): the same runs, from process start
   to exit; the consumer's is beside `raw_consume_process`, librdkafka alone in a process of its
   own that joins a group and commits as the service does (`raw_process`), spawn to exit.
@@ -255,6 +256,8 @@ class Bench:
         wall = self.consume(figure, topic, total, self.stack.name("sink", repeat, count), count)
         if count == 1:
             self.record("consumer_process", total / wall, wall_seconds=wall)
+            start = wall - self.details[figure][-1]["active_seconds"]
+            self.record("consumer_first_record", start, wall_seconds=wall)
 
     def consume(
         self, figure: str, topic: str, total: int, group: str, count: int, *extra: str

@@ -55,9 +55,10 @@ FIGURES: Final = (
         "raw consume limit, whole process (librdkafka, group join, commits)",
         "messages/s",
     ),
-    Figure("group_join", "group join: consumer process start -> first assignment", "s"),
+    Figure("group_join", "group join: raw consumer process start -> first assignment", "s"),
     Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
     Figure("consumer_process", "consumer: topic -> S3, committed, whole process", "records/s"),
+    Figure("consumer_first_record", "consumer: process start -> first record consumed", "s"),
     Figure("consumer_parquet", "consumer --format parquet: topic -> S3, committed", "records/s"),
     Figure(
         "consumer_table", "consumer --table: topic -> Iceberg change table, committed", "records/s"
