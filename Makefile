@@ -63,9 +63,10 @@ $(STAMP): pyproject.toml
 soak: $(STAMP)
 	CHINOOK_SOAK=1 $(BIN)/python -m pytest -q -s tests/faults/test_faults.py --timeout=3600
 
-# The benchmark on the embedded stack; figures and ratios to the raw limits in bench-results/.
-bench: $(STAMP)
-	$(BIN)/chinook-pipeline bench --out bench-results/bench.json
+# The benchmark on the embedded stack; figures and ratios to the raw limits and to the peer (Kafka
+# Connect with the Apache Iceberg sink, its jars fetched once by Maven) in bench-results/.
+bench: $(STAMP) kafka
+	$(BIN)/chinook-pipeline bench --peers --out bench-results/bench.json
 
 # Regenerate the committed Protobuf code after editing proto/ (a test fails when it is stale).
 proto: $(STAMP)

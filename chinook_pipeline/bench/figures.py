@@ -5,7 +5,8 @@ How each figure is timed:
   --exit-when-idle`), exactly as a user runs them. Their rate counts from the first change
   read from SQLite / record consumed (seen on the service's /metrics) to the exit of the last process,
   i.e. after the last acknowledgement / commit; interpreter start-up and the consumer-group join
-  (seconds on Tansu) are left out. `details` keeps the wall time from process start as well.
+  are left out. `details` keeps the wall time from process start as well; the difference for
+  one consumer is `consumer_first_record` (start-up and group join; /metrics polled every 0.02 s).
 - Whole processes (`producer_process`, `consumer_process`): the same runs, from process start
   to exit; the consumer's is beside `raw_consume_process`, librdkafka alone in a process of its
   own that joins a group and commits as the service does (`raw_process`), spawn to exit.
@@ -15,6 +16,7 @@ How each figure is timed:
   that first shows its object. The same for the Iceberg tables: `table_freshness`.
 - The state table's upsert cost at `--state-sizes` customers: `state_upsert`.
 - Memory: the peak RSS of each service working through a backlog: `memory`.
+- With `--peers`: Kafka Connect with the Apache Iceberg sink, beside `consumer --table`: `peers`.
 """
 
 import shutil
@@ -67,7 +69,10 @@ class Bench:
     ) -> None:
         self.options, self.stack, self.runs, self.details = options, stack, runs, details
         self.errors, self.say = errors, progress
-        self.units = {figure.name: figure.unit for figure in bench_figures(options.state_size_list)}
+        self.units = {
+            figure.name: figure.unit
+            for figure in bench_figures(options.state_size_list, options.peers)
+        }
 
     def record(self, figure: str, value: float, **detail: Any) -> None:
         self.runs[figure].append(value)
@@ -123,6 +128,10 @@ class Bench:
                 self.attempt(
                     f"consumer_table (run {repeat})", table_consumer, self, topic, total, repeat
                 )
+            if total and options.peers:
+                from chinook_pipeline.bench.peers.iceberg import peer_table
+
+                self.attempt(f"peer_table (run {repeat})", peer_table, self, topic, total, repeat)
             self.attempt(
                 f"baseline (run {repeat})",
                 self.baseline,
@@ -142,6 +151,10 @@ class Bench:
                 f"{options.freshness_rate:g} changes/s"
             )
             self.attempt(f"table freshness (run {repeat})", table_freshness, self, repeat)
+            if options.peers:
+                from chinook_pipeline.bench.peers.iceberg import peer_freshness
+
+                self.attempt(f"peer freshness (run {repeat})", peer_freshness, self, repeat)
         sizes = options.state_size_list
         state_upsert.measure_sizes(self, self.seed("state", max(sizes)), sizes)
         taxed = self.seed("capture-tax", capture_tax.CUSTOMERS)
@@ -243,6 +256,8 @@ class Bench:
         wall = self.consume(figure, topic, total, self.stack.name("sink", repeat, count), count)
         if count == 1:
             self.record("consumer_process", total / wall, wall_seconds=wall)
+            start = wall - self.details[figure][-1]["active_seconds"]
+            self.record("consumer_first_record", start, wall_seconds=wall)
 
     def consume(
         self, figure: str, topic: str, total: int, group: str, count: int, *extra: str

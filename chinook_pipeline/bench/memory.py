@@ -4,15 +4,13 @@ consumer writing objects and the one writing the change table, each reading the 
 its own group."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from chinook_pipeline.bench.probes import SERVICE_TIMEOUT
+from chinook_pipeline.bench.probes import MB, SERVICE_TIMEOUT
 from chinook_pipeline.bench.table import table_options
 
 if TYPE_CHECKING:
     from chinook_pipeline.bench.figures import Bench
-
-MB: Final = 1_000_000
 
 
 def memory(bench: "Bench", pristine: Path, repeat: int) -> None:

@@ -14,6 +14,7 @@ from shared.errors import PipelineError
 POLL_SECONDS: Final = 0.1
 SERVICE_TIMEOUT: Final = 1800.0  # seconds a service may take over one figure
 FRESHNESS_CUSTOMERS: Final = 1000  # seeded before the freshness figures' steady writes
+MB: Final = 1_000_000
 
 
 def run_to_exit(children: Sequence[Child], metric: str) -> tuple[float, float]:

@@ -5,10 +5,10 @@ TOPIC in the group of CONFIG_JSON (the consumer service's own librdkafka configu
 the bench), reads every assigned partition to its end with no processing, and commits offsets
 when the service would: synchronously, for a partition, every FLUSH_RECORDS records (the
 service's `--flush-records`) and at its end. It exits 0 once every assigned partition is read to
-its end and committed, printing `{"messages": N, "join_seconds": S}` (S: from subscribing to the
-first assignment). Only confluent_kafka is imported, so the
-process's wall time is the librdkafka floor of `consumer --exit-when-idle`: interpreter start,
-group join, fetch, commits, leaving the group.
+its end and committed, printing `{"messages": N, "join_seconds": S, "assigned_at": T}` (S: from
+subscribing to the first assignment; T: the first assignment's wall-clock time, epoch seconds).
+Only confluent_kafka is imported, so the process's wall time is the librdkafka floor of
+`consumer --exit-when-idle`: interpreter start, group join, fetch, commits, leaving the group.
 """
 
 import json
@@ -26,10 +26,10 @@ def consume(config: dict[str, Any], topic: str, flush_records: int) -> dict[str,
     ended: set[int] = set()
     pending: dict[int, int] = {}  # partition -> records read since its last commit
     next_offset: dict[int, int] = {}
-    joined: list[float] = []  # when each assignment came
+    joined: list[tuple[float, float]] = []  # when each assignment came: (monotonic, epoch)
 
     def on_assign(_consumer: Any, partitions: list[Any]) -> None:
-        joined.append(time.monotonic())
+        joined.append((time.monotonic(), time.time()))
         assigned.update(tp.partition for tp in partitions)
 
     def on_revoke(_consumer: Any, partitions: list[Any]) -> None:
@@ -66,7 +66,11 @@ def consume(config: dict[str, Any], topic: str, flush_records: int) -> dict[str,
                     raise RuntimeError(f"consume of {topic}: {error.str()}")
     finally:
         consumer.close()
-    return {"messages": count, "join_seconds": joined[0] - subscribed}
+    return {
+        "messages": count,
+        "join_seconds": joined[0][0] - subscribed,
+        "assigned_at": joined[0][1],
+    }
 
 
 if __name__ == "__main__":

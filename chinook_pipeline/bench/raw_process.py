@@ -1,6 +1,7 @@
 """The raw consume limit as a whole process: librdkafka alone (`raw_consumer`, spawned), joining a
 group and committing as the consumer service does, timed from spawn to exit, beside the service's
-own whole-process figure (`consumer_process`)."""
+own whole-process figure (`consumer_process`); and the group join as the service sees it, from
+the process's spawn to its first assignment (`group_join`)."""
 
 import json
 import subprocess
@@ -42,7 +43,7 @@ def raw_consume_process(bench: "Bench", topic: str, total: int, repeat: int) -> 
         topic,
         str(config.flush_records),
     ]
-    started = time.monotonic()
+    started, spawned_at = time.monotonic(), time.time()
     with log.open("wb") as output:
         done = subprocess.run(
             argv, env=stack.env, stdout=subprocess.PIPE, stderr=output, timeout=SERVICE_TIMEOUT
@@ -62,3 +63,5 @@ def raw_consume_process(bench: "Bench", topic: str, total: int, repeat: int) -> 
         wall_seconds=wall,
         join_seconds=result["join_seconds"],
     )
+    join = result["assigned_at"] - spawned_at
+    bench.record("group_join", join, subscribed_to_assigned_seconds=result["join_seconds"])

@@ -10,8 +10,9 @@ The JSON report (`--out`) has this shape (version 1):
                    "s3": "..."},
       "figures": {                                      # every name in FIGURES, in that order,
                                                         # then state_upsert_<changes>_at_<customers>
-                                                        # for each of --state-sizes
-        "<name>": {"label": "...", "unit": "messages/s" | "changes/s" | "records/s" | "s" | "MB",
+                                                        # for each of --state-sizes, then
+                                                        # PEER_FIGURES with --peers
+        "<name>": {"label": "...", "unit": "messages/s" | "changes/s" | "records/s" | "s" | "MB" | "files",
                    "median": 1234.5, "runs": [1200.1, 1234.5, 1300.2],
                    "ratios": {"<other figure>": 0.81}}  # median / the other figure's median
       },
@@ -54,12 +55,16 @@ FIGURES: Final = (
         "raw consume limit, whole process (librdkafka, group join, commits)",
         "messages/s",
     ),
+    Figure("group_join", "group join: raw consumer process start -> first assignment", "s"),
     Figure("consumer", "consumer: topic -> S3, committed", "records/s"),
     Figure("consumer_process", "consumer: topic -> S3, committed, whole process", "records/s"),
+    Figure("consumer_first_record", "consumer: process start -> first record consumed", "s"),
     Figure("consumer_parquet", "consumer --format parquet: topic -> S3, committed", "records/s"),
     Figure(
         "consumer_table", "consumer --table: topic -> Iceberg change table, committed", "records/s"
     ),
+    Figure("consumer_table_run_rss", "consumer --table peak RSS, same topic", "MB"),
+    Figure("table_files_per_commit", "consumer --table data files per commit", "files"),
     Figure("bytes_protobuf", "Protobuf objects (gzip) per record", "bytes"),
     Figure("bytes_parquet", "Parquet objects (zstd) per record", "bytes"),
     Figure("baseline", "seed design: one PutObject per record", "records/s"),
@@ -76,6 +81,15 @@ FIGURES: Final = (
     Figure("consumer_table_rss", "consumer --table peak RSS on the backlog", "MB"),
     *(Figure(name, label, unit) for name, (label, unit) in capture_tax.FIGURES.items()),
 )
+# `bench --peers`: Kafka Connect with the Apache Iceberg sink, reading a JSON copy of the topic.
+PEER_FIGURES: Final = (
+    Figure("peer_table", "peer (Connect + Iceberg sink, JSON copy): topic -> table", "records/s"),
+    Figure("peer_table_process", "peer: topic -> committed table, whole process", "records/s"),
+    Figure("peer_table_rss", "peer: Connect JVM peak RSS, same topic", "MB"),
+    Figure("peer_files_per_commit", "peer: data files per commit", "files"),
+    Figure("peer_freshness_p50", "peer freshness p50: SQLite commit -> Iceberg table", "s"),
+    Figure("peer_freshness_p99", "peer freshness p99: SQLite commit -> Iceberg table", "s"),
+)
 RATIOS: Final = {
     "producer": ("raw_produce",),
     "producer_process": ("raw_produce",),
@@ -87,6 +101,12 @@ RATIOS: Final = {
     "bytes_parquet": ("bytes_protobuf",),
     "consumers_2": ("consumer",),
     "consumers_3": ("consumer",),
+    "peer_table": ("consumer_table",),
+    "peer_table_process": ("consumer_table",),
+    "peer_table_rss": ("consumer_table_run_rss",),
+    "peer_files_per_commit": ("table_files_per_commit",),
+    "peer_freshness_p50": ("table_freshness_p50",),
+    "peer_freshness_p99": ("table_freshness_p99",),
 }
 
 
@@ -104,16 +124,21 @@ class Target:
         return f"{self.op} {self.factor:g}" + (f" x {self.reference}" if self.reference else "")
 
 
-def bench_figures(state_sizes: Sequence[int]) -> tuple[Figure, ...]:
-    """FIGURES, then the state table's upsert cost at each of `state_sizes` customers."""
-    return FIGURES + tuple(
-        Figure(
-            state_upsert.figure_name(changes, customers),
-            state_upsert.figure_label(changes, customers),
-            "s",
+def bench_figures(state_sizes: Sequence[int], peers: bool = False) -> tuple[Figure, ...]:
+    """FIGURES, then the state table's upsert cost at each of `state_sizes` customers, then
+    PEER_FIGURES with `peers`."""
+    return (
+        FIGURES
+        + tuple(
+            Figure(
+                state_upsert.figure_name(changes, customers),
+                state_upsert.figure_label(changes, customers),
+                "s",
+            )
+            for customers in state_sizes
+            for changes in state_upsert.FLUSH_CHANGES
         )
-        for customers in state_sizes
-        for changes in state_upsert.FLUSH_CHANGES
+        + (PEER_FIGURES if peers else ())
     )
 
 
@@ -195,7 +220,7 @@ def _figure(
 ) -> dict[str, Any]:
     ratios = {}
     for reference in RATIOS.get(figure.name, ()):
-        value, limit = medians[figure.name], medians[reference]
+        value, limit = medians[figure.name], medians.get(reference)
         if value is not None and limit:
             ratios[reference] = value / limit
     return {

@@ -10,6 +10,7 @@ and commits. Each figure is measured `--repeat` times; the report gives the medi
 The parts: `stack` (broker, S3, bucket), `figures` (each measurement and how it is timed, with
 `limits`, `probes`, `raw_consumer`, `table`, `parquet`, `table_freshness`, `state_upsert`,
 `capture_tax`), `report` (ratios, targets, the table and the JSON report's shape).
+With `--peers`, the same figures for a peer (`peers`): Kafka Connect with the Apache Iceberg sink.
 A failed step is reported and the bench goes on with the steps that do not depend on it, then
 exits 1.
 """
@@ -74,6 +75,10 @@ class BenchOptions(Settings):
     backlog: int = setting(
         1_000_000, min=1, help="Changes in the backlog the memory figures work through."
     )
+    peers: bool = setting(
+        False,
+        help="Also measure the peer: Kafka Connect with the Apache Iceberg sink (jars from Maven).",
+    )
     bootstrap_servers: str | None = setting(
         None, help="Use this broker instead of starting an embedded Apache Kafka node."
     )
@@ -120,7 +125,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> dict[st
     from chinook_pipeline.bench.stack import open_stack
 
     started = datetime.now(UTC)
-    figures = bench_figures(options.state_size_list)
+    figures = bench_figures(options.state_size_list, options.peers)
     runs: dict[str, list[float]] = {figure.name: [] for figure in figures}
     details: dict[str, Any] = {}
     settings: dict[str, Any] = {

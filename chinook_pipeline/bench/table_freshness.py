@@ -12,14 +12,13 @@ The state table holds a change only when it is its customer's latest in its flus
 delete, so its figures cover the changes that do appear there, all of them.
 """
 
-import sqlite3
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chinook_pipeline.bench.probes import FRESHNESS_CUSTOMERS, last_change
 from chinook_pipeline.bench.report import percentile
+from chinook_pipeline.bench.table import metadata_location, s3_properties
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT
 from shared import names
 from shared.errors import PipelineError
@@ -43,7 +42,7 @@ class TableWatcher:
 
     def __init__(self, catalog_db: Path, name: str, properties: dict[str, str], first: int) -> None:
         self.catalog_db, self.properties, self.first = catalog_db, properties, first
-        self.namespace, _, self.table = name.rpartition(".")
+        self.name = name
         self.location: str | None = None
         self.snapshots: set[int] = set()
         self.files: set[str] = set()
@@ -52,16 +51,11 @@ class TableWatcher:
     def check(self) -> tuple[str, float] | None:
         """The table's new metadata location and when it was seen; None when unchanged."""
         checked_at = time.time()
-        with closing(sqlite3.connect(f"file:{self.catalog_db}?mode=ro", uri=True)) as catalog:
-            row = catalog.execute(
-                "SELECT metadata_location FROM iceberg_tables "
-                "WHERE table_namespace = ? AND table_name = ?",
-                (self.namespace, self.table),
-            ).fetchone()
-        if row is None or row[0] == self.location:
+        location = metadata_location(self.catalog_db, self.name)
+        if location is None or location == self.location:
             return None
-        self.location = row[0]
-        return row[0], checked_at
+        self.location = location
+        return location, checked_at
 
     def read(self, location: str, checked_at: float) -> None:
         """Record the latency of every row the snapshots new in `location` added."""
@@ -93,9 +87,6 @@ class TableWatcher:
 
 def table_freshness(bench: "Bench", repeat: int) -> None:
     """Figures `table_freshness_p50/p99` (change table) and `state_freshness_p50/p99`."""
-    from shared.iceberg.catalog import s3_properties
-    from shared.s3 import S3Settings
-
     stack = bench.stack
     catalog_db = stack.work / f"iceberg-fresh-{repeat}.db"
     uri = f"sqlite:///{catalog_db}"
@@ -106,7 +97,7 @@ def table_freshness(bench: "Bench", repeat: int) -> None:
         _group,
         consumer,
     ):
-        properties = s3_properties(S3Settings(endpoint_url=stack.s3_endpoint_url))
+        properties = s3_properties(stack)
         first = last_change(db) + 1
         watchers = [TableWatcher(catalog_db, name, properties, first) for name in (CHANGES, STATE)]
 

@@ -13,6 +13,7 @@ import pytest
 
 from chinook_pipeline.bench.report import (
     FIGURES,
+    PEER_FIGURES,
     RATIOS,
     bench_figures,
     build_report,
@@ -105,6 +106,19 @@ def test_table_shows_every_figure_missing_ones_and_failures() -> None:
     assert f"{os.cpu_count()} cores" in table
 
 
+def test_peer_figures_only_with_peers_each_beside_ours() -> None:
+    assert bench_figures(STATE_SIZES, peers=True) == bench_figures(STATE_SIZES) + PEER_FIGURES
+    runs = {"consumer_table": [800.0], "peer_table": [400.0], "table_freshness_p99": [2.0]}
+    report = build_report(
+        runs, {}, {}, datetime.now().astimezone(), 1.0, (), bench_figures(STATE_SIZES, True)
+    )
+    assert report["figures"]["peer_table"]["ratios"] == {"consumer_table": 0.5}
+    assert report["figures"]["peer_freshness_p99"]["ratios"] == {}  # not measured
+    assert "peer_table" not in build_report(runs, {}, {}, datetime.now(), 1.0)["figures"]
+
+
+# `--peers` is left out: Kafka Connect's JVM alone took 60-70 s to start and drain 300 changes
+# on the shared 2-core machine, more than this test may add to the suite.
 @pytest.mark.slow
 def test_small_bench_produces_every_figure(tmp_path: Path, cli: Cli) -> None:
     out = tmp_path / "bench.json"

@@ -37,28 +37,30 @@ def cache_dir() -> Path:
     return Path(base) / "chinook-pipeline"
 
 
-def libs_dir() -> Path:
-    return cache_dir() / f"kafka-{kafka_version()}" / "libs"
-
-
 def ensure_jars() -> Path:
     """The folder of Kafka's jars, fetched with Maven first where it is missing."""
-    libs = libs_dir()
+    return fetch_jars(POM, f"kafka-{kafka_version()}", "kafka_2.13-*.jar")
+
+
+def fetch_jars(pom: Path, name: str, expected: str = "*.jar") -> Path:
+    """The runtime jars of `pom`'s dependencies in `<cache>/<name>/libs`, fetched with Maven
+    first where missing; a fetch that yields no file matching `expected` is a failure."""
+    libs = cache_dir() / name / "libs"
     if libs.is_dir():
         return libs
     libs.parent.mkdir(parents=True, exist_ok=True)
     with open(libs.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not libs.is_dir():
-            _fetch(libs)
+            _fetch(pom, name, libs, expected)
     return libs
 
 
-def _fetch(libs: Path) -> None:
+def _fetch(pom: Path, name: str, libs: Path, expected: str) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise PipelineError(
-            "Maven (mvn) is not on PATH: the embedded Kafka broker is fetched with it; "
+            f"Maven (mvn) is not on PATH: {name} is fetched with it; "
             "install Maven and Java 17+ (`make tools` does, on Debian)"
         )
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
@@ -67,17 +69,17 @@ def _fetch(libs: Path) -> None:
         "-q",
         "-B",
         "-f",
-        str(POM),
+        str(pom),
         f"{DEPENDENCY_PLUGIN}:copy-dependencies",
         f"-DoutputDirectory={staging}",
         "-DincludeScope=runtime",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+    if result.returncode != 0 or not any(staging.glob(expected)):
         shutil.rmtree(staging, ignore_errors=True)
         output = (result.stdout + result.stderr).strip().splitlines()
         raise PipelineError(
-            f"fetching Apache Kafka {kafka_version()} with Maven failed "
+            f"fetching {name} with Maven failed "
             f"({output[-1] if output else f'exit {result.returncode}'}): "
             "check that Maven Central is reachable and ~/.m2 is writable"
         )
