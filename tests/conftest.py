@@ -37,7 +37,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.S3S
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kafka.Cluster]:
-    server = kafka.start_cluster(tmp_path_factory.mktemp("kafka"))
+    # The scenarios' consumers ask for a 2 s session (tests/faults/processes.py FAST_GROUP), below
+    # the broker's default floor of 6 s, which refuses them with INVALID_SESSION_TIMEOUT.
+    server = kafka.start_cluster(
+        tmp_path_factory.mktemp("kafka"), properties={"group.min.session.timeout.ms": "1000"}
+    )
     yield server
     server.stop()
 
