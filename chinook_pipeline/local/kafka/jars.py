@@ -43,22 +43,28 @@ def libs_dir() -> Path:
 
 def ensure_jars() -> Path:
     """The folder of Kafka's jars, fetched with Maven first where it is missing."""
-    libs = libs_dir()
+    return ensure_maven_jars(POM, libs_dir(), "kafka_2.13-*.jar", f"Apache Kafka {kafka_version()}")
+
+
+def ensure_maven_jars(pom: Path, libs: Path, expected: str, what: str) -> Path:
+    """The folder `libs` of the runtime dependencies of `pom`, copied there by Maven first where
+    it is missing; a fetch holding no file matching the glob `expected` failed. `what` names the
+    jars in errors."""
     if libs.is_dir():
         return libs
     libs.parent.mkdir(parents=True, exist_ok=True)
     with open(libs.parent / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not libs.is_dir():
-            _fetch(libs)
+            _fetch(pom, libs, expected, what)
     return libs
 
 
-def _fetch(libs: Path) -> None:
+def _fetch(pom: Path, libs: Path, expected: str, what: str) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise PipelineError(
-            "Maven (mvn) is not on PATH: the embedded Kafka broker is fetched with it; "
+            f"Maven (mvn) is not on PATH: {what} is fetched with it; "
             "install Maven and Java 17+ (`make tools` does, on Debian)"
         )
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=libs.parent))
@@ -67,17 +73,17 @@ def _fetch(libs: Path) -> None:
         "-q",
         "-B",
         "-f",
-        str(POM),
+        str(pom),
         f"{DEPENDENCY_PLUGIN}:copy-dependencies",
         f"-DoutputDirectory={staging}",
         "-DincludeScope=runtime",
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or not any(staging.glob("kafka_2.13-*.jar")):
+    if result.returncode != 0 or not any(staging.glob(expected)):
         shutil.rmtree(staging, ignore_errors=True)
         output = (result.stdout + result.stderr).strip().splitlines()
         raise PipelineError(
-            f"fetching Apache Kafka {kafka_version()} with Maven failed "
+            f"fetching {what} with Maven failed "
             f"({output[-1] if output else f'exit {result.returncode}'}): "
             "check that Maven Central is reachable and ~/.m2 is writable"
         )
