@@ -42,7 +42,7 @@ from tests.spark.session import (
 )
 from tests.table_cli import CHANGES, STATE, catalog_uri, table_options, table_pipeline
 
-pytestmark = pytest.mark.slow  # about 1 min alone on 2 cores: a pipeline run and a JVM
+pytestmark = pytest.mark.slow  # two pipeline runs and a Spark JVM: minutes on a busy machine
 
 KINDS = ("sqlite", "postgresql")
 # What `chinook-pipeline query` answers at each moment, in one run: the state table's count of

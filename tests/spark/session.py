@@ -19,14 +19,14 @@ CATALOG: Final = "default"
 
 
 def start_spark(libs: Path, scratch: Path) -> SparkSession:
-    """One driver in this machine's Java on loopback, kept small: 1 GB, one task at a time, no UI.
-    The jars go on the driver's class path (not spark.jars) so that JDBC's DriverManager, which
-    the catalog uses, sees the drivers."""
+    """One driver in this machine's Java on loopback, kept small: 1 GB, one task at a time, no UI,
+    with the jars in `libs` (as `--jars` gives them)."""
+    jars = ",".join(str(jar) for jar in sorted(libs.glob("*.jar")))
     spark = (
         SparkSession.builder.master("local[1]")
         .appName("chinook-pipeline-tests")
         .config("spark.driver.memory", "1g")
-        .config("spark.driver.extraClassPath", f"{libs}/*")
+        .config("spark.jars", jars)
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
