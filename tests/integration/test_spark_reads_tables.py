@@ -42,7 +42,9 @@ from tests.spark.session import (
 )
 from tests.table_cli import CHANGES, STATE, catalog_uri, table_options, table_pipeline
 
-pytestmark = pytest.mark.slow  # two pipeline runs and a Spark JVM: minutes on a busy machine
+# The first test carries the module's set-up, two pipeline runs and a Spark JVM's start: 4 min
+# 20 s of it measured on 2 cores at load average 20, near the suite's 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 KINDS = ("sqlite", "postgresql")
 # What `chinook-pipeline query` answers at each moment, in one run: the state table's count of
