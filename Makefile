@@ -4,15 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: dev test lint schema soak bench install tools java kafka proto docs clean
+.PHONY: dev test lint schema soak bench install tools java kafka spark-jars proto docs clean
 
 dev: $(STAMP) kafka
 	$(BIN)/chinook-pipeline dev
 
 # Two workers, one test file each at a time: most of the suite waits on brokers, group joins and
 # child processes, so two files in parallel halve the wall time on 2 cores. Kafka's jars are
-# fetched once first, so that the two workers never fetch them at the same time.
-test: $(STAMP) tools kafka lint schema
+# fetched once first, so that the two workers never fetch them at the same time; so are Spark's.
+test: $(STAMP) tools kafka spark-jars lint schema
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # ruff (lint and format, configured in pyproject.toml) over the whole tree.
@@ -34,6 +34,12 @@ install: $(STAMP)
 # chinook_pipeline/local/kafka/ into ~/.cache/chinook-pipeline (outside the work tree), once.
 kafka: $(STAMP) java
 	$(BIN)/python -m chinook_pipeline.local.kafka.jars >/dev/null
+
+# The test that reads the tables from Spark: Iceberg's Spark runtime, its AWS bundle and the catalog
+# databases' JDBC drivers, fetched by Maven from the pinned pom tests/spark/pom.xml into the same
+# cache, once (~130 MB).
+spark-jars: $(STAMP) java
+	$(BIN)/python -m tests.spark.jars >/dev/null
 
 # Java 17+ and Maven run the embedded broker; Debian's packages where either is missing.
 java:

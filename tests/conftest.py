@@ -106,12 +106,18 @@ class Cli:
         return embedded.spawn([*CLI, *args], env=self.env, log=log, new_session=False)
 
 
-@pytest.fixture()
-def cli(s3_env: dict[str, str], tmp_path: Path) -> Cli:
+def user_cli(s3_env: dict[str, str], cwd: Path) -> Cli:
+    """A user's `chinook-pipeline` in `cwd`: this environment without CHINOOK_* settings, plus the
+    AWS environment `s3_env`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHINOOK_")}
     env.update(s3_env)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    return Cli(env, tmp_path)
+    return Cli(env, cwd)
+
+
+@pytest.fixture()
+def cli(s3_env: dict[str, str], tmp_path: Path) -> Cli:
+    return user_cli(s3_env, tmp_path)
 
 
 def wait_for(probe: Callable[[], T], what: str, timeout: float = 120.0, interval: float = 0.2) -> T:

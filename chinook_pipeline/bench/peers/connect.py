@@ -10,7 +10,6 @@ table partitioned by day of `captured_at`, as the consumer's change table is. AW
 reach the JVM through the environment (the AWS chain), never through a file.
 """
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +29,8 @@ IDLE_POLL_MS: Final = 100
 
 
 def ensure_jars() -> Path:
-    """Kafka Connect's and the Iceberg sink's jars, fetched with Maven first where missing (a
-    folder per version of the pom, so a changed pin fetches anew)."""
-    pin = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
-    return fetch_jars(POM, f"bench-peers-{pin}", "iceberg-kafka-connect-*.jar")
+    """Kafka Connect's and the Iceberg sink's jars, fetched with Maven first where missing."""
+    return fetch_jars(POM, "bench-peers", "iceberg-kafka-connect-*.jar")
 
 
 @dataclass(frozen=True)

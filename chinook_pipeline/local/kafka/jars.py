@@ -8,6 +8,7 @@ into place whole, so a broken fetch never leaves half a classpath behind.
 """
 
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -43,9 +44,11 @@ def ensure_jars() -> Path:
 
 
 def fetch_jars(pom: Path, name: str, expected: str = "*.jar") -> Path:
-    """The runtime jars of `pom`'s dependencies in `<cache>/<name>/libs`, fetched with Maven
-    first where missing; a fetch that yields no file matching `expected` is a failure."""
-    libs = cache_dir() / name / "libs"
+    """The runtime jars of `pom`'s dependencies in `<cache>/<name>-<pom digest>/libs`, fetched
+    with Maven first where missing (a changed pin fetches anew instead of running stale jars); a
+    fetch that yields no file matching `expected` is a failure."""
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
+    libs = cache_dir() / f"{name}-{digest}" / "libs"
     if libs.is_dir():
         return libs
     libs.parent.mkdir(parents=True, exist_ok=True)

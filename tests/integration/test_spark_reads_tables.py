@@ -1,0 +1,270 @@
+"""Spark reads the Iceberg tables: Iceberg's own Java implementation (the one Spark, Trino and
+Athena go through) with the stock runtime and AWS bundle from Maven Central, S3FileIO on the test
+S3 server, through Iceberg's JDBC catalog over the SQLite catalog and over the PostgreSQL one.
+
+The tables are built once for the module by a real pipeline in two rounds (a snapshot, then
+updates and deletes), each catalog by its own consumer group from the same topic. What Spark reads,
+now and as of the first round's snapshots, must match `chinook-pipeline query` and the database;
+its snapshots and history metadata tables must match what pyiceberg wrote. One driver serves the
+module: each catalog gets a session of its own.
+"""
+
+import dataclasses
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from pyiceberg.table import Table
+from pyspark.errors import AnalysisException
+from pyspark.sql import SparkSession
+
+from chinook_pipeline.local import embedded, kafka
+from shared.changes import FIELD_NAMES
+from shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
+from shared.s3 import S3Settings, make_client
+from tests.conftest import Cli, customer_rows, user_cli
+from tests.integration.test_table_consumer import BATCHES, CUSTOMERS
+from tests.postgres import postgres_server
+from tests.spark.jars import ensure_jars
+from tests.spark.session import (
+    CATALOG,
+    catalog_properties,
+    catalog_session,
+    start_spark,
+    stop_spark,
+)
+from tests.table_cli import CHANGES, STATE, catalog_uri, table_options, table_pipeline
+
+# The first test carries the module's set-up, two pipeline runs and a Spark JVM's start: 4 min
+# 20 s of it measured on 2 cores at load average 20, near the suite's 300 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+KINDS = ("sqlite", "postgresql")
+# What `chinook-pipeline query` answers at each moment, in one run: the state table's count of
+# each country, and the change table's count beside each.
+COUNTRIES = (
+    "SELECT country, count(*) AS n, (SELECT count(*) FROM customer_changes) AS changes "
+    "FROM customers GROUP BY country"
+)
+# The columns of the snapshots and history metadata tables, timestamps in epoch milliseconds.
+SNAPSHOTS = (
+    "unix_millis(committed_at) AS committed_at, snapshot_id, parent_id, operation, manifest_list, "
+    "summary"
+)
+HISTORY = (
+    "unix_millis(made_current_at) AS made_current_at, snapshot_id, parent_id, is_current_ancestor"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Moment:
+    """The tables' current snapshots at one point, and what the database and `chinook-pipeline
+    query` answered then."""
+
+    snapshots: dict[str, int]  # table name -> snapshot id
+    database_countries: dict[str, int]
+    query_countries: dict[str, int]
+    query_changes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Lake:
+    """Both tables in one catalog (pyiceberg's URI of it, their warehouse), at two moments, and
+    the database's Customer rows now."""
+
+    uri: str
+    warehouse: str
+    earlier: Moment
+    now: Moment
+    database: list[tuple[object, ...]]
+
+    def table(self, name: str) -> Table:
+        return load_table(open_catalog(CatalogSettings(uri=self.uri), S3Settings()), name)
+
+    def spark_catalog(self, s3: embedded.S3Server, name: str = CATALOG) -> dict[str, str]:
+        """The Spark properties of a catalog `name` over this one."""
+        region = s3.env["AWS_DEFAULT_REGION"]
+        return catalog_properties(self.uri, self.warehouse, s3.endpoint_url, region, name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reader:
+    """A Spark session whose catalog `default` is the lake's catalog."""
+
+    spark: SparkSession
+    lake: Lake
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        return [row.asDict() for row in self.spark.sql(sql).collect()]
+
+    def countries(self, table: str) -> dict[str, int]:
+        rows = self.rows(f"SELECT country, count(*) AS n FROM {table} GROUP BY country")
+        return {row["country"]: row["n"] for row in rows}
+
+    def count(self, table: str) -> int:
+        return self.rows(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+
+
+def spark_name(table: str) -> str:
+    return f"{CATALOG}.{table}"
+
+
+@pytest.fixture(scope="module")
+def s3_module_env(s3_server: embedded.S3Server) -> Iterator[dict[str, str]]:
+    """The test S3 server's AWS environment in this process for the module: pyiceberg reads with
+    it, and Spark's JVM inherits it (the AWS SDK's default credential chain)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in s3_server.env.items():
+            patch.setenv(key, value)
+        yield s3_server.env
+
+
+@pytest.fixture(scope="module")
+def lakes(
+    s3_module_env: dict[str, str],
+    broker: kafka.Cluster,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Lake]]:
+    directory = tmp_path_factory.mktemp("spark-lake")
+    cli = user_cli(s3_module_env, directory)
+    topic = f"chinook.customers.{uuid.uuid4().hex[:8]}"
+    buckets = {kind: f"test-{uuid.uuid4().hex[:12]}" for kind in KINDS}
+    s3 = make_client(S3Settings())
+    for name in buckets.values():
+        s3.create_bucket(Bucket=name)
+    with postgres_server(directory) as postgres:
+        uris = {"sqlite": catalog_uri(directory), "postgresql": postgres.uri}
+        first = table_pipeline(cli, broker, topic, buckets["sqlite"], directory, CUSTOMERS, BATCHES)
+        second = dataclasses.replace(
+            first,
+            bucket=buckets["postgresql"],
+            group=f"{topic}-postgresql",
+            logs=directory / "logs-postgresql",
+            consumer_options=(*table_options(postgres.uri, buckets["postgresql"]), *BATCHES),
+        )
+        pipelines = {"sqlite": first, "postgresql": second}
+
+        def load() -> dict[str, Moment]:
+            """Publish what the database holds, and both consumers commit it, side by side."""
+            first.produce_all()
+            consumers = [p.start_consumer("--exit-when-idle") for p in pipelines.values()]
+            try:
+                for consumer in consumers:
+                    assert consumer.process.wait(300) == 0, consumer.output()
+            finally:
+                for pipeline in pipelines.values():
+                    pipeline.kill_all()
+            return {kind: moment(cli, first.db, uris[kind]) for kind in KINDS}
+
+        earlier = load()
+        with closing(sqlite3.connect(first.db)) as connection, connection:
+            connection.execute("UPDATE Customer SET Country = 'Norway' WHERE CustomerId % 7 = 0")
+            connection.execute("DELETE FROM Customer WHERE CustomerId % 11 = 0")
+        now = load()
+        database = customer_rows(first.db)
+        yield {
+            kind: Lake(
+                uris[kind], f"s3://{buckets[kind]}/iceberg", earlier[kind], now[kind], database
+            )
+            for kind in KINDS
+        }
+
+
+def moment(cli: Cli, db: Path, uri: str) -> Moment:
+    catalog = open_catalog(CatalogSettings(uri=uri), S3Settings())
+    snapshots = {}
+    for name in (CHANGES, STATE):
+        current = load_table(catalog, name).current_snapshot()
+        assert current is not None, name
+        snapshots[name] = current.snapshot_id
+    with closing(sqlite3.connect(db)) as connection:
+        countries = dict(connection.execute("SELECT Country, count(*) FROM Customer GROUP BY 1"))
+    tables = ("--table", CHANGES, "--state-table", STATE, "--catalog-uri", uri)
+    result = cli.run("query", *tables, "--output", "json", COUNTRIES)
+    by_country = [json.loads(line) for line in result.stdout.splitlines()]
+    return Moment(
+        snapshots,
+        countries,
+        {row["country"]: row["n"] for row in by_country},
+        by_country[0]["changes"],
+    )
+
+
+@pytest.fixture(scope="module")
+def spark(
+    s3_module_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SparkSession]:
+    session = start_spark(ensure_jars(), tmp_path_factory.mktemp("spark"))
+    yield session
+    stop_spark(session)
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def reader(
+    request: pytest.FixtureRequest,
+    spark: SparkSession,
+    lakes: dict[str, Lake],
+    s3_server: embedded.S3Server,
+) -> Reader:
+    lake = lakes[request.param]
+    return Reader(catalog_session(spark, lake.spark_catalog(s3_server)), lake)
+
+
+def test_spark_reads_both_tables_as_query_and_the_database_do(reader: Reader) -> None:
+    now = reader.lake.now
+    assert reader.count(spark_name(STATE)) == len(reader.lake.database)
+    assert reader.countries(spark_name(STATE)) == now.query_countries == now.database_countries
+    assert reader.count(spark_name(CHANGES)) == now.query_changes
+    columns = ", ".join(FIELD_NAMES)
+    rows = reader.spark.sql(f"SELECT {columns} FROM {spark_name(STATE)} ORDER BY 1").collect()
+    assert [tuple(row) for row in rows] == reader.lake.database
+
+
+def test_spark_travels_to_an_earlier_snapshot(reader: Reader) -> None:
+    earlier, now = reader.lake.earlier, reader.lake.now
+    assert earlier.database_countries != now.database_countries  # the rounds differ
+    state = f"{spark_name(STATE)} VERSION AS OF {earlier.snapshots[STATE]}"
+    assert reader.countries(state) == earlier.query_countries == earlier.database_countries
+    changes = f"{spark_name(CHANGES)} VERSION AS OF {earlier.snapshots[CHANGES]}"
+    assert reader.count(changes) == earlier.query_changes < now.query_changes
+
+
+@pytest.mark.parametrize("name", [CHANGES, STATE])
+def test_spark_sees_the_snapshots_and_history_pyiceberg_wrote(reader: Reader, name: str) -> None:
+    table = reader.lake.table(name)
+    snapshots = reader.rows(f"SELECT {SNAPSHOTS} FROM {spark_name(name)}.snapshots")
+    written = millis(table.inspect.snapshots(), "committed_at")
+    for row in written:
+        row["summary"] = dict(row["summary"] or [])
+    key = itemgetter("committed_at", "snapshot_id")
+    assert sorted(snapshots, key=key) == sorted(written, key=key)
+    history = reader.rows(f"SELECT {HISTORY} FROM {spark_name(name)}.history")
+    assert history == millis(table.inspect.history(), "made_current_at")
+    ids = [row["snapshot_id"] for row in history]
+    assert reader.lake.earlier.snapshots[name] in ids
+    assert ids[-1] == reader.lake.now.snapshots[name]
+
+
+def millis(rows: pa.Table, column: str) -> list[dict[str, Any]]:
+    """`rows` as dicts, the timestamp `column` in milliseconds since the epoch, as Spark's
+    unix_millis gives it."""
+    index = rows.schema.get_field_index(column)
+    return rows.set_column(index, column, rows[column].cast(pa.int64())).to_pylist()
+
+
+def test_a_spark_catalog_named_otherwise_sees_no_table(
+    reader: Reader, spark: SparkSession, s3_server: embedded.S3Server
+) -> None:
+    """Iceberg's JDBC catalog keys its rows by its own name: the Spark catalog must be named as
+    pyiceberg's (`default`, or the consumer's --catalog-name), not as one likes."""
+    session = catalog_session(spark, reader.lake.spark_catalog(s3_server, "lake"))
+    assert session.sql("SHOW NAMESPACES IN lake").collect() == []
+    with pytest.raises(AnalysisException, match="TABLE_OR_VIEW_NOT_FOUND"):
+        session.table(f"lake.{STATE}")
