@@ -33,9 +33,8 @@ deadline. An incomplete REBUILDING batch is never flushed: the next owner rebuil
 Guarantees:
 - A batch's end offset is committed only after `landed`, which the service calls only when the
   batch's objects are in S3 and its dead letters acknowledged; batches go out in offset order.
-- Memory: at most two batches, the one on its way and the one filling, each cut exactly at the
-  flush limits (`consumer.intake`; a REBUILDING batch is the journal's): with a batch on its way,
-  a record that does not fit is refused, and fetched again once that batch is durable.
+- Memory: at most two batches, the one on its way and the one filling, each within the flush
+  limits (`consumer.intake`; a rebuilt one is the journal's): a record with no room is refetched.
 - A permanent fault (access denied, a missing bucket) that outlasts the retry policy's window
   raises PipelineError from `failed`: the service exits with nothing more committed.
 """
@@ -50,7 +49,7 @@ from confluent_kafka import OFFSET_BEGINNING, Message
 
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.dead_letters import DeadLetter
-from consumer.intake import Parsed, joins, parse, store
+from consumer.intake import offer
 from consumer.journal import Intent, Resume, resume_point
 from shared.retry import Failures, RetryPolicy
 
@@ -216,9 +215,9 @@ class Partition:
         assert self._forced_end is not None
         if offset >= self._forced_end:  # a gap in the offsets: the batch is complete without it
             effects = self._end_rebuild()
-            self._take(message, offset, now, parse(message))
+            self._take(message, offset, now)
             return effects
-        self._take(message, offset, now, parse(message))
+        self._take(message, offset, now)
         return self._end_rebuild() if offset + 1 >= self._forced_end else NOTHING
 
     def end_of_partition(self) -> None:
@@ -379,20 +378,22 @@ class Partition:
 
     def _fill(self, message: Message, offset: int, now: float) -> Effects | None:
         """A record that does not fit cuts the buffer as a batch and starts the next one; with a
-        batch already on its way, it completes the buffer and is refused (None)."""
-        record, effects = parse(message), NOTHING
-        if not joins(self._buffer, self._dead_letters, record, self._limits):
-            if self.state is not State.FILLING:
-                self._buffer.complete = self._missed = True  # fetched again after the batch
-                return None
-            effects = self._send()
-        self._take(message, offset, now, record)
+        batch on its way, it completes the buffer and, like every later one, is refused (None)."""
+        buffer = self._buffer
+        if not buffer.complete and offer(buffer, self._dead_letters, message, now, self._limits):
+            self.next_offset, self.eof = offset + 1, False
+            return NOTHING
+        if self._state is State.FLUSHING:  # fetched again once the batch on its way is durable
+            buffer.complete = self._missed = True
+            return None
+        effects = self._send()
+        self._take(message, offset, now)  # an empty batch takes any record
         return effects
 
-    def _take(self, message: Message, offset: int, now: float, record: Parsed) -> None:
+    def _take(self, message: Message, offset: int, now: float) -> None:
         self.next_offset = offset + 1
         self.eof = False
-        store(self._buffer, self._dead_letters, message, record, now)
+        offer(self._buffer, self._dead_letters, message, now, None)  # an empty or rebuilt batch
 
 
 def _offset(offset: int | None) -> str:
