@@ -1,7 +1,8 @@
 """`--flush-records` and `--flush-bytes` are exact limits, on real parts (Kafka, moto S3, a SQLite
-Iceberg catalog): with small limits, every object, Parquet file and table commit holds at most
-`--flush-records` records and at most `--flush-bytes` value bytes (a larger record alone), while
-every record still lands exactly once and the committed offsets reach the end of the log."""
+Iceberg catalog): with small limits, every object (Protobuf or Parquet) holds at most
+`--flush-records` records and at most `--flush-bytes` value bytes (a larger record alone), every
+table commit (its snapshot's `added-records`) and data file at most `--flush-records` records,
+while every record still lands exactly once and the committed offsets reach the end of the log."""
 
 import io
 import threading
