@@ -18,13 +18,13 @@ def offer(
     buffer: PartitionBuffer,
     dead_letters: list[DeadLetter],
     message: Message,
+    offset: int,
     now: float,
     limits: FlushLimits | None,
 ) -> bool:
-    """Add the record to the batch (`buffer` and `dead_letters`) unless it would pass `limits`
-    (None: whatever they are, for a rebuilt batch); whether it was added. A change goes to
-    `buffer`, a poison record to `dead_letters` (its offset covered), a tombstone is covered."""
-    offset: int = message.offset()
+    """Add the record at `offset` to the batch (`buffer` and `dead_letters`) unless it would pass
+    `limits` (None: whatever they are, for a rebuilt batch); whether it was added. A change goes
+    to `buffer`, a poison record to `dead_letters` (its offset covered), a tombstone is covered."""
     value = message.value()
     if value is None:
         buffer.cover(offset, now)  # a tombstone carries no change

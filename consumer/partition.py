@@ -379,8 +379,8 @@ class Partition:
     def _fill(self, message: Message, offset: int, now: float) -> Effects | None:
         """A record that does not fit cuts the buffer as a batch and starts the next one; with a
         batch on its way, it completes the buffer and, like every later one, is refused (None)."""
-        buffer = self._buffer
-        if not buffer.complete and offer(buffer, self._dead_letters, message, now, self._limits):
+        buffer, limits = self._buffer, self._limits
+        if not buffer.complete and offer(buffer, self._dead_letters, message, offset, now, limits):
             self.next_offset, self.eof = offset + 1, False
             return NOTHING
         if self._state is State.FLUSHING:  # fetched again once the batch on its way is durable
@@ -393,7 +393,7 @@ class Partition:
     def _take(self, message: Message, offset: int, now: float) -> None:
         self.next_offset = offset + 1
         self.eof = False
-        offer(self._buffer, self._dead_letters, message, now, None)  # an empty or rebuilt batch
+        offer(self._buffer, self._dead_letters, message, offset, now, None)  # any record fits
 
 
 def _offset(offset: int | None) -> str:
