@@ -203,7 +203,7 @@ class Partition:
 
     def add(self, message: Message, now: float) -> Effects | None:
         """A record fetched for this partition (offsets increase, except after a seek); None when
-        it is not taken: below the start, or received while paused (fetched again later)."""
+        it is not taken: below the start, or paused or refused (fetched again later)."""
         offset: int = message.offset()
         if not self._taking:
             self._missed = self._state is not State.CLOSED
