@@ -1,4 +1,8 @@
-"""Per-partition buffering and the one flush rule (records, bytes or age, whichever comes first).
+"""Per-partition buffering and the flush rule (records, bytes or age, whichever comes first).
+
+The record and byte limits are exact: a record joins a batch only if the batch stays within both
+(`fits`), so no batch holds more than `--flush-records` records or, unless it is a single larger
+record, more than `--flush-bytes` value bytes.
 
 Records are framed (shared.framing) into their time bucket's body as they arrive: a batch holds
 one growing bytes buffer per object-to-be instead of a Python object per record, which keeps both
@@ -18,6 +22,13 @@ class FlushLimits:
     records: int
     bytes: int
     age: float
+
+
+def fits(count: int, size: int, value_size: int, limits: FlushLimits) -> bool:
+    """Whether a batch of `count` records and `size` value bytes takes one more record of
+    `value_size` bytes within the limits. An empty batch takes any record: one larger than
+    `limits.bytes` forms a batch of its own."""
+    return not count or (count < limits.records and size + value_size <= limits.bytes)
 
 
 def should_flush(count: int, size: int, age: float, limits: FlushLimits) -> bool:
@@ -62,6 +73,7 @@ class PartitionBuffer:
     grouped by the `layout`'s time bucket (hour or day of the record timestamp).
 
     A rejected record is covered (its offset moves `end`, so the commit passes it) but not stored.
+    `complete`: a record did not fit, so nothing more joins it and it is due at once.
     """
 
     layout: str
@@ -70,6 +82,7 @@ class PartitionBuffer:
     count: int = 0
     size: int = 0
     opened_at: float | None = None
+    complete: bool = False
     groups: dict[int, TimeGroup] = field(default_factory=dict)  # time bucket -> its records
 
     def __post_init__(self) -> None:
@@ -110,4 +123,6 @@ class PartitionBuffer:
         return 0.0 if self.opened_at is None else now - self.opened_at
 
     def due(self, now: float, limits: FlushLimits) -> bool:
-        return not self.empty and should_flush(self.count, self.size, self.age(now), limits)
+        return not self.empty and (
+            self.complete or should_flush(self.count, self.size, self.age(now), limits)
+        )

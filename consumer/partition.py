@@ -18,10 +18,10 @@ States (at most one job per partition runs at any time: in the states marked *):
 
 Transitions (`tick` is the one switch for the clock-driven ones):
   RECOVERING  -- start found -->  FILLING or REBUILDING                   (resume; tables: seek)
-  FILLING     -- records, bytes or age reached; end of partition with exit_when_idle --> FLUSHING
+  FILLING     -- a limit reached or a record past one; end of partition, exit_when_idle --> FLUSHING
   REBUILDING  -- the batch's last offset, a record past it, or the end of the partition --> FLUSHING
-  FLUSHING    -- the next buffer reaches a limit -->  FULL                         (pause)
-  FLUSHING, FULL, RETRYING -- batch durable -->  FILLING                  (FULL, RETRYING: resume)
+  FLUSHING    -- the next buffer reaches a limit, or refuses a record -->  FULL       (pause)
+  FLUSHING, FULL, RETRYING -- batch durable -->  FILLING       (FULL, RETRYING, refused: resume)
   FLUSHING, FULL, RETRYING, RECOVERING -- failed -->  BACKING_OFF         (FLUSHING: pause)
   BACKING_OFF -- retry time -->  RETRYING (the batch) or RECOVERING (the journal read)
   any         -- lost, or abandoned at the shutdown deadline -->  CLOSED (nothing committed)
@@ -33,8 +33,8 @@ deadline. An incomplete REBUILDING batch is never flushed: the next owner rebuil
 Guarantees:
 - A batch's end offset is committed only after `landed`, which the service calls only when the
   batch's objects are in S3 and its dead letters acknowledged; batches go out in offset order.
-- Memory: at most two batches, the one on its way and the one filling, which stops growing at
-  the flush limits (plus the records of one poll) because fetching is paused.
+- Memory: at most two batches, the one on its way and the one filling, each within the flush
+  limits (`consumer.intake`; a rebuilt one is the journal's): a record with no room is refetched.
 - A permanent fault (access denied, a missing bucket) that outlasts the retry policy's window
   raises PipelineError from `failed`: the service exits with nothing more committed.
 """
@@ -45,12 +45,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-from confluent_kafka import OFFSET_BEGINNING, TIMESTAMP_NOT_AVAILABLE, Message
+from confluent_kafka import OFFSET_BEGINNING, Message
 
 from consumer.batcher import FlushLimits, PartitionBuffer
 from consumer.dead_letters import DeadLetter
+from consumer.intake import offer
 from consumer.journal import Intent, Resume, resume_point
-from consumer.poison import parse_change, reject
 from shared.retry import Failures, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Partition:
         self._forced_end: int | None = None
         self._batch: Batch | None = None  # on its way, or failed and waiting for its retry
         self._retry: Job | None = None  # what BACKING_OFF starts again
-        self._missed = False  # records received while paused: fetched again after the resume
+        self._missed = False  # records refused or received while paused: fetched again
 
     def __repr__(self) -> str:
         return f"{self.topic}[{self.number}]"
@@ -203,7 +203,7 @@ class Partition:
 
     def add(self, message: Message, now: float) -> Effects | None:
         """A record fetched for this partition (offsets increase, except after a seek); None when
-        it is not taken: below the start, or received while paused (fetched again later)."""
+        it is not taken: below the start, or paused or refused (fetched again later)."""
         offset: int = message.offset()
         if not self._taking:
             self._missed = self._state is not State.CLOSED
@@ -211,8 +211,7 @@ class Partition:
         if self.next_offset is not None and offset < self.next_offset:
             return None  # below the start, or already buffered before a seek
         if not self._rebuilding:
-            self._take(message, offset, now)
-            return NOTHING
+            return self._fill(message, offset, now)
         assert self._forced_end is not None
         if offset >= self._forced_end:  # a gap in the offsets: the batch is complete without it
             effects = self._end_rebuild()
@@ -273,7 +272,7 @@ class Partition:
         was, self._batch, self.retry_at = self.state, None, None
         self.failures.succeeded()
         self.state = State.FILLING
-        if was is State.FLUSHING or self.leaving is not None:
+        if self.leaving is not None or (was is State.FLUSHING and not self._buffer.complete):
             return NOTHING
         return self._resume()
 
@@ -346,7 +345,8 @@ class Partition:
     def _full(self) -> bool:
         limits = self._limits
         return (
-            self._buffer.count >= limits.records
+            self._buffer.complete
+            or self._buffer.count >= limits.records
             or self._buffer.size >= limits.bytes
             or len(self._dead_letters) >= limits.records
         )
@@ -376,22 +376,24 @@ class Partition:
         start = self.next_offset if self.next_offset is not None else OFFSET_BEGINNING
         return Effects(resume=True, seek=start)
 
+    def _fill(self, message: Message, offset: int, now: float) -> Effects | None:
+        """A record that does not fit cuts the buffer as a batch and starts the next one; with a
+        batch on its way, it completes the buffer and, like every later one, is refused (None)."""
+        buffer, limits = self._buffer, self._limits
+        if not buffer.complete and offer(buffer, self._dead_letters, message, offset, now, limits):
+            self.next_offset, self.eof = offset + 1, False
+            return NOTHING
+        if self._state is State.FLUSHING:  # fetched again once the batch on its way is durable
+            buffer.complete = self._missed = True
+            return None
+        effects = self._send()
+        self._take(message, offset, now)  # an empty batch takes any record
+        return effects
+
     def _take(self, message: Message, offset: int, now: float) -> None:
         self.next_offset = offset + 1
         self.eof = False
-        value = message.value()
-        if value is None:
-            self._buffer.cover(offset, now)  # a tombstone carries no change
-            return
-        change, problem = parse_change(value)
-        if change is None:
-            self._dead_letters.append(reject(message, problem or "unusable record"))
-            self._buffer.cover(offset, now)
-            return
-        kind, timestamp = message.timestamp()
-        if kind == TIMESTAMP_NOT_AVAILABLE:
-            timestamp = change.captured_at.ToMilliseconds()
-        self._buffer.add(offset, timestamp, value, now)
+        offer(self._buffer, self._dead_letters, message, offset, now, None)  # any record fits
 
 
 def _offset(offset: int | None) -> str:

@@ -62,7 +62,7 @@ from shared.metrics import Health
 
 log = logging.getLogger(__name__)
 
-POLL_MESSAGES: Final = 5000
+POLL_MESSAGES: Final = 5000  # or --flush-records if fewer: what passes a batch is fetched again
 POLL_TIMEOUT: Final = 0.2
 POLL_TIMEOUT_BUSY: Final = 0.005  # a finished job is settled without waiting for records
 GAUGE_INTERVAL: Final = 1.0
@@ -109,6 +109,7 @@ class _Service:
             config.exit_when_idle,
         )
         self._new_partition = partition_factory(config, clock)
+        self._poll_messages = min(POLL_MESSAGES, config.flush_records)
         self._gauges_at = 0.0
         self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
         self._fetching = Fetching(self._consumer, self._topic)
@@ -133,7 +134,7 @@ class _Service:
             while not self._stop.is_set():
                 self._health.beat()
                 timeout = POLL_TIMEOUT_BUSY if self._jobs.busy else POLL_TIMEOUT
-                self._receive(self._consumer.consume(POLL_MESSAGES, timeout))
+                self._receive(self._consumer.consume(self._poll_messages, timeout))
                 self._fetching.retry()
                 self._settle()
                 self._tick(self._partitions.values())
