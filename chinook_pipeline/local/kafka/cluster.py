@@ -38,6 +38,12 @@ class Node:
     directory: Path
     properties: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    paused: bool = False  # SIGSTOPped: running, but answering nothing
+
+    @property
+    def data_dir(self) -> Path:
+        """`log.dirs`: the partitions' logs and the KRaft metadata log."""
+        return self.directory / "data"
 
     @property
     def config_file(self) -> Path:
@@ -66,6 +72,7 @@ class Node:
             str(self.config_file),
         ]
         self.process = spawn(argv, log=self.log)
+        self.paused = False
 
     @property
     def running(self) -> bool:
@@ -86,10 +93,17 @@ class Node:
     def pause(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
 
     def resume(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    @property
+    def answering(self) -> bool:
+        """Running and not paused: a client may be sent to it."""
+        return self.running and not self.paused
 
 
 @dataclass
@@ -214,7 +228,7 @@ def _node_properties(node: Node, voters: str) -> dict[str, str]:
         ),
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
-        "log.dirs": str(node.directory / "data"),
+        "log.dirs": str(node.data_dir),
     }
 
 
@@ -231,6 +245,9 @@ def _cluster_properties(nodes: int) -> dict[str, str]:
         "share.coordinator.state.topic.replication.factor": replicas,
         "share.coordinator.state.topic.min.isr": in_sync,
         "group.initial.rebalance.delay.ms": "0",
+        # Classic groups: the fault tests' members notice a killed one within 2 s (Kafka's
+        # floor is 6 s, and a JoinGroup under it fails with "Invalid session timeout").
+        "group.min.session.timeout.ms": "1000",
         # KIP-848 groups: the session is the broker's to set (45 s by default).
         "group.consumer.min.session.timeout.ms": "6000",
         "group.consumer.session.timeout.ms": "10000",
