@@ -13,7 +13,7 @@ from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service
 from tests.faults.test_faults import arrives
 from tests.faults.test_table_faults import tables_arrive
-from tests.table_cli import catalog_uri, table_options, verify_tables_ok
+from tests.table_cli import catalog_uri, table_options, verify_tables
 
 OBJECT_BATCHES = ("--flush-records", "200", "--flush-age", "0.3")
 TABLE_BATCHES = ("--flush-records", "100", "--flush-age", "0.5")
@@ -42,12 +42,15 @@ class Sinks:
         assert " 0 duplicate events" in tables, tables
         return took
 
-    def verify_ok(self) -> None:
-        """Both destinations exact, no change twice."""
-        summary = self.objects.verify_ok()
-        assert " 0 duplicate events" in summary, summary
-        tables = verify_tables_ok(self.objects.cli, self.objects.db, self.catalog)
-        assert " 0 duplicate events" in tables, tables
+    def verify_ok(self, context: str = "") -> None:
+        """Both destinations exact, no change twice; `context` (the run's figures) joins any
+        failure's message."""
+        objects = self.objects.verify()
+        assert objects.returncode == 0, f"{objects.stdout}{objects.stderr}\n{context}"
+        assert " 0 duplicate events" in objects.stdout, f"{objects.stdout}\n{context}"
+        tables = verify_tables(self.objects.cli, self.objects.db, self.catalog)
+        assert tables.returncode == 0, f"{tables.stdout}{tables.stderr}\n{context}"
+        assert " 0 duplicate events" in tables.stdout, f"{tables.stdout}\n{context}"
 
     def kill_all(self) -> None:
         self.objects.kill_all()

@@ -185,6 +185,6 @@ def test_a_broker_fault_mid_run_ends_exact(
             + " after the last write"
         )
         print(figures)
-        sinks.verify_ok()
+        sinks.verify_ok(figures)
     finally:
         sinks.kill_all()

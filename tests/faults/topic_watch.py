@@ -3,8 +3,9 @@ partition that notes, for each record, how long after its capture in SQLite (the
 timestamp) it became readable, and per partition the longest gap between records.
 
 With the database changing at a steady rate, both figures are small in normal running; the
-longest delay is the longest any change waited to be acknowledged by `acks=all`. The reader
-refreshes its metadata every second, so its own failover is not what it measures.
+longest delay is the longest any change waited to be acknowledged by `acks=all` (the producer
+looks for changes every 50 ms). The reader refreshes its metadata every second and
+gives up on a hung broker after 5 s, so its own failover adds little to what it measures.
 """
 
 import threading
@@ -52,9 +53,8 @@ class Stall:
 
 
 class TopicWatch:
-    """Reads `topic` on a thread until `stop()`; `stall` fills in as it goes, from the changes
-    captured after `start()`. (It reads from the beginning: a start at the end would wait on the
-    end offsets, which a reader may be slow to get while the consumer groups are rebalancing.)"""
+    """Reads `topic` from its beginning on a thread until `stop()`; `stall` fills in as it goes,
+    from the changes captured after `start()` only."""
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self.stall = Stall()

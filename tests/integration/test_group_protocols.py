@@ -73,12 +73,13 @@ def test_a_member_joins_then_dies_and_the_other_takes_its_partitions(
         caught_up = sinks.arrive(producer, *firsts)
         all_alive(producer, *firsts)
         stop_ok(producer, *firsts)
-        print(
+        figures = (
             f"{protocol}: split {rebalanced:.1f}s after the second members started, partitions "
             f"back {took_over:.1f}s after their kill -9; exact "
             + ", ".join(f"{k} {v:.1f}s" for k, v in caught_up.items())
             + " after the last write"
         )
-        sinks.verify_ok()
+        print(figures)
+        sinks.verify_ok(figures)
     finally:
         sinks.kill_all()
