@@ -17,6 +17,16 @@ from shared.settings import Settings, non_empty, setting
 MiB = 1024 * 1024
 FLUSH_AGE_OBJECTS: Final = 10.0
 FLUSH_AGE_TABLES: Final = 30.0  # each flush is a commit per table: see README "Iceberg tables"
+GROUP_PROTOCOLS: Final = ("classic", "consumer")
+# librdkafka refuses these with group.protocol=consumer: under KIP-848 the broker sets them.
+CLASSIC_ONLY: Final = frozenset(
+    {
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "partition.assignment.strategy",
+        "group.protocol.type",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,12 @@ class ConsumerConfig(Settings):
     prefix: str = setting("", help="Key prefix inside the bucket.")
     topic: str = TOPIC.field()
     group_id: str = setting("chinook-s3-sink", help="Consumer group.", rule=non_empty)
+    group_protocol: str = setting(
+        "classic",
+        choices=GROUP_PROTOCOLS,
+        help="Group protocol: classic (cooperative-sticky, the session set here) or consumer "
+        "(KIP-848: the broker assigns and sets the session; Kafka 4.0+).",
+    )
     layout: str = setting(
         "hive-hourly",
         choices=("hive-hourly", "year-month-day-hour", "entity-date"),
@@ -136,6 +152,26 @@ class ConsumerConfig(Settings):
             )
         # raises on a compression the format does not offer (zstd is for Parquet only)
         object_format(self.format, self.compression, self.gzip_level)
+        self._check_group_properties()
+
+    def _check_group_properties(self) -> None:
+        """The group protocol has one setting, and KIP-848 takes no client-side session."""
+        extra = self.kafka.extra
+        if "group.protocol" in extra:
+            raise PipelineError(
+                "--kafka-property group.protocol: choose the protocol with --group-protocol "
+                f"({' or '.join(GROUP_PROTOCOLS)}) instead"
+            )
+        if self.group_protocol == "consumer":
+            refused = sorted(CLASSIC_ONLY & extra.keys())
+            if refused:
+                raise PipelineError(
+                    f"--kafka-property {', '.join(refused)}: not allowed with --group-protocol "
+                    "consumer, where the broker sets the session and heartbeat "
+                    "(group.consumer.session.timeout.ms, group.consumer.heartbeat.interval.ms) "
+                    "and assigns the partitions (group.remote.assignor picks how): remove it or use "
+                    "--group-protocol classic"
+                )
 
     @property
     def dead_letter_topic(self) -> str:

@@ -41,6 +41,13 @@ DEFAULTS: Final[dict[str, Any]] = {
     "linger.ms": 20,
     "compression.type": "lz4",
     "message.timeout.ms": 0,
+    # How long a request may go unanswered before librdkafka gives up on the connection. A
+    # leader that hangs without closing it (SIGSTOP, a stalled VM) holds its partitions' pending
+    # requests, and an idempotent producer sends nothing to the new leader until they are over:
+    # librdkafka's 60 s default stalled those partitions for 61 s on a three-node cluster, 15 s
+    # for 17.7 s (tests/faults/test_kafka_failover.py). Still above a broker's session (9 s),
+    # after which a dead follower leaves the in-sync replicas and `acks=all` is answered.
+    "socket.timeout.ms": 15_000,
     # Each queued change holds ~0.9 KB (librdkafka's copy and its Python delivery callback); once
     # connected ~7k are in flight at full speed, so 20k bounds memory without slowing publishing.
     "queue.buffering.max.messages": 20_000,

@@ -3,14 +3,16 @@
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka import Consumer
 
 from consumer.batcher import FlushLimits, PartitionBuffer, should_flush
-from consumer.config import ConsumerConfig
+from consumer.config import CLASSIC_ONLY, ConsumerConfig
 from consumer.formats import metadata, object_format
 from consumer.formats.protobuf import ProtobufFormat
 from consumer.journal import Intent, Resume, journal_key, resume_point
 from consumer.partitioner import object_key
 from consumer.poison import parse_change
+from consumer.startup import consumer_settings
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -162,6 +164,46 @@ def test_config_rejects_unusable_values() -> None:
         ConsumerConfig(**base, format="avro")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="flush-records"):
         ConsumerConfig(**base, flush_records=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) -> None:
+    """KIP-848 leaves the session, heartbeat and assignment to the broker: librdkafka refuses a
+    consumer that sets them, so they are left out; the classic protocol keeps its own."""
+    config = ConsumerConfig(
+        kafka=KafkaSettings("127.0.0.1:1"),
+        s3=S3Settings(),
+        bucket="chinook-data",
+        group_protocol=protocol,
+    )
+    settings = consumer_settings(config)
+    if protocol == "classic":
+        assert settings["partition.assignment.strategy"] == "cooperative-sticky"
+        assert settings["session.timeout.ms"] == 10_000
+        assert "group.protocol" not in settings
+    else:
+        assert settings["group.protocol"] == "consumer"
+        assert not CLASSIC_ONLY & settings.keys()
+    Consumer(consumer_settings(config)).close()  # librdkafka accepts them
+
+
+def test_group_settings_that_do_not_apply_are_one_clear_error() -> None:
+    base = {"s3": S3Settings(), "bucket": "chinook-data"}
+    with pytest.raises(PipelineError, match=r"session.timeout.ms: not allowed .*--group-protocol"):
+        ConsumerConfig(
+            kafka=KafkaSettings("localhost:1", extra={"session.timeout.ms": "6000"}),
+            group_protocol="consumer",
+            **base,  # type: ignore[arg-type]
+        )
+    with pytest.raises(PipelineError, match="choose the protocol with --group-protocol"):
+        ConsumerConfig(
+            kafka=KafkaSettings("localhost:1", extra={"group.protocol": "consumer"}),
+            **base,  # type: ignore[arg-type]
+        )
+    with pytest.raises(PipelineError, match=r"--group-protocol .*must be one of classic, consumer"):
+        ConsumerConfig(kafka=KafkaSettings("localhost:1"), group_protocol="kip848", **base)  # type: ignore[arg-type]
+    classic = KafkaSettings("localhost:1", extra={"session.timeout.ms": "6000"})
+    assert ConsumerConfig(kafka=classic, **base).group_protocol == "classic"  # type: ignore[arg-type]
 
 
 def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:

@@ -39,6 +39,12 @@ class Node:
     directory: Path
     properties: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    paused: bool = False  # SIGSTOPped: running, but answering nothing
+
+    @property
+    def data_dir(self) -> Path:
+        """`log.dirs`: the partitions' logs and the KRaft metadata log."""
+        return self.directory / "data"
 
     @property
     def config_file(self) -> Path:
@@ -67,6 +73,7 @@ class Node:
             str(self.config_file),
         ]
         self.process = spawn(argv, log=self.log)
+        self.paused = False
 
     @property
     def running(self) -> bool:
@@ -87,10 +94,17 @@ class Node:
     def pause(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
 
     def resume(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    @property
+    def answering(self) -> bool:
+        """Running and not paused: a client may be sent to it."""
+        return self.running and not self.paused
 
 
 @dataclass
@@ -216,7 +230,7 @@ def _node_properties(node: Node, voters: str) -> dict[str, str]:
         ),
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
-        "log.dirs": str(node.directory / "data"),
+        "log.dirs": str(node.data_dir),
     }
 
 
