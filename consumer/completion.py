@@ -100,7 +100,7 @@ class Completion:
             return True
         if behind != self._behind:
             if self._behind is None or behind.keys() != self._behind.keys():
-                log.info("waiting for %s", self._describe(behind))
+                log.info("waiting: %s", self._describe(behind))
             self._behind, self._since = behind, now
         assert self._since is not None
         still = now - self._since
