@@ -99,3 +99,18 @@ def test_positions_that_cannot_be_read_count_as_not_reached() -> None:
 
     done = Completion(ENDS, broken, 60.0, clock, Health(), "t", "g")
     assert not done.done({0})
+
+
+def test_the_bound_defaults_to_six_session_timeouts() -> None:
+    from consumer.config import ConsumerConfig
+    from consumer.startup import held_timeout
+    from shared.kafka import KafkaSettings
+    from shared.s3 import S3Settings
+
+    def config(extra: dict[str, str], bound: float | None = None) -> ConsumerConfig:
+        kafka = KafkaSettings("localhost:1", extra=extra)
+        return ConsumerConfig(kafka=kafka, s3=S3Settings(), bucket="chinook", held_timeout=bound)
+
+    assert held_timeout(config({})) == 60.0
+    assert held_timeout(config({"session.timeout.ms": "45000"})) == 270.0
+    assert held_timeout(config({}, 5.0)) == 5.0
