@@ -125,28 +125,27 @@ class _Service:
             clock,
             destination.component,
         )
-        self._completion = (
-            Completion(
-                topic_ends(self._consumer, self._topic, KAFKA_TIMEOUT),
-                destination.positions or self._committed,
-                held_timeout(config),
-                clock,
-                health,
-                self._topic,
-                config.group_id,
-            )
-            if config.exit_when_idle
-            else None
-        )
+        self._positions = destination.positions or self._committed
+        self._completion: Completion | None = None
 
     def run(self) -> None:
-        self._consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
         try:
+            if self._config.exit_when_idle:  # the topic's ends before anything is consumed
+                self._completion = Completion(
+                    topic_ends(self._consumer, self._topic, KAFKA_TIMEOUT),
+                    self._positions,
+                    held_timeout(self._config),
+                    self._clock,
+                    self._health,
+                    self._topic,
+                    self._config.group_id,
+                )
+            self._consumer.subscribe(
+                [self._topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
             while not self._stop.is_set():
                 self._health.beat()
                 timeout = POLL_TIMEOUT_BUSY if self._jobs.busy else POLL_TIMEOUT
