@@ -10,7 +10,8 @@ owns counts once it is drained (at its end, with everything durable).
 While others hold partitions short of their end, the member keeps running (a killed member's
 partitions come back to it at the session timeout; a live owner drains its own), `degraded`
 (health name `partitions`) naming them. Once their positions have not moved for `bound`
-seconds, it gives up with one line listing them.
+seconds while this member's own are drained, it gives up with one line listing them. (While it
+owns none, the wait is `--unassigned-timeout`'s to bound: see `ownership.py`.)
 """
 
 import logging
@@ -98,7 +99,7 @@ class Completion:
         if not behind:
             self._finish()
             return True
-        if behind != self._behind:
+        if behind != self._behind or not owned:  # owning none: --unassigned-timeout's to bound
             if self._behind is None or behind.keys() != self._behind.keys():
                 log.info("waiting: %s", self._describe(behind))
             self._behind, self._since = behind, now
@@ -146,7 +147,8 @@ class Completion:
         )
         return (
             f"partitions {sorted(behind)} of topic {self._topic} are short of their end, held "
-            f"by other members of group {self._group!r} (durable position/end: {where})"
+            f"by other members of group {self._group!r} or not assigned yet (durable "
+            f"position/end: {where})"
         )
 
     def _finish(self) -> None:

@@ -78,6 +78,20 @@ def test_no_progress_past_the_bound_ends_with_one_line_listing_the_partitions() 
     assert "\n" not in message
 
 
+def test_owning_none_leaves_the_bound_to_the_unassigned_timeout() -> None:
+    group, clock, health = Group(), Clock(), Health()
+    done = completion(group, clock, health, bound=10.0)
+    for _ in range(30):  # e.g. a join that fails: Ownership says so, with its own bound
+        clock.now += 1.0
+        assert not done.done(set())
+    assert "not assigned yet" in str(health.report()[1]["reasons"])
+    clock.now += 1.0
+    assert not done.done({0, 2})  # its first partitions drained: now the bound runs
+    clock.now += 10.0
+    with pytest.raises(PipelineError, match="none has moved for 10s"):
+        done.done({0, 2})
+
+
 def test_owning_work_again_restarts_the_wait() -> None:
     group, clock, health = Group(p1=0), Clock(), Health()
     done = completion(group, clock, health, bound=10.0)
