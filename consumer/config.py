@@ -120,9 +120,9 @@ class ConsumerConfig(Settings):
         min=0,
         min_open=True,
         shown_default="6 session timeouts (60)",
-        help="With --exit-when-idle: exit non-zero once partitions held by other members of the "
-        "group (a killed member's, until its session times out) have not moved toward their end "
-        "for this many seconds.",
+        help="With --exit-when-idle: exit non-zero once this member's partitions are drained and "
+        "those other members hold (a killed member's, until its session times out) have not "
+        "moved toward their end for this many seconds.",
     )
     start_timeout: float = setting(
         60.0,
