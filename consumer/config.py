@@ -114,7 +114,9 @@ class ConsumerConfig(Settings):
         help="Dead-letter topic for records that cannot be decoded.",
     )
     exit_when_idle: bool = setting(
-        False, help="Consume to the end of every assigned partition, upload, commit, then exit 0."
+        False,
+        help="Exit 0 once the group holds every partition of the topic durably up to its end as "
+        "of the start (uploaded and committed, or in the tables).",
     )
     give_up_after: float = setting(
         600.0,
@@ -128,6 +130,22 @@ class ConsumerConfig(Settings):
         min_open=True,
         help="Report degraded health (with --exit-when-idle: exit non-zero) once this member has "
         "owned no partition for this many seconds.",
+    )
+    held_timeout: float | None = setting(
+        None,
+        min=0,
+        min_open=True,
+        shown_default="6 session timeouts (60)",
+        help="With --exit-when-idle: exit non-zero once this member's partitions are drained and "
+        "those other members hold (a killed member's, until its session times out) have not "
+        "moved toward their end for this many seconds.",
+    )
+    start_timeout: float = setting(
+        60.0,
+        min=0,
+        help="At start, exit non-zero when S3 (the bucket) or the Iceberg catalog has not "
+        "answered for this many seconds (0: wait forever); once they have, outages are waited "
+        "out.",
     )
     table: str | None = setting(
         None,

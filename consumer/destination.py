@@ -7,9 +7,12 @@ tables opened here (created or evolved on first use). pyiceberg is imported only
 """
 
 import logging
+import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Final
 
+from consumer.completion import Positions
 from consumer.config import ConsumerConfig
 from consumer.flusher import Flusher
 from consumer.formats import object_format
@@ -19,10 +22,14 @@ from consumer.startup import retry_policy, wait_for_bucket
 from consumer.uploader import Uploader
 from shared.errors import PipelineError
 from shared.metrics import Health
-from shared.retry import retry_call
+from shared.retry import StartWindow, retry_call
 from shared.s3 import make_client
 
 log = logging.getLogger("consumer.service")
+
+# boto3's own retries of one bucket check (8 attempts) take 5 to 8 s against a closed port, and
+# far longer against a host that drops packets: the start window's own retries replace them.
+START_PROBE_ATTEMPTS: Final = 2
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class Destination:
     writer: Writer
     where: str  # for messages: "bucket NAME", "table NAMESPACE.NAME" or "tables A and B"
     component: str  # the health component its failures degrade: "s3" or "lake"
+    # the group's durable positions (for --exit-when-idle); None: its committed offsets
+    positions: Positions | None = None
 
 
 def open_destination(
@@ -46,7 +55,8 @@ def open_destination(
         return _tables(config, config.table, health, stop)
     assert config.bucket is not None  # checked by ConsumerConfig
     client = make_client(config.s3)
-    if not wait_for_bucket(client, config, health, stop):
+    probe = make_client(replace(config.s3, max_attempts=START_PROBE_ATTEMPTS))
+    if not wait_for_bucket(probe, config, health, stop):
         return None
     uploader = Uploader(
         client, config.bucket, config.multipart_threshold, config.multipart_chunksize
@@ -63,11 +73,20 @@ def _tables(
     from consumer.iceberg.committer import LakeCommitter
     from consumer.iceberg.destination import TableDestination
     from consumer.iceberg.tables import open_change_table, open_state_table
-    from shared.iceberg.catalog import CatalogConfigError, open_catalog, table_identifier
+    from shared.iceberg.catalog import (
+        CatalogConfigError,
+        open_catalog,
+        safe_uri,
+        table_identifier,
+    )
 
     table_identifier(table)
     if config.state_table:
         table_identifier(config.state_table)
+    uri, name = config.catalog.uri, config.catalog.name
+    described = (
+        f"the Iceberg catalog at {safe_uri(uri)}" if uri else f"pyiceberg's catalog {name!r}"
+    )
 
     def connect() -> LakeCommitter | CatalogConfigError:
         try:
@@ -87,6 +106,7 @@ def _tables(
             name="lake",
             stop=stop,
             log=log,
+            window=StartWindow(config.start_timeout, _lake_check(config, described)),
         )
     except PipelineError:
         if stop.is_set():
@@ -99,4 +119,14 @@ def _tables(
     )
     lake = TableDestination(opened, config.group_id, config.topic, config.flush_limits)
     where = f"tables {table} and {config.state_table}" if config.state_table else f"table {table}"
-    return Destination(lake, lake, where, "lake")
+    return Destination(lake, lake, where, "lake", lake.positions)
+
+
+def _lake_check(config: ConsumerConfig, catalog: str) -> str:
+    """What to check when the tables could never be opened: the catalog (described safely, no
+    password), then S3."""
+    s3 = config.s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or "AWS"
+    return (
+        f"check that {catalog} and S3 ({s3}) are up and reachable, or fix --catalog-uri / "
+        "--s3-endpoint-url"
+    )

@@ -40,6 +40,7 @@ from confluent_kafka import (
 )
 
 from consumer import metrics
+from consumer.completion import Completion, topic_ends
 from consumer.config import ConsumerConfig
 from consumer.dead_letters import DeadLetterWriter
 from consumer.destination import Destination, open_destination
@@ -52,6 +53,7 @@ from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
 from consumer.startup import (
     KAFKA_TIMEOUT,
     consumer_settings,
+    held_timeout,
     partition_factory,
     wait_for_topic,
 )
@@ -70,12 +72,14 @@ GAUGE_INTERVAL: Final = 1.0
 
 def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) -> None:
     """Consume `config.topic` into `config.bucket` (or, with `table`, the Iceberg tables) until
-    `stop` is set (or, with `exit_when_idle`, until every assigned partition is drained, durable
-    and committed).
+    `stop` is set (or, with `exit_when_idle`, until the group holds every partition of the topic
+    durably up to its end as of the start).
 
-    Raises PipelineError when the broker or the destination cannot be used at start, when a
-    permanent S3 or catalog fault outlasts `give_up_after`, or, with `exit_when_idle`, when the
-    member owns no partition for `unassigned_timeout` seconds.
+    Raises PipelineError when the broker or the destination cannot be used at start (S3 or the
+    catalog not answering within `start_timeout`), when a permanent S3 or catalog fault outlasts
+    `give_up_after`, or, with `exit_when_idle`, when the member owns no partition for
+    `unassigned_timeout` seconds or partitions other members hold do not move for the
+    held-partitions bound.
     """
     check_broker(config.kafka)
     destination = open_destination(config, health, stop)
@@ -122,15 +126,27 @@ class _Service:
             clock,
             destination.component,
         )
+        self._positions = destination.positions or self._committed
+        self._completion: Completion | None = None
 
     def run(self) -> None:
-        self._consumer.subscribe(
-            [self._topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
         try:
+            if self._config.exit_when_idle:  # the topic's ends before anything is consumed
+                self._completion = Completion(
+                    topic_ends(self._consumer, self._topic, KAFKA_TIMEOUT),
+                    self._positions,
+                    held_timeout(self._config),
+                    self._clock,
+                    self._health,
+                    self._topic,
+                    self._config.group_id,
+                )
+            self._consumer.subscribe(
+                [self._topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
             while not self._stop.is_set():
                 self._health.beat()
                 timeout = POLL_TIMEOUT_BUSY if self._jobs.busy else POLL_TIMEOUT
@@ -139,8 +155,11 @@ class _Service:
                 self._settle()
                 self._tick(self._partitions.values())
                 self._watch()
-                if self._config.exit_when_idle and self._drained():
-                    log.info("every assigned partition is drained, uploaded and committed")
+                if self._complete():
+                    log.info(
+                        "every partition of %s is durable up to its end as of the start",
+                        self._topic,
+                    )
                     break
             self._shutdown()
         finally:
@@ -233,8 +252,21 @@ class _Service:
                 sorted(left),
             )
 
-    def _drained(self) -> bool:
-        return bool(self._partitions) and all(p.drained for p in self._partitions.values())
+    def _complete(self) -> bool:
+        """With `exit_when_idle`: whether this member's partitions are drained and the group's
+        others are durable up to their ends too (see `completion.py`)."""
+        if self._completion is None:
+            return False
+        if not all(p.drained for p in self._partitions.values()):
+            self._completion.busy()
+            return False
+        return self._completion.done(self._partitions.keys())
+
+    def _committed(self, partitions: list[int]) -> dict[int, int | None]:
+        """The group's committed offsets: the durable positions of objects."""
+        asked = [TopicPartition(self._topic, number) for number in partitions]
+        answers = self._consumer.committed(asked, timeout=KAFKA_TIMEOUT)
+        return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in answers}
 
     def _watch(self) -> None:
         """Once a second: the gauges, and whether this member has owned no partition too long."""

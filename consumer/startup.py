@@ -14,13 +14,14 @@ from consumer.partition import Partition
 from shared.errors import PipelineError
 from shared.kafka import admin_client
 from shared.metrics import Health
-from shared.retry import Failures, RetryPolicy, report
+from shared.retry import Failures, RetryPolicy, StartWindow, report
 from shared.s3 import bucket_problem
 
 log = logging.getLogger("consumer.service")
 
 KAFKA_TIMEOUT: Final = 30.0
 TOPIC_POLL_INTERVAL: Final = 1.0
+HELD_SESSIONS: Final = 6
 
 
 def consumer_settings(config: ConsumerConfig) -> dict[str, Any]:
@@ -56,6 +57,14 @@ def consumer_settings(config: ConsumerConfig) -> dict[str, Any]:
         **assignment,
         "enable.partition.eof": True,
     }
+
+
+def held_timeout(config: ConsumerConfig) -> float:
+    """How long `--exit-when-idle` waits for partitions other members hold without progress:
+    `--held-timeout`, or six session timeouts (a killed member's come back after one)."""
+    if config.held_timeout is not None:
+        return config.held_timeout
+    return HELD_SESSIONS * int(consumer_settings(config)["session.timeout.ms"]) / 1000
 
 
 def retry_policy(config: ConsumerConfig) -> RetryPolicy:
@@ -98,10 +107,18 @@ def wait_for_bucket(
 
     A missing bucket, denied access or missing credentials end the start at once with the fix
     (nothing is held yet, and waiting cannot help); an unreachable or failing S3 (connection
-    errors, 5xx, throttling) is retried for as long as it lasts, with `degraded` health.
+    errors, 5xx, throttling) is retried with `degraded` health for up to `start_timeout`
+    seconds, then ends the start too: an S3 that never answered is most often a wrong endpoint.
+    Give `client` few attempts of its own, so that the window is kept to within one request.
     """
     failures = Failures(retry_policy(config))
-    what = f"checking bucket {config.bucket} at {client.meta.endpoint_url}"
+    endpoint = client.meta.endpoint_url
+    what = f"checking bucket {config.bucket} at {endpoint}"
+    window = StartWindow(
+        config.start_timeout,
+        f"check that S3 is up and reachable at {endpoint}, or fix --s3-endpoint-url / "
+        "AWS_ENDPOINT_URL_S3",
+    )
     while True:
         health.beat()
         try:
@@ -111,6 +128,8 @@ def wait_for_bucket(
             if problem:
                 raise PipelineError(problem) from None
             delay = failures.failed(error)
+            window.check(what, failures)
+            delay = window.cut(delay)
             report(health, "s3", what, failures, log, delay)
             if stop.wait(delay):
                 return False

@@ -214,6 +214,35 @@ class Failures:
         )
 
 
+class StartWindow:
+    """How long a dependency may go without answering at start (0: forever).
+
+    A dependency that has never answered at start is most often a wrong endpoint, which no wait
+    fixes: past the window the process ends with one line naming what to check. Once it has
+    answered, the window no longer applies and later outages are transient as usual.
+    """
+
+    def __init__(
+        self, seconds: float, check: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seconds, self._check, self._clock = seconds, check, clock
+        self._started = clock()
+
+    def cut(self, delay: float) -> float:
+        """`delay`, cut so that the next attempt comes no later than the window's end."""
+        if not self._seconds:
+            return delay
+        return max(0.0, min(delay, self._started + self._seconds - self._clock()))
+
+    def check(self, what: str, failures: Failures) -> None:
+        """Raise PipelineError once the window has passed without an answer."""
+        if self._seconds and self._clock() - self._started >= self._seconds:
+            raise PipelineError(
+                f"{what} has failed since the start, {self._seconds:g}s ago ({failures.fault}): "
+                f"{self._check} (--start-timeout sets how long to wait)"
+            )
+
+
 def report(
     health: Health, name: str, what: str, failures: Failures, log: logging.Logger, delay: float
 ) -> None:
@@ -238,11 +267,13 @@ def retry_call(
     name: str,
     stop: threading.Event,
     log: logging.Logger,
+    window: StartWindow | None = None,
 ) -> T:
     """Run a blocking operation until it succeeds, waiting as the policy says between attempts.
 
-    Raises PipelineError when a permanent fault outlasts the policy's window, or when `stop` is
-    set while waiting (the caller is shutting down and the operation did not happen).
+    Raises PipelineError when a permanent fault outlasts the policy's window, when the operation
+    has not succeeded within the start `window` (if given), or when `stop` is set while waiting
+    (the caller is shutting down and the operation did not happen).
     """
     failures = Failures(policy)
     while True:
@@ -253,6 +284,9 @@ def retry_call(
             delay = failures.failed(error)
             if failures.exhausted():
                 raise failures.give_up(what) from None
+            if window is not None:
+                window.check(what, failures)
+                delay = window.cut(delay)
             report(health, name, what, failures, log, delay)
             if stop.wait(delay):
                 raise PipelineError(f"stopped while retrying {what}") from None

@@ -86,6 +86,12 @@ class TableDestination:
         start = self._committer.start_positions(self._group, self._topic, [partition])
         return Resume(start[partition], seek=True)
 
+    def positions(self, partitions: list[int]) -> dict[int, int | None]:
+        """{partition: the offset every table holds up to} (0 where a table has none), read
+        between commits: a commit refreshes the same table objects."""
+        with self._committing:
+            return dict(self._committer.start_positions(self._group, self._topic, partitions))
+
     def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]:
         """Commit the batches (with those of other partitions flushing meanwhile, up to the
         limits) in one commit per table; per partition None once durable (every table then holds
