@@ -4,8 +4,10 @@ while mid-run as the database keeps changing.
 
 A catalog that is down is a transient fault wherever it strikes (shared/retry.py), at start as
 for the SQLite catalog locked at start (tests/integration/test_table_consumer.py): the consumer
-waits with `degraded` health and never gives up on it, so both outages outlast its
-`--give-up-after`, which only a permanent fault (a missing table, a denied catalog) runs down.
+waits with `degraded` health, so both outages outlast its `--give-up-after`, which only a
+permanent fault (a missing table, a denied catalog) runs down. At start the wait is bounded by
+`--start-timeout` (60 s by default): a catalog that has never answered within it ends the run
+(tests/integration/test_exit_when_idle.py); the outage here is shorter.
 Afterwards every change is in the change table exactly once and the state table equals the
 database (`chinook-pipeline iceberg verify`), and the catalog's password appeared nowhere.
 """
