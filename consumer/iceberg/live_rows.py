@@ -1,0 +1,95 @@
+"""Where the state table holds given customers: each live row's file, position and sequence.
+
+A flush replaces or deletes a few customers; finding their rows must not read the table. The
+scan is planned with `customer_id IN (keys)`, so pyiceberg keeps only the data files whose
+manifest bounds of `customer_id` can hold one of the keys (files are written sorted by key, so
+their bounds are tight). Of each such file only the `customer_id` and `sequence` columns are
+read, and only the Parquet row groups whose statistics can hold a key; rows a delete file of the
+file already removed are dropped. Cost follows the keys and the files they fall in, not the
+table.
+"""
+
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.expressions import In
+from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import Table
+
+KEY: Final = "customer_id"
+SEQUENCE: Final = "sequence"
+LIVE_SCHEMA: Final = pa.schema(
+    [
+        pa.field(KEY, pa.int64()),
+        pa.field(SEQUENCE, pa.int64()),
+        pa.field("file_path", pa.string()),
+        pa.field("pos", pa.int64()),
+    ]
+)
+
+
+def live_rows(table: Table, keys: pa.Array) -> pa.Table:
+    """(customer_id, sequence, file_path, pos) of the live rows of `keys` in the table's current
+    snapshot (empty when it has none)."""
+    if table.current_snapshot() is None or not len(keys):
+        return LIVE_SCHEMA.empty_table()
+    wanted = pc.unique(keys)
+    tasks = table.scan(row_filter=In(KEY, wanted.to_pylist())).plan_files()
+    parts = [
+        _rows_of(table.io, task.file, wanted, _deleted(table.io, task.delete_files, task.file))
+        for task in tasks
+    ]
+    return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
+
+
+def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array) -> pa.Table:
+    """The rows of `keys` in one data file, minus the `deleted` positions."""
+    low, high = pc.min(keys).as_py(), pc.max(keys).as_py()
+    parts = []
+    with io.new_input(data_file.file_path).open() as stream:
+        parquet = pq.ParquetFile(stream)
+        names = parquet.schema_arrow.names
+        start = 0
+        for index in range(parquet.num_row_groups):
+            group = parquet.metadata.row_group(index)
+            first, start = start, start + group.num_rows
+            stats = group.column(names.index(KEY)).statistics
+            if stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
+                continue
+            rows = parquet.read_row_group(index, columns=[KEY, SEQUENCE])
+            positions = pa.array(range(first, first + rows.num_rows), pa.int64())
+            hit = pc.is_in(rows[KEY], value_set=keys)
+            if deleted is not None and len(deleted):
+                hit = pc.and_(hit, pc.invert(pc.is_in(positions, value_set=deleted)))
+            found = rows.append_column("pos", positions).filter(hit)
+            parts.append(
+                pa.table(
+                    {
+                        KEY: found[KEY],
+                        SEQUENCE: found[SEQUENCE],
+                        "file_path": pa.array([data_file.file_path] * found.num_rows, pa.string()),
+                        "pos": found["pos"],
+                    },
+                    schema=LIVE_SCHEMA,
+                )
+            )
+    return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
+
+
+def _deleted(io: FileIO, delete_files: set[DataFile], data_file: DataFile) -> pa.Array | None:
+    """The positions of `data_file` its position-delete files remove."""
+    if not delete_files:
+        return None
+    parts = []
+    for delete_file in delete_files:
+        with io.new_input(delete_file.file_path).open() as stream:
+            rows = pq.read_table(
+                stream,
+                columns=["file_path", "pos"],
+                filters=pc.field("file_path") == data_file.file_path,
+            )
+        parts.append(rows["pos"].combine_chunks().cast(pa.int64()))
+    return pa.concat_arrays(parts) if parts else None
