@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from pyiceberg.expressions import In
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table
+from pyiceberg.table import FileScanTask, Table
 
 KEY: Final = "customer_id"
 SEQUENCE: Final = "sequence"
@@ -37,10 +37,10 @@ def live_rows(table: Table, keys: pa.Array) -> pa.Table:
     if table.current_snapshot() is None or not len(keys):
         return LIVE_SCHEMA.empty_table()
     wanted = pc.unique(keys)
-    tasks = table.scan(row_filter=In(KEY, wanted.to_pylist())).plan_files()
+    tasks = list(table.scan(row_filter=In(KEY, wanted.to_pylist())).plan_files())
+    deleted = _deleted(table.io, tasks)
     parts = [
-        _rows_of(table.io, task.file, wanted, _deleted(table.io, task.delete_files, task.file))
-        for task in tasks
+        _rows_of(table.io, task.file, wanted, deleted.get(task.file.file_path)) for task in tasks
     ]
     return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
 
@@ -60,11 +60,12 @@ def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array)
             if stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
                 continue
             rows = parquet.read_row_group(index, columns=[KEY, SEQUENCE])
-            positions = pa.array(range(first, first + rows.num_rows), pa.int64())
-            hit = pc.is_in(rows[KEY], value_set=keys)
+            hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
+            found = rows.take(hits).append_column(
+                "pos", pc.add(hits.cast(pa.int64()), pa.scalar(first, pa.int64()))
+            )
             if deleted is not None and len(deleted):
-                hit = pc.and_(hit, pc.invert(pc.is_in(positions, value_set=deleted)))
-            found = rows.append_column("pos", positions).filter(hit)
+                found = found.filter(pc.invert(pc.is_in(found["pos"], value_set=deleted)))
             parts.append(
                 pa.table(
                     {
@@ -79,17 +80,22 @@ def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array)
     return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
 
 
-def _deleted(io: FileIO, delete_files: set[DataFile], data_file: DataFile) -> pa.Array | None:
-    """The positions of `data_file` its position-delete files remove."""
-    if not delete_files:
-        return None
+def _deleted(io: FileIO, tasks: list[FileScanTask]) -> dict[str, pa.Array]:
+    """{data file path: positions its delete files remove}, each delete file read once, only
+    its rows of the tasks' data files."""
+    paths = pa.array(sorted({task.file.file_path for task in tasks}), pa.string())
+    delete_paths = sorted({d.file_path for task in tasks for d in task.delete_files})
     parts = []
-    for delete_file in delete_files:
-        with io.new_input(delete_file.file_path).open() as stream:
-            rows = pq.read_table(
-                stream,
-                columns=["file_path", "pos"],
-                filters=pc.field("file_path") == data_file.file_path,
-            )
-        parts.append(rows["pos"].combine_chunks().cast(pa.int64()))
-    return pa.concat_arrays(parts) if parts else None
+    for path in delete_paths:
+        with io.new_input(path).open() as stream:
+            rows = pq.read_table(stream, columns=["file_path", "pos"])
+        parts.append(rows.filter(pc.is_in(rows["file_path"], value_set=paths)))
+    if not parts:
+        return {}
+    rows = pa.concat_tables(parts, promote_options="permissive")
+    return {
+        path: rows.filter(pc.equal(rows["file_path"], path))["pos"]
+        .combine_chunks()
+        .cast(pa.int64())
+        for path in pc.unique(rows["file_path"]).to_pylist()
+    }
