@@ -6,10 +6,18 @@ their bounds are tight). Of each such file only the `customer_id` and `sequence`
 read, and only the Parquet row groups whose statistics can hold a key; rows a delete file of the
 file already removed are dropped. Cost follows the keys and the files they fall in, not the
 table.
+
+A flush's own data file spans the keys it changed, so its bounds prune nothing; such small files
+(and the delete files) are read whole once and their columns kept (`_Immutable`: Iceberg never
+changes a file in place, so what was read stays true), up to CACHE_ROWS rows, least recently used
+dropped first. Later flushes look them up in memory instead of reading one file per earlier flush.
 """
 
 import struct
+import threading
 from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Final
 
 import pyarrow as pa
@@ -22,6 +30,8 @@ from pyiceberg.table import FileScanTask, Table
 
 KEY: Final = "customer_id"
 SEQUENCE: Final = "sequence"
+SMALL_FILE_ROWS: Final = 100_000  # a data file this small is read whole and kept
+CACHE_ROWS: Final = 4_000_000  # rows kept per cache: about 64 MB of keys and sequences
 LIVE_SCHEMA: Final = pa.schema(
     [
         pa.field(KEY, pa.int64()),
@@ -30,6 +40,34 @@ LIVE_SCHEMA: Final = pa.schema(
         pa.field("pos", pa.int64()),
     ]
 )
+
+
+class _Immutable:
+    """Tables read from immutable files, by path; past `limit` rows in all, the least recently
+    used go."""
+
+    def __init__(self, limit: int) -> None:
+        self._tables: OrderedDict[str, pa.Table] = OrderedDict()
+        self._rows, self._limit = 0, limit
+        self._lock = threading.Lock()
+
+    def get(self, path: str, read: Callable[[], pa.Table]) -> pa.Table:
+        with self._lock:
+            if path in self._tables:
+                self._tables.move_to_end(path)
+                return self._tables[path]
+        table = read()
+        with self._lock:
+            self._tables[path] = table
+            self._rows += table.num_rows
+            while self._rows > self._limit and len(self._tables) > 1:
+                _, dropped = self._tables.popitem(last=False)
+                self._rows -= dropped.num_rows
+        return table
+
+
+_SMALL_FILES = _Immutable(CACHE_ROWS)
+_DELETE_FILES = _Immutable(CACHE_ROWS)
 
 
 def live_rows(table: Table, keys: pa.Array) -> pa.Table:
@@ -69,6 +107,9 @@ def _may_hold(data_file: DataFile, field_id: int, sorted_keys: list[int]) -> boo
 
 def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array) -> pa.Table:
     """The rows of `keys` in one data file, minus the `deleted` positions."""
+    if data_file.record_count <= SMALL_FILE_ROWS:
+        whole = _SMALL_FILES.get(data_file.file_path, lambda: _read(io, data_file.file_path))
+        return _found(whole, 0, keys, deleted, data_file.file_path)
     low, high = pc.min(keys).as_py(), pc.max(keys).as_py()
     parts = []
     with io.new_input(data_file.file_path).open() as stream:
@@ -82,24 +123,34 @@ def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array)
             if stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
                 continue
             rows = parquet.read_row_group(index, columns=[KEY, SEQUENCE])
-            hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
-            found = rows.take(hits).append_column(
-                "pos", pc.add(hits.cast(pa.int64()), pa.scalar(first, pa.int64()))
-            )
-            if deleted is not None and len(deleted):
-                found = found.filter(pc.invert(pc.is_in(found["pos"], value_set=deleted)))
-            parts.append(
-                pa.table(
-                    {
-                        KEY: found[KEY],
-                        SEQUENCE: found[SEQUENCE],
-                        "file_path": pa.array([data_file.file_path] * found.num_rows, pa.string()),
-                        "pos": found["pos"],
-                    },
-                    schema=LIVE_SCHEMA,
-                )
-            )
+            parts.append(_found(rows, first, keys, deleted, data_file.file_path))
     return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
+
+
+def _read(io: FileIO, path: str) -> pa.Table:
+    with io.new_input(path).open() as stream:
+        return pq.read_table(stream, columns=[KEY, SEQUENCE])
+
+
+def _found(
+    rows: pa.Table, first: int, keys: pa.Array, deleted: pa.Array | None, path: str
+) -> pa.Table:
+    """The rows of `keys` among `rows` (positions from `first`), minus the `deleted` positions."""
+    hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
+    found = rows.take(hits).append_column(
+        "pos", pc.add(hits.cast(pa.int64()), pa.scalar(first, pa.int64()))
+    )
+    if deleted is not None and len(deleted):
+        found = found.filter(pc.invert(pc.is_in(found["pos"], value_set=deleted)))
+    return pa.table(
+        {
+            KEY: found[KEY],
+            SEQUENCE: found[SEQUENCE],
+            "file_path": pa.array([path] * found.num_rows, pa.string()),
+            "pos": found["pos"],
+        },
+        schema=LIVE_SCHEMA,
+    )
 
 
 def _deleted(io: FileIO, tasks: list[FileScanTask]) -> dict[str, pa.Array]:
@@ -109,8 +160,7 @@ def _deleted(io: FileIO, tasks: list[FileScanTask]) -> dict[str, pa.Array]:
     delete_paths = sorted({d.file_path for task in tasks for d in task.delete_files})
     parts = []
     for path in delete_paths:
-        with io.new_input(path).open() as stream:
-            rows = pq.read_table(stream, columns=["file_path", "pos"])
+        rows = _DELETE_FILES.get(path, lambda path=path: _read_deletes(io, path))
         parts.append(rows.filter(pc.is_in(rows["file_path"], value_set=paths)))
     if not parts:
         return {}
@@ -121,3 +171,8 @@ def _deleted(io: FileIO, tasks: list[FileScanTask]) -> dict[str, pa.Array]:
         .cast(pa.int64())
         for path in pc.unique(rows["file_path"]).to_pylist()
     }
+
+
+def _read_deletes(io: FileIO, path: str) -> pa.Table:
+    with io.new_input(path).open() as stream:
+        return pq.read_table(stream, columns=["file_path", "pos"])

@@ -77,8 +77,19 @@ class _RowDelta(_MergeAppendFiles):
         self._delete_files.append(delete_file)
 
     def _existing_manifests(self) -> list[ManifestFile]:
-        added = [_write_delete_manifest(self, self._delete_files)] if self._delete_files else []
-        return added + super()._existing_manifests()
+        """The parent's data manifests, and its delete manifests folded with the new delete
+        files into one: a scan then opens one delete manifest, not one per flush."""
+        carried = super()._existing_manifests()
+        data = [m for m in carried if m.content == ManifestContent.DATA]
+        deletes = [m for m in carried if m.content == ManifestContent.DELETES]
+        if not self._delete_files and len(deletes) < 2:
+            return carried
+        existing = [
+            entry
+            for manifest in deletes
+            for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+        ]
+        return [_write_delete_manifest(self, self._delete_files, existing), *data]
 
     def _summary(self, snapshot_properties: dict[str, str] = {}) -> object:  # noqa: B006
         data = self._added_data_files
@@ -113,7 +124,13 @@ class _Rewrite(_SnapshotProducer["_Rewrite"]):
         ]
 
 
-def _write_delete_manifest(producer: _SnapshotProducer, files: list[DataFile]) -> ManifestFile:
+def _write_delete_manifest(
+    producer: _SnapshotProducer,
+    files: list[DataFile],
+    existing: list[ManifestEntry] = [],  # noqa: B006
+) -> ManifestFile:
+    """One delete manifest: `files` added by this snapshot, `existing` entries carried over
+    with their own snapshot and sequence numbers."""
     metadata = producer._transaction.table_metadata
     writer: ManifestWriter = _DeleteManifestWriter(
         metadata.spec(),
@@ -123,6 +140,8 @@ def _write_delete_manifest(producer: _SnapshotProducer, files: list[DataFile]) -
         producer._compression,
     )
     with writer:
+        for entry in existing:
+            writer.existing(entry)
         for delete_file in files:
             writer.add(
                 ManifestEntry.from_args(

@@ -97,3 +97,19 @@ def test_a_rewrite_replaces_every_file_in_one_snapshot(table: Table) -> None:
     assert ids(table) == [2, 3, 4]
     assert table.current_snapshot().summary["total-delete-files"] == "0"
     assert table.current_snapshot().summary["total-records"] == "3"
+
+
+def test_delete_manifests_are_folded_into_one_and_every_delete_still_applies(table: Table) -> None:
+    victim = next(iter(table.scan().plan_files())).file.file_path
+    for position in (0, 2):
+        with table.transaction() as transaction:
+            deletes = position_delete_file(
+                transaction, pa.table({"file_path": [victim], "pos": [position]})
+            )
+            commit_row_delta(transaction, [], deletes, {})
+    table.refresh()
+    manifests = table.current_snapshot().manifests(table.io)
+    assert [m.content for m in manifests].count(ManifestContent.DELETES) == 1
+    assert ids(table) == [2, 4]
+    first_delete = sorted(table.snapshots(), key=lambda s: s.sequence_number)[1]
+    assert ids(table, first_delete.snapshot_id) == [2, 3, 4]
