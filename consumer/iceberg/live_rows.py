@@ -1,8 +1,8 @@
 """Where the state table holds given customers: each live row's file, position and sequence.
 
-A flush replaces or deletes a few customers; finding their rows must not read the table. The
-scan keeps only the data files whose manifest bounds of `customer_id` can hold one of the keys (files are written sorted by key, so
-their bounds are tight). Of each such file only the `customer_id` and `sequence` columns are
+A flush replaces or deletes a few customers; finding their rows must not read the table. Only
+the data files whose manifest bounds of `customer_id` can hold one of the keys are opened (the
+bulk load and compaction write files sorted by key, so their bounds are tight). Of each such file only the `customer_id` and `sequence` columns are
 read, and only the Parquet row groups whose statistics can hold a key; rows a delete file of the
 file already removed are dropped. Cost follows the keys and the files they fall in, not the
 table.
@@ -23,10 +23,9 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 from pyiceberg.io import FileIO
-from pyiceberg.manifest import DataFile
-from pyiceberg.table import FileScanTask, Table
+from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.table import Table
 
 KEY: Final = "customer_id"
 SEQUENCE: Final = "sequence"
@@ -78,18 +77,11 @@ def live_rows(table: Table, keys: pa.Array) -> pa.Table:
     wanted = pc.unique(keys)
     ordered = pc.sort_indices(wanted)
     sorted_keys = wanted.take(ordered).to_pylist()
-    low, high = sorted_keys[0], sorted_keys[-1]
-    in_range = And(GreaterThanOrEqual(KEY, low), LessThanOrEqual(KEY, high))
     field_id = table.schema().find_field(KEY).field_id
-    tasks = [
-        task
-        for task in table.scan(row_filter=in_range).plan_files()
-        if _may_hold(task.file, field_id, sorted_keys)
-    ]
-    deleted = _deleted(table.io, tasks)
-    parts = [
-        _rows_of(table.io, task.file, wanted, deleted.get(task.file.file_path)) for task in tasks
-    ]
+    data, deletes = _live_files(table)
+    candidates = [f for f in data if _may_hold(f, field_id, sorted_keys)]
+    deleted = _deleted(table.io, candidates, deletes)
+    parts = [_rows_of(table.io, f, wanted, deleted.get(f.file_path)) for f in candidates]
     return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
 
 
@@ -153,26 +145,57 @@ def _found(
     )
 
 
-def _deleted(io: FileIO, tasks: list[FileScanTask]) -> dict[str, pa.Array]:
-    """{data file path: positions its delete files remove}, each delete file read once, only
-    its rows of the tasks' data files."""
-    paths = pa.array(sorted({task.file.file_path for task in tasks}), pa.string())
-    delete_paths = sorted({d.file_path for task in tasks for d in task.delete_files})
-    parts = []
-    for path in delete_paths:
-        rows = _DELETE_FILES.get(path, lambda path=path: _read_deletes(io, path))
-        parts.append(rows.filter(pc.is_in(rows["file_path"], value_set=paths)))
-    if not parts:
+def _live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
+    """(data files, position-delete files) of the current snapshot, from its manifests.
+
+    Planned here rather than by a scan: pyiceberg matches every delete file to every data file
+    (a metrics evaluation per pair), which grows with the square of the flushes since the last
+    compaction. No matching is needed: a position delete names its data file, and a data file's
+    path is written once, so a delete can only name files older than itself."""
+    data: list[DataFile] = []
+    deletes: list[DataFile] = []
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    for manifest in snapshot.manifests(table.io):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+            content = entry.data_file.content
+            if content == DataFileContent.DATA:
+                data.append(entry.data_file)
+            elif content == DataFileContent.POSITION_DELETES:
+                deletes.append(entry.data_file)
+            else:
+                raise ValueError(
+                    f"{entry.data_file.file_path}: equality deletes are not supported in the "
+                    "state table: run `iceberg maintain` with a reader that applies them"
+                )
+    return data, deletes
+
+
+def _deleted(
+    io: FileIO, candidates: list[DataFile], delete_files: list[DataFile]
+) -> dict[str, pa.Array]:
+    """{data file path: positions the delete files remove}, for the candidate data files."""
+    if not candidates or not delete_files:
         return {}
-    rows = pa.concat_tables(parts, promote_options="permissive")
+    paths = pa.array(sorted({f.file_path for f in candidates}), pa.string())
+    rows = pa.concat_tables(
+        [
+            _DELETE_FILES.get(d.file_path, lambda path=d.file_path: _read_deletes(io, path))
+            for d in delete_files
+        ],
+        promote_options="permissive",
+    )
+    rows = rows.filter(pc.is_in(rows["file_path"], value_set=paths))
+    grouped = rows.group_by("file_path").aggregate([("pos", "list")])
     return {
-        path: rows.filter(pc.equal(rows["file_path"], path))["pos"]
-        .combine_chunks()
-        .cast(pa.int64())
-        for path in pc.unique(rows["file_path"]).to_pylist()
+        path: pa.array(positions, pa.int64())
+        for path, positions in zip(
+            grouped["file_path"].to_pylist(), grouped["pos_list"].to_pylist(), strict=True
+        )
     }
 
 
 def _read_deletes(io: FileIO, path: str) -> pa.Table:
     with io.new_input(path).open() as stream:
-        return pq.read_table(stream, columns=["file_path", "pos"])
+        rows = pq.read_table(stream, columns=["file_path", "pos"])
+    return rows.cast(pa.schema([("file_path", pa.string()), ("pos", pa.int64())]))
