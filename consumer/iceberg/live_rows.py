@@ -11,26 +11,30 @@ A flush's own data file spans the keys it changed, so its bounds prune nothing; 
 (and the delete files) are read whole once and their columns kept (`_Immutable`: Iceberg never
 changes a file in place, so what was read stays true), up to CACHE_ROWS rows, least recently used
 dropped first. Later flushes look them up in memory instead of reading one file per earlier flush.
+Manifests are read from the snapshot directly and their entries kept the same way; pyiceberg's scan
+planning would match every delete file to every data file.
 """
 
 import struct
 import threading
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Final
+from itertools import accumulate
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyiceberg.io import FileIO
-from pyiceberg.manifest import DataFile, DataFileContent
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry, ManifestFile
 from pyiceberg.table import Table
 
 KEY: Final = "customer_id"
 SEQUENCE: Final = "sequence"
 SMALL_FILE_ROWS: Final = 100_000  # a data file this small is read whole and kept
 CACHE_ROWS: Final = 4_000_000  # rows kept per cache: about 64 MB of keys and sequences
+CACHE_ENTRIES: Final = 20_000  # manifest entries kept
 LIVE_SCHEMA: Final = pa.schema(
     [
         pa.field(KEY, pa.int64()),
@@ -41,16 +45,20 @@ LIVE_SCHEMA: Final = pa.schema(
 )
 
 
+def _size(value: object) -> int:
+    return value.num_rows if isinstance(value, pa.Table) else len(value)  # type: ignore[arg-type]
+
+
 class _Immutable:
-    """Tables read from immutable files, by path; past `limit` rows in all, the least recently
-    used go."""
+    """What was read from immutable files (tables, manifest entries), by path; past `limit`
+    rows or entries in all, the least recently used go."""
 
     def __init__(self, limit: int) -> None:
-        self._tables: OrderedDict[str, pa.Table] = OrderedDict()
+        self._tables: OrderedDict[str, Any] = OrderedDict()
         self._rows, self._limit = 0, limit
         self._lock = threading.Lock()
 
-    def get(self, path: str, read: Callable[[], pa.Table]) -> pa.Table:
+    def get(self, path: str, read: Callable[[], Any]) -> Any:
         with self._lock:
             if path in self._tables:
                 self._tables.move_to_end(path)
@@ -58,15 +66,16 @@ class _Immutable:
         table = read()
         with self._lock:
             self._tables[path] = table
-            self._rows += table.num_rows
+            self._rows += _size(table)
             while self._rows > self._limit and len(self._tables) > 1:
                 _, dropped = self._tables.popitem(last=False)
-                self._rows -= dropped.num_rows
+                self._rows -= _size(dropped)
         return table
 
 
 _SMALL_FILES = _Immutable(CACHE_ROWS)
 _DELETE_FILES = _Immutable(CACHE_ROWS)
+_MANIFESTS = _Immutable(CACHE_ENTRIES)  # manifests are immutable files too
 
 
 def live_rows(table: Table, keys: pa.Array) -> pa.Table:
@@ -81,8 +90,47 @@ def live_rows(table: Table, keys: pa.Array) -> pa.Table:
     data, deletes = _live_files(table)
     candidates = [f for f in data if _may_hold(f, field_id, sorted_keys)]
     deleted = _deleted(table.io, candidates, deletes)
-    parts = [_rows_of(table.io, f, wanted, deleted.get(f.file_path)) for f in candidates]
-    return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
+    small = [f for f in candidates if f.record_count <= SMALL_FILE_ROWS]
+    parts = [
+        _rows_of(table.io, f, wanted, deleted.get(f.file_path))
+        for f in candidates
+        if f.record_count > SMALL_FILE_ROWS
+    ]
+    return pa.concat_tables([_small_rows(table.io, small, wanted, deleted), *parts])
+
+
+def _small_rows(
+    io: FileIO, files: list[DataFile], keys: pa.Array, deleted: dict[str, pa.Array]
+) -> pa.Table:
+    """The live rows of `keys` in small files, kept in memory: one lookup over them all (a
+    lookup per file would rebuild the keys' hash table for each)."""
+    tables = [_SMALL_FILES.get(f.file_path, lambda f=f: _read(io, f.file_path)) for f in files]
+    if not tables:
+        return LIVE_SCHEMA.empty_table()
+    rows = pa.concat_tables(tables)
+    hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
+    starts = list(accumulate((t.num_rows for t in tables), initial=0))
+    found = rows.take(hits)
+    paths, positions, live = [], [], []
+    removed: dict[str, set[int]] = {}
+    for index in hits.to_pylist():
+        which = bisect_right(starts, index) - 1
+        path, position = files[which].file_path, index - starts[which]
+        if path not in removed:
+            removed[path] = set(deleted[path].to_pylist()) if path in deleted else set()
+        live.append(position not in removed[path])
+        paths.append(path)
+        positions.append(position)
+    table = pa.table(
+        {
+            KEY: found[KEY],
+            SEQUENCE: found[SEQUENCE],
+            "file_path": pa.array(paths, pa.string()),
+            "pos": pa.array(positions, pa.int64()),
+        },
+        schema=LIVE_SCHEMA,
+    )
+    return table.filter(pa.array(live, pa.bool_()))
 
 
 def _may_hold(data_file: DataFile, field_id: int, sorted_keys: list[int]) -> bool:
@@ -99,9 +147,6 @@ def _may_hold(data_file: DataFile, field_id: int, sorted_keys: list[int]) -> boo
 
 def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array) -> pa.Table:
     """The rows of `keys` in one data file, minus the `deleted` positions."""
-    if data_file.record_count <= SMALL_FILE_ROWS:
-        whole = _SMALL_FILES.get(data_file.file_path, lambda: _read(io, data_file.file_path))
-        return _found(whole, 0, keys, deleted, data_file.file_path)
     low, high = pc.min(keys).as_py(), pc.max(keys).as_py()
     parts = []
     with io.new_input(data_file.file_path).open() as stream:
@@ -157,7 +202,7 @@ def _live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
     snapshot = table.current_snapshot()
     assert snapshot is not None
     for manifest in snapshot.manifests(table.io):
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+        for entry in _MANIFESTS.get(manifest.manifest_path, lambda m=manifest: _entries(table, m)):
             content = entry.data_file.content
             if content == DataFileContent.DATA:
                 data.append(entry.data_file)
@@ -169,6 +214,10 @@ def _live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
                     "state table: run `iceberg maintain` with a reader that applies them"
                 )
     return data, deletes
+
+
+def _entries(table: Table, manifest: ManifestFile) -> list[ManifestEntry]:
+    return manifest.fetch_manifest_entry(table.io, discard_deleted=True)
 
 
 def _deleted(
