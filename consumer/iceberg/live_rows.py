@@ -78,9 +78,11 @@ _DELETE_FILES = _Immutable(CACHE_ROWS)
 _MANIFESTS = _Immutable(CACHE_ENTRIES)  # manifests are immutable files too
 
 
-def live_rows(table: Table, keys: pa.Array) -> pa.Table:
+def live_rows(table: Table, keys: pa.Array, floor: int | None = None) -> pa.Table:
     """(customer_id, sequence, file_path, pos) of the live rows of `keys` in the table's current
-    snapshot (empty when it has none)."""
+    snapshot (empty when it has none). With `floor` (the lowest sequence the caller compares
+    with), a large file whose `sequence` upper bound is below it is not read for sequences: its
+    rows get that bound, which every compared sequence exceeds as their own would."""
     if table.current_snapshot() is None or not len(keys):
         return LIVE_SCHEMA.empty_table()
     wanted = pc.unique(keys)
@@ -92,7 +94,7 @@ def live_rows(table: Table, keys: pa.Array) -> pa.Table:
     deleted = _deleted(table.io, candidates, deletes)
     small = [f for f in candidates if f.record_count <= SMALL_FILE_ROWS]
     parts = [
-        _rows_of(table.io, f, wanted, deleted.get(f.file_path))
+        _rows_of(table.io, f, wanted, deleted.get(f.file_path), _bound(table, f, floor))
         for f in candidates
         if f.record_count > SMALL_FILE_ROWS
     ]
@@ -145,7 +147,19 @@ def _may_hold(data_file: DataFile, field_id: int, sorted_keys: list[int]) -> boo
     return index < len(sorted_keys) and sorted_keys[index] <= high
 
 
-def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array) -> pa.Table:
+def _bound(table: Table, data_file: DataFile, floor: int | None) -> int | None:
+    """The file's upper bound of `sequence` when below `floor`, else None."""
+    field_id = table.schema().find_field(SEQUENCE).field_id
+    upper = (data_file.upper_bounds or {}).get(field_id)
+    if floor is None or upper is None:
+        return None
+    (bound,) = struct.unpack("<q", upper)
+    return bound if bound < floor else None
+
+
+def _rows_of(
+    io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array, bound: int | None
+) -> pa.Table:
     """The rows of `keys` in one data file, minus the `deleted` positions."""
     low, high = pc.min(keys).as_py(), pc.max(keys).as_py()
     parts = []
@@ -159,8 +173,9 @@ def _rows_of(io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array)
             stats = group.column(names.index(KEY)).statistics
             if stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
                 continue
-            rows = parquet.read_row_group(index, columns=[KEY, SEQUENCE])
-            parts.append(_found(rows, first, keys, deleted, data_file.file_path))
+            columns = [KEY, SEQUENCE] if bound is None else [KEY]
+            rows = parquet.read_row_group(index, columns=columns)
+            parts.append(_found(rows, first, keys, deleted, data_file.file_path, bound))
     return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
 
 
@@ -170,9 +185,15 @@ def _read(io: FileIO, path: str) -> pa.Table:
 
 
 def _found(
-    rows: pa.Table, first: int, keys: pa.Array, deleted: pa.Array | None, path: str
+    rows: pa.Table,
+    first: int,
+    keys: pa.Array,
+    deleted: pa.Array | None,
+    path: str,
+    bound: int | None,
 ) -> pa.Table:
-    """The rows of `keys` among `rows` (positions from `first`), minus the `deleted` positions."""
+    """The rows of `keys` among `rows` (positions from `first`), minus the `deleted` positions;
+    their sequence is `bound` when given (`rows` then has none)."""
     hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
     found = rows.take(hits).append_column(
         "pos", pc.add(hits.cast(pa.int64()), pa.scalar(first, pa.int64()))
@@ -182,7 +203,9 @@ def _found(
     return pa.table(
         {
             KEY: found[KEY],
-            SEQUENCE: found[SEQUENCE],
+            SEQUENCE: found[SEQUENCE]
+            if bound is None
+            else pa.array([bound] * found.num_rows, pa.int64()),
             "file_path": pa.array([path] * found.num_rows, pa.string()),
             "pos": found["pos"],
         },

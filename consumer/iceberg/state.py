@@ -86,7 +86,8 @@ def stage_upsert(
     rows added, `properties` in its summary. Always stages one snapshot, so positions are
     recorded."""
     latest = latest_events(events)
-    current = live_rows(table, latest[KEY])
+    floor = pc.min(latest[SEQUENCE]).as_py() if latest.num_rows else None
+    current = live_rows(table, latest[KEY], floor)
     won = winners(latest, current.select([KEY, SEQUENCE]))
     replaced = current.filter(pc.is_in(current[KEY], value_set=won[KEY]))
     deletes = position_delete_file(transaction, replaced) if replaced.num_rows else None

@@ -15,6 +15,7 @@ from pyiceberg.manifest import DataFileContent
 from pyiceberg.table import Table
 
 from chinook_pipeline.tools.iceberg_maintain import maintain
+from consumer.iceberg import live_rows
 from consumer.iceberg.committer import LakeCommitter
 from consumer.iceberg.retention import MAX_AGE
 from consumer.iceberg.state import latest_events, state_rows
@@ -92,9 +93,13 @@ def test_every_snapshot_is_a_whole_flush_by_version_and_by_timestamp(catalog: Ca
     assert duckdb_state(table) == states[-1]
 
 
+@pytest.mark.parametrize("small_file_rows", [live_rows.SMALL_FILE_ROWS, 0], ids=["kept", "read"])
 def test_maintenance_merges_files_in_one_snapshot_and_keeps_state_and_positions(
-    catalog: Catalog, s3_client: object
+    catalog: Catalog, s3_client: object, monkeypatch: pytest.MonkeyPatch, small_file_rows: int
 ) -> None:
+    """Both lookups: files kept in memory, and files read by row group (as large files are,
+    their sequences taken from the file's bound when every change is newer)."""
+    monkeypatch.setattr(live_rows, "SMALL_FILE_ROWS", small_file_rows)
     lake = LakeCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
     states = flushes(lake, 6, seed=3)
     table = catalog.load_table(STATE)
