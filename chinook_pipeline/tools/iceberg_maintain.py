@@ -7,9 +7,9 @@ that closed less than a window ago. The steps run in this order, one table at a 
    written back with `overwrite` filtered on that day, in one commit (pyiceberg 0.12 has no
    rewrite action). An unpartitioned table (the state table) with several data files or any
    position-delete file is rewritten whole, deletes applied, sorted by its identifier fields (tight
-   key bounds for the consumer's lookups), as ONE snapshot replacing every data and delete file
-   (`consumer.iceberg.position_deletes.commit_rewrite`): `overwrite` would commit two, the first
-   an empty table a reader could time-travel to. Its memory grows with the table. A commit that lands meanwhile (a late event
+   key bounds for the consumer's lookups), slice by slice of its key range (bounded memory), as
+   ONE snapshot replacing every data and delete file (`state_compaction.py`): `overwrite` would
+   commit two, the first an empty table a reader could time-travel to. A commit that lands meanwhile (a late event
    of that day) makes it conflict, and it is redone from a fresh read: no row is lost or doubled.
    Its snapshots carry the Kafka positions forward, like every commit of the consumer.
 2. Expiry: snapshots older than the window go, except branch and tag heads and the lineage that
@@ -37,7 +37,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import DayTransform
 
-from consumer.iceberg.position_deletes import commit_rewrite, data_files
+from chinook_pipeline.tools.state_compaction import rewrite_table
 from shared.errors import PipelineError
 from shared.iceberg.positions import carried
 from shared.iceberg.snapshots import expirable, summaries
@@ -166,19 +166,12 @@ def _rewrite(table: Table, row_filter: BooleanExpression) -> int:
 
     def rewrite_now() -> int:
         table.refresh()
-        rows = table.scan(row_filter=row_filter).to_arrow()
         properties = carried(summaries(table))
+        if table.spec().is_unpartitioned():
+            return rewrite_table(table, properties)
+        rows = table.scan(row_filter=row_filter).to_arrow()
         with table.transaction() as transaction:
-            if table.spec().is_unpartitioned():
-                keys = [
-                    table.schema().find_column_name(i) for i in table.schema().identifier_field_ids
-                ]
-                ordered = rows.sort_by([(key, "ascending") for key in keys]) if keys else rows
-                commit_rewrite(transaction, data_files(transaction, ordered), properties)
-            else:
-                transaction.overwrite(
-                    rows, overwrite_filter=row_filter, snapshot_properties=properties
-                )
+            transaction.overwrite(rows, overwrite_filter=row_filter, snapshot_properties=properties)
         return rows.num_rows
 
     return _retried(rewrite_now)
