@@ -28,7 +28,9 @@ from pyiceberg.types import IntegerType, LongType
 
 from consumer.iceberg.position_deletes import commit_rewrite, data_files
 
-SLICE_ROWS: Final = 1_000_000
+SLICE_ROWS: Final = (
+    250_000  # also the size of the files it writes: the next run reads one at a time
+)
 
 
 def rewrite_table(table: Table, properties: dict[str, str]) -> int:
