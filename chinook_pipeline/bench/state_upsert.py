@@ -5,8 +5,9 @@ For each size N of `--state-sizes`, a state table of N customers is built in one
 `consumer.iceberg.state`), in a SQLite catalog of its own with its files in the bench's bucket.
 Then each run times one flush of each size of FLUSH_CHANGES: updates of customers drawn at
 random (with replacement) from the N, committed by the consumer's own `TableWriter` with
-`stage_upsert`, exactly as a table consumer's flush commits them (a read of the table, the
-winning changes applied, the table rewritten whole, the positions). The table's files are removed
+`stage_upsert`, exactly as a table consumer's flush commits them (the changed customers' rows
+found by key, one position-delete file and one data file of the winners in one snapshot, the
+positions). The table's files are removed
 afterwards.
 """
 

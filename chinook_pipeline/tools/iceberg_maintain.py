@@ -3,9 +3,13 @@
 Nothing younger than the safety window (`--older-than`) is touched: no snapshot, no file, no day
 that closed less than a window ago. The steps run in this order, one table at a time:
 
-1. Compaction: each closed day of a day-partitioned table (and an unpartitioned table as a whole)
-   that has several data files is read and written back with `overwrite` filtered on that day, in
-   one commit (pyiceberg 0.12 has no rewrite action). A commit that lands meanwhile (a late event
+1. Compaction: each closed day of a day-partitioned table that has several data files is read and
+   written back with `overwrite` filtered on that day, in one commit (pyiceberg 0.12 has no
+   rewrite action). An unpartitioned table (the state table) with several data files or any
+   position-delete file is rewritten whole, deletes applied, sorted by its identifier fields (tight
+   key bounds for the consumer's lookups), slice by slice of its key range (bounded memory), as
+   ONE snapshot replacing every data and delete file (`state_compaction.py`): `overwrite` would
+   commit two, the first an empty table a reader could time-travel to. A commit that lands meanwhile (a late event
    of that day) makes it conflict, and it is redone from a fresh read: no row is lost or doubled.
    Its snapshots carry the Kafka positions forward, like every commit of the consumer.
 2. Expiry: snapshots older than the window go, except branch and tag heads and the lineage that
@@ -33,6 +37,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import DayTransform
 
+from chinook_pipeline.tools.state_compaction import rewrite_table
 from shared.errors import PipelineError
 from shared.iceberg.positions import carried
 from shared.iceberg.snapshots import expirable, summaries
@@ -130,8 +135,10 @@ def _compaction_targets(
     data = files.filter(pc.equal(files["content"], 0))
     spec = table.spec()
     if spec.is_unpartitioned():
-        if data.num_rows > 1:
-            yield "the table", AlwaysTrue(), data.num_rows
+        deletes = files.num_rows - data.num_rows
+        if data.num_rows > 1 or deletes:
+            label = f"the table ({deletes} delete files)" if deletes else "the table"
+            yield label, AlwaysTrue(), data.num_rows
         return
     days = [f for f in spec.fields if isinstance(f.transform, DayTransform)]
     if len(spec.fields) != 1 or not days:
@@ -159,11 +166,12 @@ def _rewrite(table: Table, row_filter: BooleanExpression) -> int:
 
     def rewrite_now() -> int:
         table.refresh()
+        properties = carried(summaries(table))
+        if table.spec().is_unpartitioned():
+            return rewrite_table(table, properties)
         rows = table.scan(row_filter=row_filter).to_arrow()
         with table.transaction() as transaction:
-            transaction.overwrite(
-                rows, overwrite_filter=row_filter, snapshot_properties=carried(summaries(table))
-            )
+            transaction.overwrite(rows, overwrite_filter=row_filter, snapshot_properties=properties)
         return rows.num_rows
 
     return _retried(rewrite_now)

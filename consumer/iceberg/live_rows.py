@@ -1,0 +1,273 @@
+"""Where the state table holds given customers: each live row's file, position and sequence.
+
+A flush replaces or deletes a few customers; finding their rows must not read the table. Only
+the data files whose manifest bounds of `customer_id` can hold one of the keys are opened (the
+bulk load and compaction write files sorted by key, so their bounds are tight). Of each such file only the `customer_id` and `sequence` columns are
+read, and only the Parquet row groups whose statistics can hold a key; rows a delete file of the
+file already removed are dropped. Cost follows the keys and the files they fall in, not the
+table.
+
+A flush's own data file spans the keys it changed, so its bounds prune nothing; such small files
+(and the delete files) are read whole once and their columns kept (`_Immutable`: Iceberg never
+changes a file in place, so what was read stays true), up to CACHE_ROWS rows, least recently used
+dropped first. Later flushes look them up in memory instead of reading one file per earlier flush.
+Manifests are read from the snapshot directly and their entries kept the same way; pyiceberg's scan
+planning would match every delete file to every data file.
+"""
+
+import struct
+import threading
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable
+from itertools import accumulate
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry, ManifestFile
+from pyiceberg.table import Table
+
+KEY: Final = "customer_id"
+SEQUENCE: Final = "sequence"
+SMALL_FILE_ROWS: Final = 100_000  # a data file this small is read whole and kept
+CACHE_ROWS: Final = 4_000_000  # rows kept per cache: about 64 MB of keys and sequences
+CACHE_ENTRIES: Final = 20_000  # manifest entries kept
+LIVE_SCHEMA: Final = pa.schema(
+    [
+        pa.field(KEY, pa.int64()),
+        pa.field(SEQUENCE, pa.int64()),
+        pa.field("file_path", pa.string()),
+        pa.field("pos", pa.int64()),
+    ]
+)
+
+
+def _size(value: object) -> int:
+    return value.num_rows if isinstance(value, pa.Table) else len(value)  # type: ignore[arg-type]
+
+
+class _Immutable:
+    """What was read from immutable files (tables, manifest entries), by path; past `limit`
+    rows or entries in all, the least recently used go."""
+
+    def __init__(self, limit: int) -> None:
+        self._tables: OrderedDict[str, Any] = OrderedDict()
+        self._rows, self._limit = 0, limit
+        self._lock = threading.Lock()
+
+    def get(self, path: str, read: Callable[[], Any]) -> Any:
+        with self._lock:
+            if path in self._tables:
+                self._tables.move_to_end(path)
+                return self._tables[path]
+        table = read()
+        with self._lock:
+            self._tables[path] = table
+            self._rows += _size(table)
+            while self._rows > self._limit and len(self._tables) > 1:
+                _, dropped = self._tables.popitem(last=False)
+                self._rows -= _size(dropped)
+        return table
+
+
+_SMALL_FILES = _Immutable(CACHE_ROWS)
+_DELETE_FILES = _Immutable(CACHE_ROWS)
+_MANIFESTS = _Immutable(CACHE_ENTRIES)  # manifests are immutable files too
+
+
+def live_rows(table: Table, keys: pa.Array, floor: int | None = None) -> pa.Table:
+    """(customer_id, sequence, file_path, pos) of the live rows of `keys` in the table's current
+    snapshot (empty when it has none). With `floor` (the lowest sequence the caller compares
+    with), a large file whose `sequence` upper bound is below it is not read for sequences: its
+    rows get that bound, which every compared sequence exceeds as their own would."""
+    if table.current_snapshot() is None or not len(keys):
+        return LIVE_SCHEMA.empty_table()
+    wanted = pc.unique(keys)
+    ordered = pc.sort_indices(wanted)
+    sorted_keys = wanted.take(ordered).to_pylist()
+    field_id = table.schema().find_field(KEY).field_id
+    data, deletes = _live_files(table)
+    candidates = [f for f in data if _may_hold(f, field_id, sorted_keys)]
+    deleted = _deleted(table.io, candidates, deletes)
+    small = [f for f in candidates if f.record_count <= SMALL_FILE_ROWS]
+    parts = [
+        _rows_of(table.io, f, wanted, deleted.get(f.file_path), _bound(table, f, floor))
+        for f in candidates
+        if f.record_count > SMALL_FILE_ROWS
+    ]
+    return pa.concat_tables([_small_rows(table.io, small, wanted, deleted), *parts])
+
+
+def _small_rows(
+    io: FileIO, files: list[DataFile], keys: pa.Array, deleted: dict[str, pa.Array]
+) -> pa.Table:
+    """The live rows of `keys` in small files, kept in memory: one lookup over them all (a
+    lookup per file would rebuild the keys' hash table for each)."""
+    tables = [_SMALL_FILES.get(f.file_path, lambda f=f: _read(io, f.file_path)) for f in files]
+    if not tables:
+        return LIVE_SCHEMA.empty_table()
+    rows = pa.concat_tables(tables)
+    hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
+    starts = list(accumulate((t.num_rows for t in tables), initial=0))
+    found = rows.take(hits)
+    paths, positions, live = [], [], []
+    removed: dict[str, set[int]] = {}
+    for index in hits.to_pylist():
+        which = bisect_right(starts, index) - 1
+        path, position = files[which].file_path, index - starts[which]
+        if path not in removed:
+            removed[path] = set(deleted[path].to_pylist()) if path in deleted else set()
+        live.append(position not in removed[path])
+        paths.append(path)
+        positions.append(position)
+    table = pa.table(
+        {
+            KEY: found[KEY],
+            SEQUENCE: found[SEQUENCE],
+            "file_path": pa.array(paths, pa.string()),
+            "pos": pa.array(positions, pa.int64()),
+        },
+        schema=LIVE_SCHEMA,
+    )
+    return table.filter(pa.array(live, pa.bool_()))
+
+
+def _may_hold(data_file: DataFile, field_id: int, sorted_keys: list[int]) -> bool:
+    """Whether a key of `sorted_keys` lies within the file's `customer_id` bounds (a file
+    without bounds may hold any). Checked here rather than by an `In` filter: pyiceberg binds
+    an `In` of a thousand literals at a cost of its own, per flush."""
+    lower, upper = data_file.lower_bounds or {}, data_file.upper_bounds or {}
+    if field_id not in lower or field_id not in upper:
+        return True
+    (low,), (high,) = struct.unpack("<q", lower[field_id]), struct.unpack("<q", upper[field_id])
+    index = bisect_left(sorted_keys, low)
+    return index < len(sorted_keys) and sorted_keys[index] <= high
+
+
+def _bound(table: Table, data_file: DataFile, floor: int | None) -> int | None:
+    """The file's upper bound of `sequence` when below `floor`, else None."""
+    field_id = table.schema().find_field(SEQUENCE).field_id
+    upper = (data_file.upper_bounds or {}).get(field_id)
+    if floor is None or upper is None:
+        return None
+    (bound,) = struct.unpack("<q", upper)
+    return bound if bound < floor else None
+
+
+def _rows_of(
+    io: FileIO, data_file: DataFile, keys: pa.Array, deleted: pa.Array, bound: int | None
+) -> pa.Table:
+    """The rows of `keys` in one data file, minus the `deleted` positions."""
+    low, high = pc.min(keys).as_py(), pc.max(keys).as_py()
+    parts = []
+    with io.new_input(data_file.file_path).open() as stream:
+        parquet = pq.ParquetFile(stream)
+        names = parquet.schema_arrow.names
+        start = 0
+        for index in range(parquet.num_row_groups):
+            group = parquet.metadata.row_group(index)
+            first, start = start, start + group.num_rows
+            stats = group.column(names.index(KEY)).statistics
+            if stats is not None and stats.has_min_max and (stats.max < low or stats.min > high):
+                continue
+            columns = [KEY, SEQUENCE] if bound is None else [KEY]
+            rows = parquet.read_row_group(index, columns=columns)
+            parts.append(_found(rows, first, keys, deleted, data_file.file_path, bound))
+    return pa.concat_tables([LIVE_SCHEMA.empty_table(), *parts])
+
+
+def _read(io: FileIO, path: str) -> pa.Table:
+    with io.new_input(path).open() as stream:
+        return pq.read_table(stream, columns=[KEY, SEQUENCE])
+
+
+def _found(
+    rows: pa.Table,
+    first: int,
+    keys: pa.Array,
+    deleted: pa.Array | None,
+    path: str,
+    bound: int | None,
+) -> pa.Table:
+    """The rows of `keys` among `rows` (positions from `first`), minus the `deleted` positions;
+    their sequence is `bound` when given (`rows` then has none)."""
+    hits = pc.indices_nonzero(pc.is_in(rows[KEY], value_set=keys))
+    found = rows.take(hits).append_column(
+        "pos", pc.add(hits.cast(pa.int64()), pa.scalar(first, pa.int64()))
+    )
+    if deleted is not None and len(deleted):
+        found = found.filter(pc.invert(pc.is_in(found["pos"], value_set=deleted)))
+    return pa.table(
+        {
+            KEY: found[KEY],
+            SEQUENCE: found[SEQUENCE]
+            if bound is None
+            else pa.array([bound] * found.num_rows, pa.int64()),
+            "file_path": pa.array([path] * found.num_rows, pa.string()),
+            "pos": found["pos"],
+        },
+        schema=LIVE_SCHEMA,
+    )
+
+
+def _live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
+    """(data files, position-delete files) of the current snapshot, from its manifests.
+
+    Planned here rather than by a scan: pyiceberg matches every delete file to every data file
+    (a metrics evaluation per pair), which grows with the square of the flushes since the last
+    compaction. No matching is needed: a position delete names its data file, and a data file's
+    path is written once, so a delete can only name files older than itself."""
+    data: list[DataFile] = []
+    deletes: list[DataFile] = []
+    snapshot = table.current_snapshot()
+    assert snapshot is not None
+    for manifest in snapshot.manifests(table.io):
+        for entry in _MANIFESTS.get(manifest.manifest_path, lambda m=manifest: _entries(table, m)):
+            content = entry.data_file.content
+            if content == DataFileContent.DATA:
+                data.append(entry.data_file)
+            elif content == DataFileContent.POSITION_DELETES:
+                deletes.append(entry.data_file)
+            else:
+                raise ValueError(
+                    f"{entry.data_file.file_path}: equality deletes are not supported in the "
+                    "state table: run `iceberg maintain` with a reader that applies them"
+                )
+    return data, deletes
+
+
+def _entries(table: Table, manifest: ManifestFile) -> list[ManifestEntry]:
+    return manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+
+
+def _deleted(
+    io: FileIO, candidates: list[DataFile], delete_files: list[DataFile]
+) -> dict[str, pa.Array]:
+    """{data file path: positions the delete files remove}, for the candidate data files."""
+    if not candidates or not delete_files:
+        return {}
+    paths = pa.array(sorted({f.file_path for f in candidates}), pa.string())
+    rows = pa.concat_tables(
+        [
+            _DELETE_FILES.get(d.file_path, lambda path=d.file_path: _read_deletes(io, path))
+            for d in delete_files
+        ],
+        promote_options="permissive",
+    )
+    rows = rows.filter(pc.is_in(rows["file_path"], value_set=paths))
+    grouped = rows.group_by("file_path").aggregate([("pos", "list")])
+    return {
+        path: pa.array(positions, pa.int64())
+        for path, positions in zip(
+            grouped["file_path"].to_pylist(), grouped["pos_list"].to_pylist(), strict=True
+        )
+    }
+
+
+def _read_deletes(io: FileIO, path: str) -> pa.Table:
+    with io.new_input(path).open() as stream:
+        rows = pq.read_table(stream, columns=["file_path", "pos"])
+    return rows.cast(pa.schema([("file_path", pa.string()), ("pos", pa.int64())]))

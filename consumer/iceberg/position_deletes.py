@@ -1,0 +1,244 @@
+"""Row-level commits pyiceberg 0.12 cannot make through its public API: every use of its internals.
+
+pyiceberg 0.12 reads v2 position-delete files but writes copy-on-write only (no delete-file
+writer, `ManifestWriterV2.content()` is always DATA), and its `overwrite` commits two snapshots,
+a delete then an append, so time travel can land on the empty table between them. This module
+adds what the state table needs, each in ONE snapshot:
+
+- `commit_row_delta`: new data files plus one position-delete file (the replaced rows' file and
+  position), operation `overwrite` (`append` when nothing is deleted), as Iceberg's RowDelta.
+- `commit_rewrite`: every live data and delete file of the parent snapshot replaced by new data
+  files (compaction), operation `overwrite`.
+
+It leans on `_MergeAppendFiles`/`_SnapshotProducer` (manifest plumbing), `ManifestWriterV2` (a
+delete manifest), `DataFile.from_args` and `_dataframe_to_data_files` (Parquet data files with
+Iceberg statistics). `tests/unit/test_position_deletes_contract.py` pins these to
+PYICEBERG_VERSION. Upstream would need a position-delete writer and a RowDelta/rewrite snapshot
+producer (apache/iceberg-python #3618); this module then shrinks to calls of them.
+"""
+
+import io
+import struct
+from collections.abc import Iterable
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
+from pyiceberg.manifest import (
+    DataFile,
+    DataFileContent,
+    FileFormat,
+    ManifestContent,
+    ManifestEntry,
+    ManifestEntryStatus,
+    ManifestFile,
+    ManifestWriter,
+    ManifestWriterV2,
+)
+from pyiceberg.table import Transaction
+from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update.snapshot import _MergeAppendFiles, _SnapshotProducer
+from pyiceberg.typedef import Record
+
+PYICEBERG_VERSION: Final = "0.12.0"
+PATH_FIELD_ID: Final = 2147483546  # the Iceberg spec's reserved ids of a position-delete file
+POS_FIELD_ID: Final = 2147483545
+POSITION_DELETE_SCHEMA: Final = pa.schema(
+    [
+        pa.field("file_path", pa.string(), False, {b"PARQUET:field_id": str(PATH_FIELD_ID)}),
+        pa.field("pos", pa.int64(), False, {b"PARQUET:field_id": str(POS_FIELD_ID)}),
+    ]
+)
+
+
+class _DeleteManifestWriter(ManifestWriterV2):
+    """A v2 manifest of delete files (pyiceberg's writer only declares data manifests)."""
+
+    def content(self) -> ManifestContent:
+        return ManifestContent.DELETES
+
+    @property
+    def _meta(self) -> dict[str, str]:
+        return {**super()._meta, "content": "deletes"}
+
+
+class _RowDelta(_MergeAppendFiles):
+    """An append that also adds position-delete files, in a delete manifest of its own."""
+
+    def __init__(self, transaction: Transaction, properties: dict[str, str], deletes: bool) -> None:
+        operation = Operation.OVERWRITE if deletes else Operation.APPEND
+        super().__init__(
+            operation, transaction, transaction._table.io, snapshot_properties=properties
+        )
+        self._delete_files: list[DataFile] = []
+
+    def add_delete_file(self, delete_file: DataFile) -> None:
+        self._delete_files.append(delete_file)
+
+    def _existing_manifests(self) -> list[ManifestFile]:
+        """The parent's data manifests, and its delete manifests folded with the new delete
+        files into one: a scan then opens one delete manifest, not one per flush."""
+        carried = super()._existing_manifests()
+        data = [m for m in carried if m.content == ManifestContent.DATA]
+        deletes = [m for m in carried if m.content == ManifestContent.DELETES]
+        if not self._delete_files and len(deletes) < 2:
+            return carried
+        existing = [
+            entry
+            for manifest in deletes
+            for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+        ]
+        return [_write_delete_manifest(self, self._delete_files, existing), *data]
+
+    def _summary(self, snapshot_properties: dict[str, str] = {}) -> object:  # noqa: B006
+        data = self._added_data_files
+        self._added_data_files = [*data, *self._delete_files]  # counted, not written as data
+        try:
+            return super()._summary(snapshot_properties)
+        finally:
+            self._added_data_files = data
+
+
+class _Rewrite(_SnapshotProducer["_Rewrite"]):
+    """Every live file of the parent replaced: no manifest carried, the data files marked deleted."""
+
+    def _existing_manifests(self) -> list[ManifestFile]:
+        return []
+
+    def _deleted_entries(self) -> list[ManifestEntry]:
+        parent = self._transaction.table_metadata.snapshot_by_id(self._parent_snapshot_id or -1)
+        if parent is None:
+            return []
+        return [
+            ManifestEntry.from_args(
+                status=ManifestEntryStatus.DELETED,
+                snapshot_id=self._snapshot_id,
+                sequence_number=entry.sequence_number,
+                file_sequence_number=entry.file_sequence_number,
+                data_file=entry.data_file,
+            )
+            for manifest in parent.manifests(self._io)
+            if manifest.content == ManifestContent.DATA
+            for entry in manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+        ]
+
+
+def _write_delete_manifest(
+    producer: _SnapshotProducer,
+    files: list[DataFile],
+    existing: list[ManifestEntry] = [],  # noqa: B006
+) -> ManifestFile:
+    """One delete manifest: `files` added by this snapshot, `existing` entries carried over
+    with their own snapshot and sequence numbers."""
+    metadata = producer._transaction.table_metadata
+    writer: ManifestWriter = _DeleteManifestWriter(
+        metadata.spec(),
+        metadata.schema(),
+        producer.new_manifest_output(),
+        producer.snapshot_id,
+        producer._compression,
+    )
+    with writer:
+        for entry in existing:
+            writer.existing(entry)
+        for delete_file in files:
+            writer.add(
+                ManifestEntry.from_args(
+                    status=ManifestEntryStatus.ADDED,
+                    snapshot_id=producer.snapshot_id,
+                    sequence_number=None,
+                    file_sequence_number=None,
+                    data_file=delete_file,
+                )
+            )
+    return writer.to_manifest_file()
+
+
+def data_files(transaction: Transaction, rows: pa.Table) -> list[DataFile]:
+    """Write `rows` (already in the order wanted) as Parquet data files of the table, with the
+    statistics readers prune by; nothing is committed."""
+    if not rows.num_rows:
+        return []
+    metadata = transaction.table_metadata
+    _check_pyarrow_schema_compatible(
+        metadata.schema(), provided_schema=rows.schema, format_version=metadata.format_version
+    )
+    return list(
+        _dataframe_to_data_files(table_metadata=metadata, df=rows, io=transaction._table.io)
+    )
+
+
+def position_delete_file(transaction: Transaction, deletes: pa.Table) -> DataFile:
+    """Write the (file_path, pos) rows of `deletes` as one position-delete file, sorted by path
+    then position as the spec requires, with path bounds so readers match it to data files."""
+    ordered = deletes.select(["file_path", "pos"]).cast(POSITION_DELETE_SCHEMA)
+    ordered = ordered.sort_by([("file_path", "ascending"), ("pos", "ascending")])
+    table = transaction._table
+    path = table.location_provider().new_data_location(f"deletes-{_uuid()}.parquet")
+    buffer = io.BytesIO()
+    pq.write_table(ordered, buffer, compression="zstd")
+    body = buffer.getvalue()
+    with table.io.new_output(path).create(overwrite=True) as stream:
+        stream.write(body)
+    paths, positions = ordered["file_path"], ordered["pos"]
+    return DataFile.from_args(
+        content=DataFileContent.POSITION_DELETES,
+        file_path=path,
+        file_format=FileFormat.PARQUET,
+        partition=Record(),
+        record_count=ordered.num_rows,
+        file_size_in_bytes=len(body),
+        lower_bounds={
+            PATH_FIELD_ID: paths[0].as_py().encode(),
+            POS_FIELD_ID: struct.pack("<q", min(positions.to_pylist())),
+        },
+        upper_bounds={
+            PATH_FIELD_ID: paths[-1].as_py().encode(),
+            POS_FIELD_ID: struct.pack("<q", max(positions.to_pylist())),
+        },
+        null_value_counts={PATH_FIELD_ID: 0, POS_FIELD_ID: 0},
+        value_counts={PATH_FIELD_ID: ordered.num_rows, POS_FIELD_ID: ordered.num_rows},
+        spec_id=transaction.table_metadata.default_spec_id,
+        sort_order_id=None,
+        equality_ids=None,
+        key_metadata=None,
+    )
+
+
+def commit_row_delta(
+    transaction: Transaction,
+    added: Iterable[DataFile],
+    deletes: DataFile | None,
+    properties: dict[str, str],
+) -> None:
+    """Stage, in `transaction`, ONE snapshot adding `added` data files and the `deletes` file."""
+    producer = _RowDelta(transaction, properties, deletes is not None)
+    for data_file in added:
+        producer.append_data_file(data_file)
+    if deletes is not None:
+        producer.add_delete_file(deletes)
+    producer.commit()
+
+
+def commit_rewrite(
+    transaction: Transaction, added: Iterable[DataFile], properties: dict[str, str]
+) -> None:
+    """Stage, in `transaction`, ONE snapshot replacing every live file by the `added` data files."""
+    io = transaction._table.io
+    producer = _Rewrite(Operation.OVERWRITE, transaction, io, snapshot_properties=properties)
+    metadata = transaction.table_metadata
+    parent = metadata.current_snapshot()
+    if parent is not None:
+        for manifest in parent.manifests(io):
+            for entry in manifest.fetch_manifest_entry(io, discard_deleted=True):
+                producer.delete_data_file(entry.data_file)
+    for data_file in added:
+        producer.append_data_file(data_file)
+    producer.commit()
+
+
+def _uuid() -> str:
+    import uuid
+
+    return uuid.uuid4().hex

@@ -1,0 +1,115 @@
+"""Contract of consumer/iceberg/position_deletes.py with the pyiceberg internals it uses, pinned to
+one version: a pyiceberg upgrade fails here first, not in a reader's results."""
+
+import inspect
+from importlib.metadata import version
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.manifest import DataFileContent, ManifestContent, ManifestWriterV2
+from pyiceberg.table import Table
+from pyiceberg.table.update.snapshot import _MergeAppendFiles, _SnapshotProducer
+
+from consumer.iceberg.position_deletes import (
+    PYICEBERG_VERSION,
+    commit_rewrite,
+    commit_row_delta,
+    data_files,
+    position_delete_file,
+)
+
+ROWS = pa.schema([pa.field("id", pa.int64(), False), pa.field("name", pa.string())])
+
+
+@pytest.fixture()
+def table(tmp_path: Path) -> Table:
+    catalog = SqlCatalog("t", uri=f"sqlite:///{tmp_path}/c.db", warehouse=f"file://{tmp_path}/w")
+    catalog.create_namespace("n")
+    created = catalog.create_table("n.t", ROWS)
+    created.append(pa.table({"id": [1, 2, 3, 4], "name": list("abcd")}, schema=ROWS))
+    return created
+
+
+def ids(table: Table, snapshot_id: int | None = None) -> list[int]:
+    table.refresh()
+    return sorted(table.scan(snapshot_id=snapshot_id).to_arrow()["id"].to_pylist())
+
+
+def test_the_pinned_pyiceberg_version_is_installed() -> None:
+    assert version("pyiceberg") == PYICEBERG_VERSION, (
+        "pyiceberg changed: check position_deletes.py against its internals, then re-pin"
+    )
+
+
+def test_the_internals_keep_the_shapes_the_module_relies_on() -> None:
+    producer = inspect.signature(_SnapshotProducer.__init__).parameters
+    assert list(producer)[:4] == ["self", "operation", "transaction", "io"]
+    assert {"snapshot_properties", "commit_uuid", "branch"} <= set(producer)
+    assert {"snapshot_properties"} <= set(inspect.signature(_MergeAppendFiles.__init__).parameters)
+    for name in ("_existing_manifests", "_deleted_entries", "_summary", "new_manifest_output"):
+        assert callable(getattr(_SnapshotProducer, name))
+    assert hasattr(ManifestWriterV2, "content") and hasattr(ManifestWriterV2, "_meta")
+
+
+def test_a_row_delta_is_one_snapshot_the_scan_applies(table: Table) -> None:
+    before = len(table.snapshots())
+    victim = next(iter(table.scan().plan_files())).file.file_path
+    with table.transaction() as transaction:
+        deletes = position_delete_file(transaction, pa.table({"file_path": [victim], "pos": [1]}))
+        added = data_files(transaction, pa.table({"id": [2, 5], "name": ["B", "e"]}, schema=ROWS))
+        commit_row_delta(transaction, added, deletes, {"mark": "x"})
+    table.refresh()
+    assert len(table.snapshots()) == before + 1
+    snapshot = table.current_snapshot()
+    assert snapshot.summary.operation.value == "overwrite"
+    assert snapshot.summary["mark"] == "x"
+    assert snapshot.summary["added-position-deletes"] == "1"
+    contents = {m.content for m in snapshot.manifests(table.io)}
+    assert contents == {ManifestContent.DATA, ManifestContent.DELETES}
+    assert deletes.content == DataFileContent.POSITION_DELETES
+    assert ids(table) == [1, 2, 3, 4, 5]
+    assert table.scan().to_arrow().sort_by("id")["name"].to_pylist() == list("aBcde")
+
+
+def test_a_row_delta_without_deletes_is_an_append(table: Table) -> None:
+    with table.transaction() as transaction:
+        added = data_files(transaction, pa.table({"id": [9], "name": ["z"]}, schema=ROWS))
+        commit_row_delta(transaction, added, None, {})
+    assert table.current_snapshot().summary.operation.value == "append"
+    assert ids(table) == [1, 2, 3, 4, 9]
+
+
+def test_a_rewrite_replaces_every_file_in_one_snapshot(table: Table) -> None:
+    victim = next(iter(table.scan().plan_files())).file.file_path
+    with table.transaction() as transaction:
+        deletes = position_delete_file(transaction, pa.table({"file_path": [victim], "pos": [0]}))
+        commit_row_delta(transaction, [], deletes, {})
+    before = len(table.snapshots())
+    rows = table.scan().to_arrow()
+    with table.transaction() as transaction:
+        commit_rewrite(transaction, data_files(transaction, rows.sort_by("id")), {"mark": "y"})
+    table.refresh()
+    assert len(table.snapshots()) == before + 1
+    tasks = list(table.scan().plan_files())
+    assert len(tasks) == 1 and not tasks[0].delete_files
+    assert ids(table) == [2, 3, 4]
+    assert table.current_snapshot().summary["total-delete-files"] == "0"
+    assert table.current_snapshot().summary["total-records"] == "3"
+
+
+def test_delete_manifests_are_folded_into_one_and_every_delete_still_applies(table: Table) -> None:
+    victim = next(iter(table.scan().plan_files())).file.file_path
+    for position in (0, 2):
+        with table.transaction() as transaction:
+            deletes = position_delete_file(
+                transaction, pa.table({"file_path": [victim], "pos": [position]})
+            )
+            commit_row_delta(transaction, [], deletes, {})
+    table.refresh()
+    manifests = table.current_snapshot().manifests(table.io)
+    assert [m.content for m in manifests].count(ManifestContent.DELETES) == 1
+    assert ids(table) == [2, 4]
+    first_delete = sorted(table.snapshots(), key=lambda s: s.sequence_number)[1]
+    assert ids(table, first_delete.snapshot_id) == [2, 3, 4]
