@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 dev: $(STAMP) kafka
 	$(BIN)/chinook-pipeline dev
 
-# Two workers, one test file each at a time: most of the suite waits on brokers, group joins and
-# child processes, so two files in parallel halve the wall time on 2 cores. Kafka's jars are
-# fetched once first, so that the two workers never fetch them at the same time; so are Spark's.
+# Three workers, one test file each at a time: most of the suite waits on brokers, group joins,
+# JVMs and child processes, so three files in parallel beat two on 2 cores. Kafka's jars are
+# fetched once first, so that the workers never fetch them at the same time; so are Spark's.
 test: $(STAMP) tools kafka spark-jars lint schema
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
 # ruff (lint and format, configured in pyproject.toml) over the whole tree.
 lint: $(STAMP)

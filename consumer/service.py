@@ -128,6 +128,7 @@ class _Service:
         )
         self._positions = destination.positions or self._committed
         self._completion: Completion | None = None
+        self._closing = False
 
     def run(self) -> None:
         try:
@@ -166,6 +167,7 @@ class _Service:
             for partition in self._partitions.values():
                 partition.close()  # CLOSED: the revocation in close() has nothing left to flush
             self._jobs.close()
+            self._closing = True
             self._consumer.close()
             self._dead_letters.close(DEAD_LETTER_TIMEOUT)
 
@@ -282,7 +284,7 @@ class _Service:
         """Assign each partition at its committed offset, paused: its journal is read on the
         executor (retried like any S3 job, without blocking the poll loop) before it takes
         records."""
-        if not assigned:
+        if not assigned or self._closing:  # one taken while leaving is given back unread
             consumer.incremental_assign(assigned)
             return
         try:

@@ -60,7 +60,7 @@ class TableWatcher:
     def read(self, location: str, checked_at: float) -> None:
         """Record the latency of every row the snapshots new in `location` added."""
         import pyarrow.parquet as pq
-        from pyiceberg.manifest import ManifestEntryStatus
+        from pyiceberg.manifest import DataFileContent, ManifestEntryStatus
         from pyiceberg.table import StaticTable
 
         table = StaticTable.from_metadata(location, self.properties)
@@ -73,7 +73,11 @@ class TableWatcher:
                     continue
                 for entry in manifest.fetch_manifest_entry(table.io):
                     path = entry.data_file.file_path
-                    if entry.status != ManifestEntryStatus.ADDED or path in self.files:
+                    if (
+                        entry.status != ManifestEntryStatus.ADDED
+                        or entry.data_file.content != DataFileContent.DATA  # not a delete file
+                        or path in self.files
+                    ):
                         continue
                     self.files.add(path)
                     with table.io.new_input(path).open() as stream:
