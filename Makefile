@@ -79,7 +79,7 @@ proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=shared/gen --pyi_out=shared/gen \
 		proto/chinook/v1/customer.proto
 
-# Regenerate the README's configuration reference from the code (a test fails when it is stale).
+# Regenerate docs/configuration.md's reference from the code (a test fails when it is stale).
 docs: $(STAMP)
 	$(BIN)/python -m chinook_pipeline.cli.reference
 

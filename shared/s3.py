@@ -118,6 +118,6 @@ def bucket_problem(client: Any, bucket: str, error: Exception) -> str | None:
     if code in {"403", "AccessDenied"}:
         return (
             f"access to bucket {bucket!r} denied at {endpoint}: check the credentials' "
-            "IAM policy (see README, Run on AWS)"
+            "IAM policy (see docs/aws.md)"
         )
     return None

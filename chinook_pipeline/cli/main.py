@@ -269,7 +269,7 @@ def verify(**params: Any) -> None:
 @click.argument("sql")
 @options_from(QueryOptions, CatalogSettings, S3Settings)
 def query(sql: str, **params: Any) -> None:
-    """Run SQL (DuckDB) over the objects, or the Iceberg tables with --table (see README)."""
+    """Run SQL (DuckDB) over the objects, or the Iceberg tables with --table (see docs/query.md)."""
     from chinook_pipeline.tools.query import connect, run_query
     from chinook_pipeline.tools.render import render
 

@@ -1,7 +1,8 @@
-"""The configuration reference in the README, generated from the click options so it cannot drift.
+"""The configuration reference (docs/configuration.md), generated from the click options so it
+cannot drift.
 
-`python -m chinook_pipeline.cli.reference` rewrites the README section between the markers; a test
-fails when the committed README differs from what the code generates.
+`python -m chinook_pipeline.cli.reference` rewrites the section between the markers; a test fails
+when the committed page differs from what the code generates.
 """
 
 from pathlib import Path
@@ -61,18 +62,21 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
     return found
 
 
-def rewrite(readme: Path, group: click.Group) -> bool:
-    """Replace the generated section of `readme`; True when it changed."""
-    text = readme.read_text()
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def rewrite(page: Path, group: click.Group) -> bool:
+    """Replace the generated section of `page`; True when it changed."""
+    text = page.read_text()
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
     updated = f"{head}{BEGIN}\n\n{render(group)}\n\n{END}{tail}"
     if updated != text:
-        readme.write_text(updated)
+        page.write_text(updated)
     return updated != text
 
 
 if __name__ == "__main__":
     from chinook_pipeline.cli.main import cli
 
-    rewrite(Path(__file__).resolve().parents[2] / "README.md", cli)
+    rewrite(PAGE, cli)

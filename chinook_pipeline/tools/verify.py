@@ -2,7 +2,7 @@
 
 Only the consumer's objects under the prefix given are read (chinook_pipeline/tools/objects.py:
 its key layout, one format at a time), whatever else the bucket holds: another sink's prefix, an
-Iceberg warehouse, stray keys. A bucket holding both formats (two consumer groups, see README) is
+Iceberg warehouse, stray keys. A bucket holding both formats (two consumer groups, see docs/objects.md) is
 verified once per format and prefix. The latest
 state of a customer is the change with the highest `sequence` (sequences are strictly increasing
 in the source), so the result does not depend on object order, partition order or replays. A

@@ -141,7 +141,7 @@ FIXES = {
 
 def misconfigured(case: str, secured: Secured, cli: Cli, directory: Path) -> list[str]:
     """The connection options of one misconfigured client (its password put where the
-    README says: a file for SCRAM, the environment for PLAIN)."""
+    docs/operations.md says: a file for SCRAM, the environment for PLAIN)."""
     if case == "wrong SCRAM password":
         return secured.client_args("SASL_SSL", secret_file(directory, WRONG_PASSWORD))
     if case == "wrong PLAIN password":

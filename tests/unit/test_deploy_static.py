@@ -329,29 +329,31 @@ def test_seed_only_creates_the_database_when_absent() -> None:
     assert "chinook-pipeline seed" in script
 
 
-def readme_section(title: str) -> str:
-    text = (ROOT / "README.md").read_text()
+def operations_section(title: str) -> str:
+    text = (ROOT / "docs" / "operations.md").read_text()
     start = text.index(f"\n## {title}\n")
     end = text.find("\n## ", start + 1)
     return text[start:end]
 
 
 def test_the_docker_docs_name_every_service_and_metrics_port() -> None:
-    """docs/docker.md lists each service in its table and each metrics port; the README's
-    Docker section names each job, each extra sink's service and each metrics port."""
+    """docs/docker.md lists each service in its table and each metrics port; the Docker section
+    of docs/operations.md names each job, each extra sink's service and each metrics port."""
     guide = (ROOT / "docs" / "docker.md").read_text()
-    readme = readme_section("Run with Docker")
+    section = operations_section("Run with Docker")
     sinks = consumer_sinks()
     for name, service in compose_services().items():
         assert f"| `{name}`" in guide, f"docs/docker.md: no row for the service {name}"
         if is_job(service) or (name in sinks and name != "consumer"):
-            assert f"`{name}`" in readme, f"README, Run with Docker: {name} not named"
+            assert f"`{name}`" in section, f"docs/operations.md, Run with Docker: {name} not named"
         port = environment(service).get("CHINOOK_METRICS_PORT")
         if port:
             assert f"{name}:{port}" in guide or f"| {port} | `{name}`" in guide, (
                 f"docs/docker.md: {name}'s metrics port {port} not given"
             )
-            assert f":{port}" in readme, f"README, Run with Docker: port {port} not given"
+            assert f":{port}" in section, (
+                f"docs/operations.md, Run with Docker: port {port} not given"
+            )
 
 
 # --- compose <-> CLI ------------------------------------------------------------------------

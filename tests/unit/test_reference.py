@@ -1,18 +1,20 @@
-"""The README's configuration reference is exactly what the code generates."""
+"""The configuration reference in docs/configuration.md is exactly what the code generates."""
 
 from pathlib import Path
 
 from chinook_pipeline.cli.main import cli
-from chinook_pipeline.cli.reference import BEGIN, END, render
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from chinook_pipeline.cli.reference import BEGIN, END, PAGE, render
 
 
-def test_readme_configuration_reference_is_current() -> None:
-    text = README.read_text()
-    assert BEGIN in text and END in text, "README lacks the generated configuration reference"
+def test_the_page_is_docs_configuration() -> None:
+    assert PAGE.relative_to(Path(__file__).resolve().parents[2]) == Path("docs/configuration.md")
+
+
+def test_configuration_reference_is_current() -> None:
+    text = PAGE.read_text()
+    assert BEGIN in text and END in text, f"{PAGE.name} lacks the generated configuration reference"
     section = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
-    assert section == render(cli).strip(), "README is stale: run `make docs`"
+    assert section == render(cli).strip(), f"{PAGE.name} is stale: run `make docs`"
 
 
 def test_every_default_is_a_value_a_user_could_write() -> None:
