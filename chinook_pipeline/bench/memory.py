@@ -4,19 +4,18 @@ consumer writing objects and the one writing the change table, each reading the 
 its own group."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from chinook_pipeline.bench.databases import copy
 from chinook_pipeline.bench.probes import MB, SERVICE_TIMEOUT
+from chinook_pipeline.bench.session import Session
 from chinook_pipeline.bench.table import table_options
-
-if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
+from chinook_pipeline.bench.throughput import run_producer
 
 
-def memory(bench: "Bench", pristine: Path, repeat: int) -> None:
+def memory(bench: Session, pristine: Path, repeat: int) -> None:
     topic, group = bench.stack.name("backlog", repeat), bench.stack.name("backlog-sink", repeat)
-    db = bench.copy(pristine, f"backlog-{repeat}")
-    producer = bench.run_producer(db, topic, f"backlog-producer-{repeat}").wait(SERVICE_TIMEOUT)
+    db = copy(bench.stack, pristine, f"backlog-{repeat}")
+    producer = run_producer(bench, db, topic, f"backlog-producer-{repeat}").wait(SERVICE_TIMEOUT)
     consumer = bench.stack.consumer(
         f"backlog-consumer-{repeat}", topic, group, "--exit-when-idle"
     ).wait(SERVICE_TIMEOUT)
@@ -26,7 +25,7 @@ def memory(bench: "Bench", pristine: Path, repeat: int) -> None:
         topic,
         tables,
         "--exit-when-idle",
-        *table_options(bench, tables),
+        *table_options(bench.stack, tables),
     ).wait(SERVICE_TIMEOUT)
     bench.record(
         "producer_rss",
@@ -47,4 +46,4 @@ def memory(bench: "Bench", pristine: Path, repeat: int) -> None:
         wall_seconds=table.elapsed,
     )
     db.unlink()
-    bench.delete_topics(topic)
+    bench.stack.delete_topics(topic)

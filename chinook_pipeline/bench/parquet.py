@@ -2,21 +2,20 @@
 consumer on the same topic in the same run (so beside the same raw consume limit), and what each
 format stores per record."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from chinook_pipeline.bench.session import Session
+from chinook_pipeline.bench.throughput import consume
 from chinook_pipeline.tools.verify import is_journal_key
 from shared.errors import PipelineError
 
-if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
 
-
-def parquet_consumer(bench: "Bench", topic: str, total: int, repeat: int) -> None:
+def parquet_consumer(bench: Session, topic: str, total: int, repeat: int) -> None:
     """Figures `consumer_parquet` (records/s), `bytes_parquet` and `bytes_protobuf` (object bytes
     per record; the Protobuf objects are those of this run's single-consumer figure)."""
     stack = bench.stack
     group = stack.name("sink-parquet", repeat)
-    bench.consume("consumer_parquet", topic, total, group, 1, "--format", "parquet")
+    consume(bench, "consumer_parquet", topic, total, group, 1, "--format", "parquet")
     client = stack.s3_client()
     for figure, prefix in (
         ("bytes_parquet", group),

@@ -7,16 +7,13 @@ import json
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from chinook_pipeline.bench.probes import SERVICE_TIMEOUT
+from chinook_pipeline.bench.session import Session
 from shared.errors import PipelineError
 
-if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
 
-
-def raw_consume_process(bench: "Bench", topic: str, total: int, repeat: int) -> None:
+def raw_consume_process(bench: Session, topic: str, total: int, repeat: int) -> None:
     """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
     the service's commits included; the consumer service's own librdkafka configuration."""
     from consumer.config import ConsumerConfig

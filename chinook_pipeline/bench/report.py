@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from chinook_pipeline.bench import capture_tax, state_upsert
+from chinook_pipeline.bench.results import format_number
 
 FORMAT_VERSION: Final = 1
 
@@ -271,11 +272,3 @@ def format_table(report: Mapping[str, Any]) -> str:
         )
     lines += [f"failed: {error}" for error in report["errors"]]
     return "\n".join(lines)
-
-
-def format_number(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}" if value >= 1 else f"{value:.3f}"

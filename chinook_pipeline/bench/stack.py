@@ -8,7 +8,7 @@ children with the bench's environment minus every `CHINOOK_` variable.
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,17 @@ class Stack:
         from shared.s3 import S3Settings, make_client
 
         return make_client(S3Settings(endpoint_url=self.s3_endpoint_url))
+
+    def delete_topics(self, *topics: str) -> None:
+        """Free the embedded broker's memory; a broker that refuses keeps them, which is fine."""
+        from shared.kafka import admin_client
+
+        futures = admin_client(self.kafka_settings()).delete_topics(
+            list(topics), operation_timeout=30
+        )
+        for future in futures.values():
+            with suppress(Exception):
+                future.result(30)
 
     def spawn(self, name: str, *args: str, metrics: bool = False) -> Child:
         """Start `python -m chinook_pipeline ARGS`; its output goes to `<work>/logs/<name>.log`."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
+    from chinook_pipeline.bench.session import Session
 
 FLUSH_CHANGES: Final = (1000, 10_000)  # changes per flush, one figure each
 CHUNK: Final = 100_000  # customers encoded at a time while building a table
@@ -36,14 +36,14 @@ def figure_label(changes: int, customers: int) -> str:
     return f"state table upsert: one flush of {changes:,} changes, {customers:,} customers"
 
 
-def measure_sizes(bench: "Bench", db: Path, sizes: Sequence[int]) -> None:
+def measure_sizes(bench: "Session", db: Path, sizes: Sequence[int]) -> None:
     """Every size: build the table, then `repeat` flushes of each FLUSH_CHANGES size."""
     for customers in sizes:
         bench.say(f"state table of {customers:,} customers: upsert cost")
         bench.attempt(f"state upsert at {customers:,}", _measure_size, bench, db, customers)
 
 
-def _measure_size(bench: "Bench", db: Path, customers: int) -> None:
+def _measure_size(bench: "Session", db: Path, customers: int) -> None:
     from consumer.iceberg.committer import TableWriter
     from consumer.iceberg.state import stage_upsert
     from consumer.iceberg.tables import open_state_table

@@ -10,47 +10,44 @@ bucket.
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from chinook_pipeline.bench.probes import MB
+from chinook_pipeline.bench.session import Session
+from chinook_pipeline.bench.stack import Stack
+from chinook_pipeline.bench.throughput import consume
 from shared.errors import PipelineError
-
-if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
-    from chinook_pipeline.bench.stack import Stack
 
 CHANGE_TABLE = "bench.customer_changes"
 
 
-def table_consumer(bench: "Bench", topic: str, total: int, repeat: int) -> None:
+def table_consumer(bench: Session, topic: str, total: int, repeat: int) -> None:
     """Figures `consumer_table` (records/s into the change table, offsets committed), its peak
     RSS (`consumer_table_run_rss`) and `table_files_per_commit`."""
     group = bench.stack.name("sink-table", repeat)
-    bench.consume("consumer_table", topic, total, group, 1, *table_options(bench, group))
-    peak = bench.details["consumer_table"][-1]["peak_rss_bytes"]
+    consume(bench, "consumer_table", topic, total, group, 1, *table_options(bench.stack, group))
+    peak = bench.results.details["consumer_table"][-1]["peak_rss_bytes"]
     bench.record("consumer_table_run_rss", peak / MB, records=total)
-    catalog = catalog_db(bench, group)
+    catalog = catalog_db(bench.stack, group)
     ratio, counts = files_per_commit(catalog, CHANGE_TABLE, bench.stack)
     bench.record("table_files_per_commit", ratio, **counts)
 
 
-def table_options(bench: "Bench", group: str) -> list[str]:
+def table_options(stack: Stack, group: str) -> list[str]:
     """The consumer options of a run writing the change table: a SQLite catalog of the group's
     own in the work directory, the table's files under the group's prefix of the bucket."""
-    stack = bench.stack
-    catalog = catalog_db(bench, group)
+    catalog = catalog_db(stack, group)
     return [
         *("--table", CHANGE_TABLE, "--catalog-uri", f"sqlite:///{catalog}"),
         *("--warehouse", f"s3://{stack.bucket}/{group}"),
     ]
 
 
-def catalog_db(bench: "Bench", group: str) -> Path:
+def catalog_db(stack: Stack, group: str) -> Path:
     """The SQLite catalog of the run of `group`."""
-    return bench.stack.work / f"iceberg-{group}.db"
+    return stack.work / f"iceberg-{group}.db"
 
 
-def files_per_commit(catalog: Path, table: str, stack: "Stack") -> tuple[float, dict[str, int]]:
+def files_per_commit(catalog: Path, table: str, stack: Stack) -> tuple[float, dict[str, int]]:
     """Data files in `table` over its commits: (the ratio, its counts). Expiry drops snapshots,
     not their count: each commit took the next sequence number (format 2), and a change table
     only ever adds files."""
@@ -86,7 +83,7 @@ def metadata_location(catalog: Path, table: str) -> str | None:
     return row[0] if row else None
 
 
-def s3_properties(stack: "Stack") -> dict[str, str]:
+def s3_properties(stack: Stack) -> dict[str, str]:
     """pyiceberg's S3 properties for the bench's S3 endpoint."""
     from shared.iceberg.catalog import s3_properties as properties
     from shared.s3 import S3Settings

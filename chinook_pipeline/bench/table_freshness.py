@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 from chinook_pipeline.bench.probes import FRESHNESS_CUSTOMERS, last_change
 from chinook_pipeline.bench.report import percentile
+from chinook_pipeline.bench.steady import steady_pipeline, write_steadily
 from chinook_pipeline.bench.table import metadata_location, s3_properties
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT
 from shared import names
 from shared.errors import PipelineError
 
 if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
+    from chinook_pipeline.bench.session import Session
 
 CHANGES = "bench.fresh_changes"
 STATE = "bench.fresh_customers"
@@ -89,14 +90,14 @@ class TableWatcher:
                             self.latencies[sequence] = checked_at - captured.timestamp()
 
 
-def table_freshness(bench: "Bench", repeat: int) -> None:
+def table_freshness(bench: "Session", repeat: int) -> None:
     """Figures `table_freshness_p50/p99` (change table) and `state_freshness_p50/p99`."""
     stack = bench.stack
     catalog_db = stack.work / f"iceberg-fresh-{repeat}.db"
     uri = f"sqlite:///{catalog_db}"
     warehouse = f"s3://{stack.bucket}/{stack.name('fresh-tables', repeat)}"
     args = ("--table", CHANGES, "--state-table", STATE, "--catalog-uri", uri)
-    with bench.steady_pipeline("fresh-tables", repeat, *args, "--warehouse", warehouse) as (
+    with steady_pipeline(bench, "fresh-tables", repeat, *args, "--warehouse", warehouse) as (
         db,
         _group,
         consumer,
@@ -117,7 +118,7 @@ def table_freshness(bench: "Bench", repeat: int) -> None:
             committed = consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED, 0)
             return committed >= FRESHNESS_CUSTOMERS + written  # both tables hold every change
 
-        written = bench.write_steadily(db, f"fresh-tables-writer-{repeat}", repeat, poll, drained)
+        written = write_steadily(bench, db, f"fresh-tables-writer-{repeat}", repeat, poll, drained)
         poll()
     changes, state = (list(watcher.latencies.values()) for watcher in watchers)
     if len(changes) < written or not state:

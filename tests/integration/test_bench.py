@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chinook_pipeline.bench.options import parse_sizes
 from chinook_pipeline.bench.report import (
     FIGURES,
     PEER_FIGURES,
@@ -21,7 +22,6 @@ from chinook_pipeline.bench.report import (
     percentile,
     targets,
 )
-from chinook_pipeline.bench.run import parse_sizes
 from tests.conftest import Cli
 
 STATE_SIZES = (500, 2000)

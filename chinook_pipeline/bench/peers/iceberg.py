@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chinook_pipeline.bench.peers.connect import STARTED_LINE, IcebergSink
 from chinook_pipeline.bench.probes import (
@@ -31,19 +31,18 @@ from chinook_pipeline.bench.probes import (
     last_change,
 )
 from chinook_pipeline.bench.report import percentile
+from chinook_pipeline.bench.session import Session
+from chinook_pipeline.bench.steady import write_until_seen
 from chinook_pipeline.bench.table import files_per_commit, metadata_location, s3_properties
 from chinook_pipeline.bench.table_freshness import TableWatcher
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT, Child
 from shared.errors import PipelineError
 
-if TYPE_CHECKING:
-    from chinook_pipeline.bench.figures import Bench
-
 TABLE = "bench.peer_changes"
 
 
-def peer_table(bench: "Bench", topic: str, total: int, repeat: int) -> None:
+def peer_table(bench: Session, topic: str, total: int, repeat: int) -> None:
     """Figures `peer_table`, `peer_table_process`, `peer_table_rss`, `peer_files_per_commit`."""
     stack = bench.stack
     name = stack.name("peer", repeat)
@@ -71,10 +70,10 @@ def peer_table(bench: "Bench", topic: str, total: int, repeat: int) -> None:
     bench.record("peer_table_rss", connect.peak_rss / MB, records=total)
     ratio, counts = files_per_commit(sink.catalog_db, TABLE, stack)
     bench.record("peer_files_per_commit", ratio, **counts)
-    bench.delete_topics(f"{name}.json", f"{name}.control")
+    stack.delete_topics(f"{name}.json", f"{name}.control")
 
 
-def peer_freshness(bench: "Bench", repeat: int) -> None:
+def peer_freshness(bench: Session, repeat: int) -> None:
     """Figures `peer_freshness_p50/p99`."""
     with _steady_peer(bench, repeat) as (db, catalog_db, connect):
         properties = s3_properties(bench.stack)
@@ -86,14 +85,9 @@ def peer_freshness(bench: "Bench", repeat: int) -> None:
             if new is not None:
                 watcher.read(*new)
 
-        written = bench.write_steadily(
-            db,
-            f"peer-fresh-writer-{repeat}",
-            repeat,
-            poll,
-            lambda written: len(watcher.latencies) >= written,
+        written, latencies = write_until_seen(
+            bench, db, f"peer-fresh-writer-{repeat}", repeat, poll, watcher.latencies
         )
-    latencies = list(watcher.latencies.values())
     if len(latencies) < written:
         raise PipelineError(
             f"peer freshness: {len(latencies)} of {written} changes reached the peer's table "
@@ -107,7 +101,7 @@ def peer_freshness(bench: "Bench", repeat: int) -> None:
 
 
 @contextmanager
-def _steady_peer(bench: "Bench", repeat: int) -> Iterator[tuple[Path, Path, Child]]:
+def _steady_peer(bench: Session, repeat: int) -> Iterator[tuple[Path, Path, Child]]:
     """A producer, the live JSON copy and the peer on a new database of FRESHNESS_CUSTOMERS
     customers, running: (database, catalog, Connect) once the snapshot is committed."""
     from chinook_pipeline.tools.seed import seed_database
@@ -137,10 +131,10 @@ def _steady_peer(bench: "Bench", repeat: int) -> Iterator[tuple[Path, Path, Chil
     finally:
         for child in (producer, copy, connect):
             child.stop()
-    bench.delete_topics(name, f"{name}.json", f"{name}.control")
+    stack.delete_topics(name, f"{name}.json", f"{name}.control")
 
 
-def _sink(bench: "Bench", name: str, topic: str) -> IcebergSink:
+def _sink(bench: Session, name: str, topic: str) -> IcebergSink:
     from shared.kafka import ensure_topic
 
     stack = bench.stack
@@ -158,7 +152,7 @@ def _sink(bench: "Bench", name: str, topic: str) -> IcebergSink:
     )
 
 
-def _copy_argv(bench: "Bench", source: str, target: str, mode: str) -> list[str]:
+def _copy_argv(bench: Session, source: str, target: str, mode: str) -> list[str]:
     config = {
         k: v for k, v in bench.stack.kafka_settings().client_config().items() if k != "logger"
     }
@@ -166,7 +160,7 @@ def _copy_argv(bench: "Bench", source: str, target: str, mode: str) -> list[str]
     return [sys.executable, "-m", module, json.dumps(config), source, target, mode]
 
 
-def _copy(bench: "Bench", source: str, target: str, mode: str) -> int:
+def _copy(bench: Session, source: str, target: str, mode: str) -> int:
     """Copy `source` to JSON in `target` (created with the bench's partitions); the count."""
     from shared.kafka import ensure_topic
 
@@ -187,14 +181,14 @@ def _copy(bench: "Bench", source: str, target: str, mode: str) -> int:
     return int(json.loads(done.stdout)["messages"])
 
 
-def _start_copy(bench: "Bench", source: str, target: str, name: str) -> Child:
+def _start_copy(bench: Session, source: str, target: str, name: str) -> Child:
     log = bench.stack.work / "logs" / f"{name}.log"
     argv = _copy_argv(bench, source, target, "follow")
     return Child(name, embedded.spawn(argv, env=bench.stack.env, log=log), log)
 
 
 def _wait_for_records(
-    bench: "Bench", connect: Child, catalog_db: Path, records: int, deadline: float
+    bench: Session, connect: Child, catalog_db: Path, records: int, deadline: float
 ) -> float | None:
     """The monotonic time of the first check (every POLL_SECONDS) that found at least `records`
     records committed to the peer's table; None if Connect exited or `deadline` passed first."""
