@@ -2,7 +2,7 @@
 
 A destination is two halves the executor's jobs call (consumer/jobs.py): `starts` says where a
 newly assigned partition starts, `writer` makes a batch durable. Objects: the journal and the
-flusher. Tables (`--table`): `consumer.iceberg.destination.TableDestination` for both, over the
+flusher. Tables (`--table`): `consumer.tables.destination.TableDestination` for both, over the
 tables opened here (created or evolved on first use). pyiceberg is imported only for tables.
 """
 
@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from consumer.completion import Positions
-from consumer.config import ConsumerConfig
-from consumer.flusher import Flusher
-from consumer.formats import object_format
+from consumer.settings import ConsumerConfig
+from consumer.objects.writer import Flusher
+from consumer.objects.formats import object_format
 from consumer.jobs import Starts, Writer
-from consumer.journal import Journal
+from consumer.objects.journal import Journal
 from consumer.startup import retry_policy, wait_for_bucket
-from consumer.uploader import Uploader
+from consumer.objects.uploader import Uploader
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import StartWindow, retry_call
@@ -70,9 +70,9 @@ def open_destination(
 def _tables(
     config: ConsumerConfig, table: str, health: Health, stop: threading.Event
 ) -> Destination | None:
-    from consumer.iceberg.committer import LakeCommitter
-    from consumer.iceberg.destination import TableDestination
-    from consumer.iceberg.tables import open_change_table, open_state_table
+    from consumer.tables.committer import LakeCommitter
+    from consumer.tables.destination import TableDestination
+    from consumer.tables.tables import open_change_table, open_state_table
     from shared.iceberg.catalog import (
         CatalogConfigError,
         open_catalog,

@@ -2,7 +2,7 @@
 making a batch durable) runs on it.
 
 The destination is chosen once at start: objects (the journal and the flusher) or Iceberg tables
-(`consumer.iceberg.destination`); both halves have the same two calls. The service creates the
+(`consumer.tables.destination`); both halves have the same two calls. The service creates the
 executor and shuts it down; nothing else in the consumer starts threads (the flusher, the uploader
 and the lake committer run on the calling worker). At most one job per partition is known at a
 time: the partition's state machine never asks for a second one while one runs.
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
-from consumer.batcher import PartitionBuffer
-from consumer.journal import Intent, Resume
+from consumer.buffer import PartitionBuffer
+from consumer.objects.journal import Intent, Resume
 from consumer.partition import Flush, Job, ReadJournal
 
 Start = Intent | Resume | None

@@ -47,10 +47,10 @@ from typing import Final
 
 from confluent_kafka import OFFSET_BEGINNING, Message
 
-from consumer.batcher import FlushLimits, PartitionBuffer
+from consumer.buffer import FlushLimits, PartitionBuffer
 from consumer.dead_letters import DeadLetter
 from consumer.intake import offer
-from consumer.journal import Intent, Resume, resume_point
+from consumer.objects.journal import Intent, Resume, resume_point
 from shared.retry import Failures, RetryPolicy
 
 log = logging.getLogger(__name__)

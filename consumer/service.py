@@ -11,7 +11,7 @@ Guarantees:
   table) or, rejected as poison, in the dead-letter topic (see `dead_letters.py`), so a crash never
   loses a record. Objects: the journal (see `journal.py`) makes the replay after a crash rewrite
   the same keys; tables: a partition starts at the tables' own position and every table skips
-  what it already holds (`consumer/iceberg/committer.py`); so no record is stored twice
+  what it already holds (`consumer/tables/committer.py`); so no record is stored twice
   either. A partition has at most one job running, so its intents, uploads and commits stay in
   offset order.
 - Every S3 or catalog fault is retried under one policy (shared/retry.py): transient ones for as
@@ -41,13 +41,13 @@ from confluent_kafka import (
 
 from consumer import metrics
 from consumer.completion import Completion, topic_ends
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerConfig
 from consumer.dead_letters import DeadLetterWriter
 from consumer.destination import Destination, open_destination
 from consumer.fetching import Fetching
-from consumer.gauges import forget_lag, update_gauges
+from consumer.metrics.gauges import forget_lag, update_gauges
 from consumer.jobs import Jobs
-from consumer.ownership import Ownership
+from consumer.health.ownership import Ownership
 from consumer.partition import NOTHING, Effects, Partition, State
 from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
 from consumer.startup import (
@@ -57,7 +57,7 @@ from consumer.startup import (
     partition_factory,
     wait_for_topic,
 )
-from consumer.troubles import Troubles
+from consumer.health.troubles import Troubles
 from shared.broker_check import check_broker
 from shared.errors import PipelineError
 from shared.metrics import Health

@@ -17,7 +17,7 @@ from consumer import metrics
 from consumer.dead_letters import DeadLetterError, DeadLetterWriter
 from consumer.jobs import Start
 from consumer.partition import Effects, Flush, Job, Partition, ReadJournal, State
-from consumer.troubles import Troubles
+from consumer.health.troubles import Troubles
 from shared.retry import classify
 
 log = logging.getLogger("consumer.service")

@@ -9,7 +9,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 from confluent_kafka import KafkaException
 
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerConfig
 from consumer.partition import Partition
 from shared.errors import PipelineError
 from shared.kafka import admin_client

@@ -27,7 +27,7 @@ from chinook_pipeline.tools.options import (
     VerifyOptions,
     WriteOptions,
 )
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerConfig
 from producer.config import ProducerConfig
 from shared import logs
 from shared.config import KAFKA_TABLE, default_map, kafka_properties, read_config_file

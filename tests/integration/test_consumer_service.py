@@ -20,13 +20,13 @@ from prometheus_client import REGISTRY
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.tools.objects import key_format, parquet_batches
 from chinook_pipeline.tools.verify import is_journal_key
-from consumer.batcher import PartitionBuffer
-from consumer.config import ConsumerConfig
-from consumer.flusher import Flusher
-from consumer.formats import object_format
-from consumer.journal import Intent, Journal
+from consumer.buffer import PartitionBuffer
+from consumer.settings import ConsumerConfig
+from consumer.objects.writer import Flusher
+from consumer.objects.formats import object_format
+from consumer.objects.journal import Intent, Journal
 from consumer.service import run_consumer
-from consumer.uploader import S3Object, Uploader
+from consumer.objects.uploader import S3Object, Uploader
 from shared import names
 from shared.arrow import batch_to_changes
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from chinook_pipeline.tools.inspect_object import iter_records
-from consumer.batcher import PartitionBuffer
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats.parquet import ParquetFormat
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import compress, frame

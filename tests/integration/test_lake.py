@@ -19,8 +19,8 @@ from ptars import HandlerPool
 from chinook_pipeline.local import kafka
 from chinook_pipeline.tools.query import arrow_s3
 from chinook_pipeline.tools.writer import ChangeWriter
-from consumer.batcher import PartitionBuffer
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats.parquet import ParquetFormat
 from shared.arrow import _CONFIG, change_schema
 from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 from tests.conftest import Cli, customer_rows

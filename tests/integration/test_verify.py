@@ -11,8 +11,8 @@ import pytest
 
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import VerifyReport, verify
-from consumer.batcher import PartitionBuffer
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats.parquet import ParquetFormat
 from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import compress, frame

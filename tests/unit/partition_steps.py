@@ -8,8 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionClosedError
 from confluent_kafka import TIMESTAMP_CREATE_TIME
 
-from consumer.batcher import FlushLimits
-from consumer.journal import Intent
+from consumer.buffer import FlushLimits
+from consumer.objects.journal import Intent
 from consumer.partition import NOTHING, Effects, Flush, Partition, ReadJournal
 from shared.changes import Customer, CustomerChange, Operation
 from shared.retry import RetryPolicy

@@ -116,7 +116,7 @@ def test_positions_that_cannot_be_read_count_as_not_reached() -> None:
 
 
 def test_the_bound_defaults_to_six_session_timeouts() -> None:
-    from consumer.config import ConsumerConfig
+    from consumer.settings import ConsumerConfig
     from consumer.startup import held_timeout
     from shared.kafka import KafkaSettings
     from shared.s3 import S3Settings

@@ -13,15 +13,15 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY
 
 from consumer import startup
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerConfig
 from consumer.dead_letters import DeadLetter, DeadLetterError
 from consumer.jobs import Jobs
-from consumer.journal import Intent
-from consumer.ownership import Ownership
+from consumer.objects.journal import Intent
+from consumer.health.ownership import Ownership
 from consumer.partition import NOTHING, Flush, Job, Partition, ReadJournal, State
 from consumer.settle import Settler
 from consumer.startup import retry_policy
-from consumer.troubles import Troubles
+from consumer.health.troubles import Troubles
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.metrics import Health

@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer
 
-from consumer.batcher import FlushLimits, PartitionBuffer, should_flush
-from consumer.config import CLASSIC_ONLY, ConsumerConfig
-from consumer.formats import metadata, object_format
-from consumer.formats.protobuf import ProtobufFormat
-from consumer.journal import Intent, Resume, journal_key, resume_point
-from consumer.partitioner import object_key
+from consumer.buffer import FlushLimits, PartitionBuffer, should_flush
+from consumer.settings import CLASSIC_ONLY, ConsumerConfig
+from consumer.objects.formats import metadata, object_format
+from consumer.objects.formats.protobuf import ProtobufFormat
+from consumer.objects.journal import Intent, Resume, journal_key, resume_point
+from consumer.objects.keys import object_key
 from consumer.poison import parse_change
 from consumer.startup import consumer_settings
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from consumer.batcher import FlushLimits, fits
+from consumer.buffer import FlushLimits, fits
 from consumer.partition import Batch, Effects, Flush, Partition, State
 from tests.unit.partition_steps import (
     BIG,

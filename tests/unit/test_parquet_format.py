@@ -6,10 +6,10 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
-from consumer.batcher import PartitionBuffer, TimeGroup
-from consumer.formats import metadata, object_format
-from consumer.formats import parquet as parquet_format
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer, TimeGroup
+from consumer.objects.formats import metadata, object_format
+from consumer.objects.formats import parquet as parquet_format
+from consumer.objects.formats.parquet import ParquetFormat
 from shared.arrow import batch_to_changes, change_schema
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 

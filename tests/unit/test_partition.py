@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING
 
-from consumer.journal import Intent
+from consumer.objects.journal import Intent
 from consumer.partition import State
 from tests.unit.partition_steps import (
     BACKING_OFF,

@@ -14,7 +14,7 @@ from chinook_pipeline.cli.main import cli
 from chinook_pipeline.cli.options import build
 from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.options import DevOptions
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerConfig
 from producer.config import ProducerConfig
 from shared.config import format_size, parse_size
 from shared.errors import PipelineError

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from consumer import startup
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerConfig
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.metrics import Health

@@ -11,13 +11,13 @@ import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import CommitFailedException
 
-from consumer.batcher import FlushLimits, PartitionBuffer
-from consumer.config import ConsumerConfig
+from consumer.buffer import FlushLimits, PartitionBuffer
+from consumer.settings import ConsumerConfig
 from consumer.destination import open_destination
-from consumer.iceberg.committer import _unseen
-from consumer.iceberg.destination import TableDestination, batch_rows
+from consumer.tables.committer import _unseen
+from consumer.tables.destination import TableDestination, batch_rows
 from consumer.jobs import Jobs
-from consumer.journal import Resume
+from consumer.objects.journal import Resume
 from consumer.partition import Batch, Effects, Flush, Partition, ReadJournal, State
 from shared.arrow import batch_to_changes
 from shared.changes import Customer, CustomerChange, Operation
@@ -275,7 +275,7 @@ def test_a_commit_takes_waiting_batches_only_up_to_the_flush_limits(
         converted.append(buffer.count)
         return batch_rows(partition, buffer)
 
-    monkeypatch.setattr("consumer.iceberg.destination.batch_rows", counting_rows)
+    monkeypatch.setattr("consumer.tables.destination.batch_rows", counting_rows)
     committer = GatedCommitter()
     lake = destination(committer, FlushLimits(records=4, bytes=1_000_000, age=5.0))
     sizes = {0: 1, 1: 2, 2: 2, 3: 3, 4: 6, 5: 1}  # partition: records in its batch

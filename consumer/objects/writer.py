@@ -7,11 +7,11 @@ be committed. A failed batch is left untouched so the same batch can be flushed 
 import logging
 from collections.abc import Mapping
 
-from consumer.batcher import PartitionBuffer
-from consumer.formats import ObjectFormat, metadata
-from consumer.journal import Intent, Journal
-from consumer.partitioner import object_key
-from consumer.uploader import S3Object, Uploader
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats import ObjectFormat, metadata
+from consumer.objects.journal import Intent, Journal
+from consumer.objects.keys import object_key
+from consumer.objects.uploader import S3Object, Uploader
 
 log = logging.getLogger(__name__)
 

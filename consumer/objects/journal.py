@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from consumer.partitioner import join_key
-from consumer.uploader import Uploader
+from consumer.objects.keys import join_key
+from consumer.objects.uploader import Uploader
 from shared.names import JOURNAL_DIR
 
 log = logging.getLogger(__name__)

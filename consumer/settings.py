@@ -4,9 +4,9 @@ construction so a bad value fails at start with a usable message."""
 from dataclasses import dataclass, field
 from typing import Final
 
-from consumer.batcher import FlushLimits
-from consumer.formats import FORMATS, object_format
-from consumer.formats.protobuf import GZIP_LEVEL
+from consumer.buffer import FlushLimits
+from consumer.objects.formats import FORMATS, object_format
+from consumer.objects.formats.protobuf import GZIP_LEVEL
 from shared.bucket_name import BUCKET
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings

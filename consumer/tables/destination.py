@@ -32,9 +32,9 @@ from itertools import chain
 
 import pyarrow as pa
 
-from consumer.batcher import FlushLimits, PartitionBuffer
-from consumer.iceberg.committer import Batches, LakeCommitter
-from consumer.journal import Resume
+from consumer.buffer import FlushLimits, PartitionBuffer
+from consumer.tables.committer import Batches, LakeCommitter
+from consumer.objects.journal import Resume
 from shared.arrow import changes_to_batch
 from shared.framing import split
 

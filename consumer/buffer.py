@@ -13,7 +13,7 @@ two compact arrays beside it (16 bytes a record), which formats with per-row Kaf
 from array import array
 from dataclasses import dataclass, field
 
-from consumer.partitioner import bucket_ms
+from consumer.objects.keys import bucket_ms
 from shared.framing import length_prefix
 
 
