@@ -1,9 +1,11 @@
-"""Where batches go, chosen once at start: objects in the bucket, or rows of Iceberg tables.
+"""Where batches go, chosen once at start: the objects sink (objects in the bucket) or the
+tables sink (rows of Iceberg tables).
 
-A destination is two halves the executor's jobs call (consumer/jobs.py): `starts` says where a
-newly assigned partition starts, `writer` makes a batch durable. Objects: the journal and the
-flusher. Tables (`--table`): `consumer.tables.destination.TableDestination` for both, over the
-tables opened here (created or evolved on first use). pyiceberg is imported only for tables.
+A destination is two halves the executor's jobs call (consumer/jobs.py): `positions` says where a
+newly assigned partition resumes, `writer` makes a batch durable. Objects (`consumer.objects`):
+the journal and the object writer. Tables (`--table`, `consumer.tables`): `TableDestination` for
+both, over the tables opened here (created or evolved on first use). pyiceberg is imported only
+for tables.
 """
 
 import logging
@@ -12,20 +14,22 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Final
 
-from consumer.completion import Positions
-from consumer.settings import ConsumerConfig
-from consumer.objects.writer import Flusher
+from consumer.completion import DurablePositions
+from consumer.jobs import Writer
+from consumer.objects.bucket import wait_for_bucket
 from consumer.objects.formats import object_format
-from consumer.jobs import Starts, Writer
 from consumer.objects.journal import Journal
-from consumer.startup import retry_policy, wait_for_bucket
+from consumer.objects.keys import Keys, bucket_ms
 from consumer.objects.uploader import Uploader
+from consumer.objects.writer import ObjectWriter
+from consumer.positions import Positions
+from consumer.settings import ConsumerConfig, retry_policy
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import StartWindow, retry_call
 from shared.s3 import make_client
 
-log = logging.getLogger("consumer.service")
+log = logging.getLogger(__name__)
 
 # boto3's own retries of one bucket check (8 attempts) take 5 to 8 s against a closed port, and
 # far longer against a host that drops packets: the start window's own retries replace them.
@@ -34,12 +38,13 @@ START_PROBE_ATTEMPTS: Final = 2
 
 @dataclass(frozen=True)
 class Destination:
-    starts: Starts
+    positions: Positions
     writer: Writer
     where: str  # for messages: "bucket NAME", "table NAMESPACE.NAME" or "tables A and B"
-    component: str  # the health component its failures degrade: "s3" or "lake"
+    component: str  # the health component its failures degrade: "s3" or "tables"
+    bucket_ms: int | None  # the time bucket its buffers group records by; None: one group
     # the group's durable positions (for --exit-when-idle); None: its committed offsets
-    positions: Positions | None = None
+    durable: DurablePositions | None = None
 
 
 def open_destination(
@@ -63,8 +68,9 @@ def open_destination(
     )
     journal = Journal(uploader, config.prefix, config.group_id, config.topic)
     encoding = object_format(config.format, config.compression, config.gzip_level)
-    flusher = Flusher(uploader, journal, config.layout, config.prefix, config.topic, encoding)
-    return Destination(journal, flusher, f"bucket {config.bucket}", "s3")
+    keys = Keys(config.layout, config.prefix, config.topic)
+    writer = ObjectWriter(uploader, journal, keys, encoding)
+    return Destination(journal, writer, f"bucket {config.bucket}", "s3", bucket_ms(config.layout))
 
 
 def _tables(
@@ -103,10 +109,10 @@ def _tables(
             f"opening Iceberg table {table}",
             policy=retry_policy(config),
             health=health,
-            name="lake",
+            name="tables",
             stop=stop,
             log=log,
-            window=StartWindow(config.start_timeout, _lake_check(config, described)),
+            window=StartWindow(config.start_timeout, _tables_check(config, described)),
         )
     except PipelineError:
         if stop.is_set():
@@ -117,12 +123,12 @@ def _tables(
     log.info(
         "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
     )
-    lake = TableDestination(opened, config.group_id, config.topic, config.flush_limits)
+    tables = TableDestination(opened, config.group_id, config.topic, config.flush_limits)
     where = f"tables {table} and {config.state_table}" if config.state_table else f"table {table}"
-    return Destination(lake, lake, where, "lake", lake.positions)
+    return Destination(tables, tables, where, "tables", None, tables.positions)
 
 
-def _lake_check(config: ConsumerConfig, catalog: str) -> str:
+def _tables_check(config: ConsumerConfig, catalog: str) -> str:
     """What to check when the tables could never be opened: the catalog (described safely, no
     password), then S3."""
     s3 = config.s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or "AWS"

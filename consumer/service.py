@@ -40,24 +40,20 @@ from confluent_kafka import (
 )
 
 from consumer import metrics
-from consumer.completion import Completion, topic_ends
-from consumer.settings import ConsumerConfig
+from consumer.commits import OffsetCommits
+from consumer.completion import Completion, held_timeout, topic_ends
 from consumer.dead_letters import DeadLetterWriter
 from consumer.destination import Destination, open_destination
 from consumer.fetching import Fetching
-from consumer.metrics.gauges import forget_lag, update_gauges
-from consumer.jobs import Jobs
 from consumer.health.ownership import Ownership
-from consumer.partition import NOTHING, Effects, Partition, State
-from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
-from consumer.startup import (
-    KAFKA_TIMEOUT,
-    consumer_settings,
-    held_timeout,
-    partition_factory,
-    wait_for_topic,
-)
 from consumer.health.troubles import Troubles
+from consumer.jobs import Jobs
+from consumer.librdkafka import KAFKA_TIMEOUT, librdkafka_properties
+from consumer.metrics.gauges import forget_lag, update_gauges
+from consumer.partition import NOTHING, Effects, Partition, Rules, State
+from consumer.settings import ConsumerConfig, retry_policy
+from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
+from consumer.topic import wait_for_topic
 from shared.broker_check import check_broker
 from shared.errors import PipelineError
 from shared.metrics import Health
@@ -101,32 +97,38 @@ class _Service:
     ) -> None:
         self._config, self._health, self._stop, self._clock = config, health, stop, clock
         self._topic = config.topic
-        self._jobs = Jobs(config.upload_concurrency, destination.starts, destination.writer)
+        self._jobs = Jobs(config.upload_concurrency, destination.positions, destination.writer)
         self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
         self._partitions: dict[int, Partition] = {}
         self._troubles = Troubles(health)
         self._ownership = Ownership(
-            config.unassigned_timeout,
-            clock,
-            health,
-            f"this member of group {config.group_id!r} on topic {config.topic}",
-            config.exit_when_idle,
+            bound=config.unassigned_timeout,
+            clock=clock,
+            health=health,
+            what=f"this member of group {config.group_id!r} on topic {config.topic}",
+            exit_when_idle=config.exit_when_idle,
         )
-        self._new_partition = partition_factory(config, clock)
+        self._rules = Rules(
+            config.topic,
+            config.flush_limits,
+            retry_policy(config),
+            clock,
+            bucket_ms=destination.bucket_ms,
+            exit_when_idle=config.exit_when_idle,
+        )
         self._poll_messages = min(POLL_MESSAGES, config.flush_records)
         self._gauges_at = 0.0
-        self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
+        self._consumer = Consumer(librdkafka_properties(config), error_cb=_log_kafka_error)
         self._fetching = Fetching(self._consumer, self._topic)
         self._settler = Settler(
-            self._consumer,
-            self._topic,
-            destination.where,
+            OffsetCommits(self._consumer, self._topic),
             self._dead_letters,
             self._troubles,
-            clock,
-            destination.component,
+            clock=clock,
+            where=destination.where,
+            component=destination.component,
         )
-        self._positions = destination.positions or self._committed
+        self._durable = destination.durable or self._committed
         self._completion: Completion | None = None
         self._closing = False
 
@@ -135,12 +137,12 @@ class _Service:
             if self._config.exit_when_idle:  # the topic's ends before anything is consumed
                 self._completion = Completion(
                     topic_ends(self._consumer, self._topic, KAFKA_TIMEOUT),
-                    self._positions,
-                    held_timeout(self._config),
-                    self._clock,
-                    self._health,
-                    self._topic,
-                    self._config.group_id,
+                    self._durable,
+                    bound=held_timeout(self._config),
+                    clock=self._clock,
+                    health=self._health,
+                    topic=self._topic,
+                    group=self._config.group_id,
                 )
             self._consumer.subscribe(
                 [self._topic],
@@ -281,8 +283,8 @@ class _Service:
     # --- rebalancing ---------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
-        """Assign each partition at its committed offset, paused: its journal is read on the
-        executor (retried like any S3 job, without blocking the poll loop) before it takes
+        """Assign each partition at its committed offset, paused: where it resumes is found on
+        the executor (retried like any sink job, without blocking the poll loop) before it takes
         records."""
         if not assigned or self._closing:  # one taken while leaving is given back unread
             consumer.incremental_assign(assigned)
@@ -296,7 +298,7 @@ class _Service:
             ) from None
         for tp in committed:
             committed_offset = tp.offset if tp.offset >= 0 else None
-            self._partitions[tp.partition] = self._new_partition(tp.partition, committed_offset)
+            self._partitions[tp.partition] = Partition(tp.partition, committed_offset, self._rules)
         consumer.incremental_assign(
             [
                 TopicPartition(

@@ -11,6 +11,7 @@ from shared.bucket_name import BUCKET
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import TOPIC, KafkaSettings
+from shared.retry import RetryPolicy
 from shared.s3 import S3Settings
 from shared.settings import Settings, non_empty, setting
 
@@ -206,3 +207,13 @@ class ConsumerConfig(Settings):
     def flush_limits(self) -> FlushLimits:
         """When a partition's batch is flushed; with `--table`, also what one commit holds."""
         return FlushLimits(self.flush_records, self.flush_bytes, self.flush_seconds)
+
+
+def retry_policy(config: ConsumerConfig) -> RetryPolicy:
+    """The policy of every S3 job. A permanent fault is probed at least once more right at the
+    end of the give-up window, so the process exits about `give_up_after` seconds after it
+    began (not up to a probe interval later)."""
+    probe = RetryPolicy().probe_interval
+    if config.give_up_after:
+        probe = min(probe, config.give_up_after)
+    return RetryPolicy(probe_interval=probe, give_up_after=config.give_up_after)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 def raw_consume_process(bench: "Bench", topic: str, total: int, repeat: int) -> None:
     """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
     the service's commits included; the consumer service's own librdkafka configuration."""
+    from consumer.librdkafka import librdkafka_properties as consumer_settings
     from consumer.settings import ConsumerConfig
-    from consumer.startup import consumer_settings
     from shared.s3 import S3Settings
 
     stack = bench.stack

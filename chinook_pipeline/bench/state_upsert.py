@@ -44,9 +44,7 @@ def measure_sizes(bench: "Bench", db: Path, sizes: Sequence[int]) -> None:
 
 
 def _measure_size(bench: "Bench", db: Path, customers: int) -> None:
-    from consumer.tables.committer import TableWriter
-    from consumer.tables.state import stage_upsert
-    from consumer.tables.tables import open_state_table
+    from consumer.tables import TableWriter, open_state_table, stage_upsert
     from shared.iceberg.catalog import CatalogSettings, open_catalog
     from shared.s3 import S3Settings
 
@@ -90,7 +88,7 @@ def _state_rows(db: Path, customers: int) -> Any:
     leave them (sequence = position in the table)."""
     import pyarrow as pa
 
-    from consumer.tables.state import state_rows
+    from consumer.tables import state_rows
     from producer.change_log import snapshot_row
 
     now_ms = int(time.time() * 1000)

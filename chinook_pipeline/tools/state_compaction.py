@@ -26,7 +26,7 @@ from pyiceberg.manifest import DataFileContent
 from pyiceberg.table import Table
 from pyiceberg.types import IntegerType, LongType
 
-from consumer.tables.position_deletes import commit_rewrite, data_files
+from consumer.tables import commit_rewrite, data_files
 
 SLICE_ROWS: Final = (
     250_000  # also the size of the files it writes: the next run reads one at a time

@@ -31,7 +31,15 @@ class Group:
 
 
 def completion(group: Group, clock: Clock, health: Health, bound: float = 60.0) -> Completion:
-    return Completion(ENDS, group, bound, clock, health, "chinook.customers", "sink")
+    return Completion(
+        ENDS,
+        group,
+        bound=bound,
+        clock=clock,
+        health=health,
+        topic="chinook.customers",
+        group="sink",
+    )
 
 
 def test_owning_every_partition_needs_no_reading() -> None:
@@ -111,13 +119,13 @@ def test_positions_that_cannot_be_read_count_as_not_reached() -> None:
     def broken(partitions: list[int]) -> dict[int, int | None]:
         raise TimeoutError("coordinator not available")
 
-    done = Completion(ENDS, broken, 60.0, clock, Health(), "t", "g")
+    done = Completion(ENDS, broken, bound=60.0, clock=clock, health=Health(), topic="t", group="g")
     assert not done.done({0})
 
 
 def test_the_bound_defaults_to_six_session_timeouts() -> None:
+    from consumer.completion import held_timeout
     from consumer.settings import ConsumerConfig
-    from consumer.startup import held_timeout
     from shared.kafka import KafkaSettings
     from shared.s3 import S3Settings
 

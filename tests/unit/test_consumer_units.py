@@ -6,13 +6,14 @@ import pytest
 from confluent_kafka import Consumer
 
 from consumer.buffer import FlushLimits, PartitionBuffer, should_flush
-from consumer.settings import CLASSIC_ONLY, ConsumerConfig
+from consumer.librdkafka import librdkafka_properties
 from consumer.objects.formats import metadata, object_format
 from consumer.objects.formats.protobuf import ProtobufFormat
-from consumer.objects.journal import Intent, Resume, journal_key, resume_point
-from consumer.objects.keys import object_key
+from consumer.objects.journal import Intent, journal_key, resume_point
+from consumer.objects.keys import HOUR_MS, bucket_ms, object_key
 from consumer.poison import parse_change
-from consumer.startup import consumer_settings
+from consumer.positions import Position
+from consumer.settings import CLASSIC_ONLY, ConsumerConfig
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -57,7 +58,7 @@ def test_batch_splits_by_hour_and_each_object_starts_at_its_own_first_offset() -
     records = [(5, T, b"a"), (6, next_hour, b"b"), (7, T, b"c"), (8, next_day, b"d")]
 
     def groups(layout: str) -> list[tuple[int, int, int, int, list[bytes]]]:
-        buffer = PartitionBuffer(layout)
+        buffer = PartitionBuffer(bucket_ms(layout))
         for offset, timestamp, value in records:
             buffer.add(offset, timestamp, value, now=0.0)
         return [
@@ -85,7 +86,7 @@ def test_flush_rule_records_bytes_or_age() -> None:
 
 
 def test_buffer_covers_rejected_offsets_without_storing_them() -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     assert buffer.empty and not buffer.due(100.0, FlushLimits(1, 1, 0.1))
     buffer.cover(10, now=1.0)
     buffer.add(11, T, b"xyz", now=2.0)
@@ -96,7 +97,7 @@ def test_buffer_covers_rejected_offsets_without_storing_them() -> None:
 
 @pytest.mark.parametrize("compression", ["gzip", "none"])
 def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for offset, value in ((1, b"first"), (2, b""), (3, b"x" * 300)):
         buffer.add(offset, T, value, now=0.0)
     (group,) = buffer.time_groups()
@@ -117,16 +118,16 @@ def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
 @pytest.mark.parametrize(
     ("committed", "intent", "expected"),
     [
-        (None, None, Resume(None)),
-        (40, None, Resume(None)),
-        (40, Intent(40, 90), Resume(40, 90)),  # crashed between intent and commit
-        (None, Intent(0, 25), Resume(0, 25)),  # crashed before the first commit
-        (40, Intent(50, 90), Resume(50, 90)),  # the commit of [40, 50) failed, batch is in S3
-        (90, Intent(40, 90), Resume(None)),  # committed: nothing to redo
-        (120, Intent(40, 90), Resume(None)),  # stale intent
+        (None, None, Position(None)),
+        (40, None, Position(None)),
+        (40, Intent(40, 90), Position(40, 90)),  # crashed between intent and commit
+        (None, Intent(0, 25), Position(0, 25)),  # crashed before the first commit
+        (40, Intent(50, 90), Position(50, 90)),  # the commit of [40, 50) failed, batch is in S3
+        (90, Intent(40, 90), Position(None)),  # committed: nothing to redo
+        (120, Intent(40, 90), Position(None)),  # stale intent
     ],
 )
-def test_journal_decision(committed: int | None, intent: Intent | None, expected: Resume) -> None:
+def test_journal_decision(committed: int | None, intent: Intent | None, expected: Position) -> None:
     assert resume_point(committed, intent) == expected
 
 
@@ -176,7 +177,7 @@ def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) ->
         bucket="chinook-data",
         group_protocol=protocol,
     )
-    settings = consumer_settings(config)
+    settings = librdkafka_properties(config)
     if protocol == "classic":
         assert settings["partition.assignment.strategy"] == "cooperative-sticky"
         assert settings["session.timeout.ms"] == 10_000
@@ -184,7 +185,7 @@ def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) ->
     else:
         assert settings["group.protocol"] == "consumer"
         assert not CLASSIC_ONLY & settings.keys()
-    Consumer(consumer_settings(config)).close()  # librdkafka accepts them
+    Consumer(librdkafka_properties(config)).close()  # librdkafka accepts them
 
 
 def test_group_settings_that_do_not_apply_are_one_clear_error() -> None:
@@ -207,7 +208,7 @@ def test_group_settings_that_do_not_apply_are_one_clear_error() -> None:
 
 
 def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for offset in range(200):
         buffer.add(offset, T, change(customer_id=offset + 1), now=0.0)
     (group,) = buffer.time_groups()
