@@ -22,7 +22,7 @@ from typing import Final
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from consumer.librdkafka import librdkafka_properties
-from consumer.settings import ConsumerConfig
+from consumer.settings import ConsumerSettings
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import classify
@@ -57,12 +57,12 @@ def topic_ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, tupl
         ) from None
 
 
-def held_timeout(config: ConsumerConfig) -> float:
+def held_timeout(settings: ConsumerSettings) -> float:
     """How long `--exit-when-idle` waits for partitions other members hold without progress:
     `--held-timeout`, or six session timeouts (a killed member's come back after one)."""
-    if config.held_timeout is not None:
-        return config.held_timeout
-    return HELD_SESSIONS * int(librdkafka_properties(config)["session.timeout.ms"]) / 1000
+    if settings.held_timeout is not None:
+        return settings.held_timeout
+    return HELD_SESSIONS * int(librdkafka_properties(settings)["session.timeout.ms"]) / 1000
 
 
 class Completion:

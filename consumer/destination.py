@@ -23,7 +23,7 @@ from consumer.objects.keys import Keys, bucket_ms
 from consumer.objects.uploader import Uploader
 from consumer.objects.writer import ObjectWriter
 from consumer.positions import Positions
-from consumer.settings import ConsumerConfig, retry_policy
+from consumer.settings import ConsumerSettings, retry_policy
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import StartWindow, retry_call
@@ -48,37 +48,39 @@ class Destination:
 
 
 def open_destination(
-    config: ConsumerConfig, health: Health, stop: threading.Event
+    settings: ConsumerSettings, health: Health, stop: threading.Event
 ) -> Destination | None:
-    """The destination `config` asks for, usable; None when stopped first.
+    """The destination `settings` asks for, usable; None when stopped first.
 
     Raises PipelineError when it cannot be used: a missing bucket or denied access (objects), a
     bad table name, or a permanent catalog fault outlasting `give_up_after` (tables). A catalog
     that is down or locked is waited for, with `degraded` health.
     """
-    if config.table:
-        return _tables(config, config.table, health, stop)
-    assert config.bucket is not None  # checked by ConsumerConfig
-    client = make_client(config.s3)
-    probe = make_client(replace(config.s3, max_attempts=START_PROBE_ATTEMPTS))
-    if not wait_for_bucket(probe, config, health, stop):
+    if settings.table:
+        return _tables(settings, settings.table, health, stop)
+    assert settings.bucket is not None  # checked by ConsumerSettings
+    client = make_client(settings.s3)
+    probe = make_client(replace(settings.s3, max_attempts=START_PROBE_ATTEMPTS))
+    if not wait_for_bucket(probe, settings, health, stop):
         return None
     uploader = Uploader(
-        client, config.bucket, config.multipart_threshold, config.multipart_chunksize
+        client, settings.bucket, settings.multipart_threshold, settings.multipart_chunksize
     )
-    journal = Journal(uploader, config.prefix, config.group_id, config.topic)
-    encoding = object_format(config.format, config.compression, config.gzip_level)
-    keys = Keys(config.layout, config.prefix, config.topic)
+    journal = Journal(uploader, settings.prefix, settings.group_id, settings.topic)
+    encoding = object_format(settings.format, settings.compression, settings.gzip_level)
+    keys = Keys(settings.layout, settings.prefix, settings.topic)
     writer = ObjectWriter(uploader, journal, keys, encoding)
-    return Destination(journal, writer, f"bucket {config.bucket}", "s3", bucket_ms(config.layout))
+    return Destination(
+        journal, writer, f"bucket {settings.bucket}", "s3", bucket_ms(settings.layout)
+    )
 
 
 def _tables(
-    config: ConsumerConfig, table: str, health: Health, stop: threading.Event
+    settings: ConsumerSettings, table: str, health: Health, stop: threading.Event
 ) -> Destination | None:
     from consumer.tables.committer import LakeCommitter
+    from consumer.tables.definitions import open_change_table, open_state_table
     from consumer.tables.destination import TableDestination
-    from consumer.tables.tables import open_change_table, open_state_table
     from shared.iceberg.catalog import (
         CatalogConfigError,
         open_catalog,
@@ -87,32 +89,32 @@ def _tables(
     )
 
     table_identifier(table)
-    if config.state_table:
-        table_identifier(config.state_table)
-    uri, name = config.catalog.uri, config.catalog.name
+    if settings.state_table:
+        table_identifier(settings.state_table)
+    uri, name = settings.catalog.uri, settings.catalog.name
     described = (
         f"the Iceberg catalog at {safe_uri(uri)}" if uri else f"pyiceberg's catalog {name!r}"
     )
 
     def connect() -> LakeCommitter | CatalogConfigError:
         try:
-            catalog = open_catalog(config.catalog, config.s3)
+            catalog = open_catalog(settings.catalog, settings.s3)
         except CatalogConfigError as error:
             return error  # not retried: raised below
         changes = open_change_table(catalog, table)
-        state = open_state_table(catalog, config.state_table) if config.state_table else None
+        state = open_state_table(catalog, settings.state_table) if settings.state_table else None
         return LakeCommitter(changes, state)
 
     try:
         opened = retry_call(
             connect,
             f"opening Iceberg table {table}",
-            policy=retry_policy(config),
+            policy=retry_policy(settings),
             health=health,
             name="tables",
             stop=stop,
             log=log,
-            window=StartWindow(config.start_timeout, _tables_check(config, described)),
+            window=StartWindow(settings.start_timeout, _tables_check(settings, described)),
         )
     except PipelineError:
         if stop.is_set():
@@ -121,17 +123,19 @@ def _tables(
     if isinstance(opened, CatalogConfigError):
         raise opened
     log.info(
-        "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
+        "writing table %s%s", table, f" and {settings.state_table}" if settings.state_table else ""
     )
-    tables = TableDestination(opened, config.group_id, config.topic, config.flush_limits)
-    where = f"tables {table} and {config.state_table}" if config.state_table else f"table {table}"
+    tables = TableDestination(opened, settings.group_id, settings.topic, settings.flush_limits)
+    where = (
+        f"tables {table} and {settings.state_table}" if settings.state_table else f"table {table}"
+    )
     return Destination(tables, tables, where, "tables", None, tables.positions)
 
 
-def _tables_check(config: ConsumerConfig, catalog: str) -> str:
+def _tables_check(settings: ConsumerSettings, catalog: str) -> str:
     """What to check when the tables could never be opened: the catalog (described safely, no
     password), then S3."""
-    s3 = config.s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or "AWS"
+    s3 = settings.s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or "AWS"
     return (
         f"check that {catalog} and S3 ({s3}) are up and reachable, or fix --catalog-uri / "
         "--s3-endpoint-url"

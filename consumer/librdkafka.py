@@ -3,12 +3,12 @@ the broker may take."""
 
 from typing import Any, Final
 
-from consumer.settings import ConsumerConfig
+from consumer.settings import ConsumerSettings
 
 KAFKA_TIMEOUT: Final = 30.0
 
 
-def librdkafka_properties(config: ConsumerConfig) -> dict[str, Any]:
+def librdkafka_properties(settings: ConsumerSettings) -> dict[str, Any]:
     """librdkafka's configuration properties: defaults, then pass-through settings, then the ones correctness
     needs. A 10 s session timeout (Kafka's pre-3.0 default) matters on Tansu, which holds a
     JoinGroup for about half the session timeout: 45 s would mean a 23 s wait at every start.
@@ -21,7 +21,7 @@ def librdkafka_properties(config: ConsumerConfig) -> dict[str, Any]:
     hits all the time on a backlog; 10 ms keeps it fetching (2.5x the rate on 200k records), and
     a broker that holds an empty fetch for the whole `fetch.wait.max.ms` costs 100 ms, not 500.
     """
-    classic = config.group_protocol == "classic"
+    classic = settings.group_protocol == "classic"
     session = {"session.timeout.ms": 10_000, "heartbeat.interval.ms": 1_000} if classic else {}
     assignment = (
         {"partition.assignment.strategy": "cooperative-sticky"}
@@ -33,8 +33,8 @@ def librdkafka_properties(config: ConsumerConfig) -> dict[str, Any]:
         **session,
         "fetch.queue.backoff.ms": 10,
         "fetch.wait.max.ms": 100,
-        **config.kafka.client_config(),
-        "group.id": config.group_id,
+        **settings.kafka.client_config(),
+        "group.id": settings.group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",

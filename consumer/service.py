@@ -51,7 +51,7 @@ from consumer.jobs import Jobs
 from consumer.librdkafka import KAFKA_TIMEOUT, librdkafka_properties
 from consumer.metrics.gauges import forget_lag, update_gauges
 from consumer.partition import NOTHING, Effects, Partition, Rules, State
-from consumer.settings import ConsumerConfig, retry_policy
+from consumer.settings import ConsumerSettings, retry_policy
 from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
 from consumer.topic import wait_for_topic
 from shared.broker_check import check_broker
@@ -66,8 +66,8 @@ POLL_TIMEOUT_BUSY: Final = 0.005  # a finished job is settled without waiting fo
 GAUGE_INTERVAL: Final = 1.0
 
 
-def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) -> None:
-    """Consume `config.topic` into `config.bucket` (or, with `table`, the Iceberg tables) until
+def run_consumer(settings: ConsumerSettings, health: Health, stop: threading.Event) -> None:
+    """Consume `settings.topic` into `settings.bucket` (or, with `table`, the Iceberg tables) until
     `stop` is set (or, with `exit_when_idle`, until the group holds every partition of the topic
     durably up to its end as of the start).
 
@@ -77,48 +77,48 @@ def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) 
     `unassigned_timeout` seconds or partitions other members hold do not move for the
     held-partitions bound.
     """
-    check_broker(config.kafka)
-    destination = open_destination(config, health, stop)
+    check_broker(settings.kafka)
+    destination = open_destination(settings, health, stop)
     if destination is None:
         return
-    if not wait_for_topic(config, health, stop):
+    if not wait_for_topic(settings, health, stop):
         return
-    _Service(config, health, stop, destination).run()
+    _Service(settings, health, stop, destination).run()
 
 
 class _Service:
     def __init__(
         self,
-        config: ConsumerConfig,
+        settings: ConsumerSettings,
         health: Health,
         stop: threading.Event,
         destination: Destination,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._config, self._health, self._stop, self._clock = config, health, stop, clock
-        self._topic = config.topic
-        self._jobs = Jobs(config.upload_concurrency, destination.positions, destination.writer)
-        self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
+        self._settings, self._health, self._stop, self._clock = settings, health, stop, clock
+        self._topic = settings.topic
+        self._jobs = Jobs(settings.upload_concurrency, destination.positions, destination.writer)
+        self._dead_letters = DeadLetterWriter(settings.kafka, settings.dead_letter_topic)
         self._partitions: dict[int, Partition] = {}
         self._troubles = Troubles(health)
         self._ownership = Ownership(
-            bound=config.unassigned_timeout,
+            bound=settings.unassigned_timeout,
             clock=clock,
             health=health,
-            what=f"this member of group {config.group_id!r} on topic {config.topic}",
-            exit_when_idle=config.exit_when_idle,
+            what=f"this member of group {settings.group_id!r} on topic {settings.topic}",
+            exit_when_idle=settings.exit_when_idle,
         )
         self._rules = Rules(
-            config.topic,
-            config.flush_limits,
-            retry_policy(config),
+            settings.topic,
+            settings.flush_limits,
+            retry_policy(settings),
             clock,
             bucket_ms=destination.bucket_ms,
-            exit_when_idle=config.exit_when_idle,
+            exit_when_idle=settings.exit_when_idle,
         )
-        self._poll_messages = min(POLL_MESSAGES, config.flush_records)
+        self._poll_messages = min(POLL_MESSAGES, settings.flush_records)
         self._gauges_at = 0.0
-        self._consumer = Consumer(librdkafka_properties(config), error_cb=_log_kafka_error)
+        self._consumer = Consumer(librdkafka_properties(settings), error_cb=_log_kafka_error)
         self._fetching = Fetching(self._consumer, self._topic)
         self._settler = Settler(
             OffsetCommits(self._consumer, self._topic),
@@ -134,15 +134,15 @@ class _Service:
 
     def run(self) -> None:
         try:
-            if self._config.exit_when_idle:  # the topic's ends before anything is consumed
+            if self._settings.exit_when_idle:  # the topic's ends before anything is consumed
                 self._completion = Completion(
                     topic_ends(self._consumer, self._topic, KAFKA_TIMEOUT),
                     self._durable,
-                    bound=held_timeout(self._config),
+                    bound=held_timeout(self._settings),
                     clock=self._clock,
                     health=self._health,
                     topic=self._topic,
-                    group=self._config.group_id,
+                    group=self._settings.group_id,
                 )
             self._consumer.subscribe(
                 [self._topic],
@@ -241,7 +241,7 @@ class _Service:
 
     def _shutdown(self) -> None:
         """Flush everything within `shutdown_timeout`; past it, leave the rest uncommitted."""
-        deadline = self._clock() + self._config.shutdown_timeout
+        deadline = self._clock() + self._settings.shutdown_timeout
         for partition in self._partitions.values():
             self._apply(partition, partition.stop())
         self._drain(self._partitions, deadline)
@@ -293,7 +293,7 @@ class _Service:
             committed = consumer.committed(assigned, timeout=KAFKA_TIMEOUT)
         except KafkaException as error:
             raise PipelineError(
-                f"cannot read committed offsets of group {self._config.group_id!r}: "
+                f"cannot read committed offsets of group {self._settings.group_id!r}: "
                 f"{error.args[0].str()}: check the broker"
             ) from None
         for tp in committed:

@@ -31,7 +31,7 @@ CLASSIC_ONLY: Final = frozenset(
 
 
 @dataclass(frozen=True)
-class ConsumerConfig(Settings):
+class ConsumerSettings(Settings):
     """Everything `run_consumer` needs. Sizes are bytes, durations seconds.
 
     Raises PipelineError on construction when a value cannot work.
@@ -209,11 +209,11 @@ class ConsumerConfig(Settings):
         return FlushLimits(self.flush_records, self.flush_bytes, self.flush_seconds)
 
 
-def retry_policy(config: ConsumerConfig) -> RetryPolicy:
+def retry_policy(settings: ConsumerSettings) -> RetryPolicy:
     """The policy of every S3 job. A permanent fault is probed at least once more right at the
     end of the give-up window, so the process exits about `give_up_after` seconds after it
     began (not up to a probe interval later)."""
     probe = RetryPolicy().probe_interval
-    if config.give_up_after:
-        probe = min(probe, config.give_up_after)
-    return RetryPolicy(probe_interval=probe, give_up_after=config.give_up_after)
+    if settings.give_up_after:
+        probe = min(probe, settings.give_up_after)
+    return RetryPolicy(probe_interval=probe, give_up_after=settings.give_up_after)

@@ -20,7 +20,7 @@ def raw_consume_process(bench: "Bench", topic: str, total: int, repeat: int) -> 
     """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
     the service's commits included; the consumer service's own librdkafka configuration."""
     from consumer.librdkafka import librdkafka_properties as consumer_settings
-    from consumer.settings import ConsumerConfig
+    from consumer.settings import ConsumerSettings as ConsumerConfig
     from shared.s3 import S3Settings
 
     stack = bench.stack

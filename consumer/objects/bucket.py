@@ -6,7 +6,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consumer.settings import ConsumerConfig, retry_policy
+from consumer.settings import ConsumerSettings, retry_policy
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import Failures, StartWindow, report
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def wait_for_bucket(
-    client: Any, config: ConsumerConfig, health: Health, stop: threading.Event
+    client: Any, settings: ConsumerSettings, health: Health, stop: threading.Event
 ) -> bool:
     """Wait until the bucket answers; False when stopped first.
 
@@ -26,20 +26,20 @@ def wait_for_bucket(
     seconds, then ends the start too: an S3 that never answered is most often a wrong endpoint.
     Give `client` few attempts of its own, so that the window is kept to within one request.
     """
-    failures = Failures(retry_policy(config))
+    failures = Failures(retry_policy(settings))
     endpoint = client.meta.endpoint_url
-    what = f"checking bucket {config.bucket} at {endpoint}"
+    what = f"checking bucket {settings.bucket} at {endpoint}"
     window = StartWindow(
-        config.start_timeout,
+        settings.start_timeout,
         f"check that S3 is up and reachable at {endpoint}, or fix --s3-endpoint-url / "
         "AWS_ENDPOINT_URL_S3",
     )
     while True:
         health.beat()
         try:
-            client.head_bucket(Bucket=config.bucket)
+            client.head_bucket(Bucket=settings.bucket)
         except (ClientError, BotoCoreError) as error:
-            problem = bucket_problem(client, config.bucket, error)
+            problem = bucket_problem(client, settings.bucket, error)
             if problem:
                 raise PipelineError(problem) from None
             delay = failures.failed(error)
@@ -51,5 +51,5 @@ def wait_for_bucket(
             continue
         if failures.attempts:
             health.recover("s3")
-            log.info("bucket %s reachable after %d failures", config.bucket, failures.attempts)
+            log.info("bucket %s reachable after %d failures", settings.bucket, failures.attempts)
         return True

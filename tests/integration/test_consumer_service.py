@@ -27,7 +27,7 @@ from consumer.objects.keys import Keys, bucket_ms
 from consumer.objects.uploader import S3Object, Uploader
 from consumer.objects.writer import ObjectWriter
 from consumer.service import run_consumer
-from consumer.settings import ConsumerConfig
+from consumer.settings import ConsumerSettings
 from shared import names
 from shared.arrow import batch_to_changes
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
@@ -109,8 +109,10 @@ def changes(first: int, count: int, start_ms: int, step_ms: int) -> list[tuple[b
     ]
 
 
-def config(bootstrap: str, bucket: str, topic: str, group: str, **overrides: Any) -> ConsumerConfig:
-    return ConsumerConfig(
+def config(
+    bootstrap: str, bucket: str, topic: str, group: str, **overrides: Any
+) -> ConsumerSettings:
+    return ConsumerSettings(
         kafka=KafkaSettings(bootstrap, extra=FAST_GROUP),
         s3=S3Settings(),
         bucket=bucket,
@@ -314,7 +316,7 @@ def test_unusable_bucket_or_broker_fails_at_start(broker: kafka.Cluster, s3_env:
             threading.Event(),
         )
     unreachable = f"127.0.0.1:{embedded.free_port()}"
-    cfg = ConsumerConfig(
+    cfg = ConsumerSettings(
         kafka=KafkaSettings(unreachable, extra={}), s3=S3Settings(), bucket="chinook-data"
     )
     with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):

@@ -10,14 +10,14 @@ from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
 from consumer.tables.committer import LakeCommitter
-from consumer.tables.retention import BATCH, MAX_AGE, MIN_KEPT
-from consumer.tables.tables import (
+from consumer.tables.definitions import (
     DAY_PARTITION,
     RETRIES_PROPERTY,
     TABLE_DEFAULTS,
     open_change_table,
     open_state_table,
 )
+from consumer.tables.retention import BATCH, MAX_AGE, MIN_KEPT
 from shared.arrow import change_schema
 from shared.changes import Operation
 from shared.errors import PipelineError

@@ -9,7 +9,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 
 from consumer.tables.committer import LakeCommitter
-from consumer.tables.tables import open_change_table, open_state_table
+from consumer.tables.definitions import open_change_table, open_state_table
 from shared import names
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.s3 import S3Settings

@@ -125,13 +125,13 @@ def test_positions_that_cannot_be_read_count_as_not_reached() -> None:
 
 def test_the_bound_defaults_to_six_session_timeouts() -> None:
     from consumer.completion import held_timeout
-    from consumer.settings import ConsumerConfig
+    from consumer.settings import ConsumerSettings
     from shared.kafka import KafkaSettings
     from shared.s3 import S3Settings
 
-    def config(extra: dict[str, str], bound: float | None = None) -> ConsumerConfig:
+    def config(extra: dict[str, str], bound: float | None = None) -> ConsumerSettings:
         kafka = KafkaSettings("localhost:1", extra=extra)
-        return ConsumerConfig(kafka=kafka, s3=S3Settings(), bucket="chinook", held_timeout=bound)
+        return ConsumerSettings(kafka=kafka, s3=S3Settings(), bucket="chinook", held_timeout=bound)
 
     assert held_timeout(config({})) == 60.0
     assert held_timeout(config({"session.timeout.ms": "45000"})) == 270.0

@@ -21,7 +21,7 @@ from consumer.objects import bucket
 from consumer.objects.journal import Intent, resume_point
 from consumer.partition import NOTHING, Partition, State
 from consumer.positions import Position
-from consumer.settings import ConsumerConfig, retry_policy
+from consumer.settings import ConsumerSettings, retry_policy
 from consumer.settle import Settler
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
@@ -211,7 +211,7 @@ def test_exit_when_idle_gives_up_when_no_partition_comes() -> None:
 
 @pytest.mark.parametrize(("give_up_after", "probe"), [(600.0, 30.0), (5.0, 5.0), (0.0, 30.0)])
 def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe: float) -> None:
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"),
         s3=S3Settings(),
         bucket="chinook-data",
@@ -220,7 +220,7 @@ def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe
     policy = retry_policy(config)
     assert (policy.probe_interval, policy.give_up_after) == (probe, give_up_after)
     with pytest.raises(PipelineError, match="give-up-after"):
-        ConsumerConfig(
+        ConsumerSettings(
             kafka=KafkaSettings("localhost:1"),
             s3=S3Settings(),
             bucket="chinook-data",
@@ -292,7 +292,7 @@ def test_the_bucket_check_at_start_retries_transient_faults_and_stops_on_permane
 ) -> None:
     fast = RetryPolicy(base=0.001, cap=0.001, probe_interval=0.001)
     monkeypatch.setattr(bucket, "retry_policy", lambda config: fast)
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
     )
     health, stop = Health(), threading.Event()

@@ -13,7 +13,7 @@ from consumer.objects.journal import Intent, journal_key, resume_point
 from consumer.objects.keys import HOUR_MS, bucket_ms, object_key
 from consumer.poison import parse_change
 from consumer.positions import Position
-from consumer.settings import CLASSIC_ONLY, ConsumerConfig
+from consumer.settings import CLASSIC_ONLY, ConsumerSettings
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -154,24 +154,24 @@ def test_poison_records_are_recognised() -> None:
 
 def test_config_rejects_unusable_values() -> None:
     base = {"kafka": KafkaSettings("localhost:1"), "s3": S3Settings(), "bucket": "chinook-data"}
-    assert ConsumerConfig(**base).dead_letter_topic == "chinook.customers.dlq"  # type: ignore[arg-type]
+    assert ConsumerSettings(**base).dead_letter_topic == "chinook.customers.dlq"  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match=r"--layout .*must be one of"):
-        ConsumerConfig(**base, layout="daily")  # type: ignore[arg-type]
+        ConsumerSettings(**base, layout="daily")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="compression"):
-        ConsumerConfig(**base, compression="zstd")  # type: ignore[arg-type]
+        ConsumerSettings(**base, compression="zstd")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match=r"--compression .*not 'lz4'"):
-        ConsumerConfig(**base, format="parquet", compression="lz4")  # type: ignore[arg-type]
+        ConsumerSettings(**base, format="parquet", compression="lz4")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match=r"--format .*not 'avro'"):
-        ConsumerConfig(**base, format="avro")  # type: ignore[arg-type]
+        ConsumerSettings(**base, format="avro")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="flush-records"):
-        ConsumerConfig(**base, flush_records=0)  # type: ignore[arg-type]
+        ConsumerSettings(**base, flush_records=0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
 def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) -> None:
     """KIP-848 leaves the session, heartbeat and assignment to the broker: librdkafka refuses a
     consumer that sets them, so they are left out; the classic protocol keeps its own."""
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("127.0.0.1:1"),
         s3=S3Settings(),
         bucket="chinook-data",
@@ -191,20 +191,20 @@ def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) ->
 def test_group_settings_that_do_not_apply_are_one_clear_error() -> None:
     base = {"s3": S3Settings(), "bucket": "chinook-data"}
     with pytest.raises(PipelineError, match=r"session.timeout.ms: not allowed .*--group-protocol"):
-        ConsumerConfig(
+        ConsumerSettings(
             kafka=KafkaSettings("localhost:1", extra={"session.timeout.ms": "6000"}),
             group_protocol="consumer",
             **base,  # type: ignore[arg-type]
         )
     with pytest.raises(PipelineError, match="choose the protocol with --group-protocol"):
-        ConsumerConfig(
+        ConsumerSettings(
             kafka=KafkaSettings("localhost:1", extra={"group.protocol": "consumer"}),
             **base,  # type: ignore[arg-type]
         )
     with pytest.raises(PipelineError, match=r"--group-protocol .*must be one of classic, consumer"):
-        ConsumerConfig(kafka=KafkaSettings("localhost:1"), group_protocol="kip848", **base)  # type: ignore[arg-type]
+        ConsumerSettings(kafka=KafkaSettings("localhost:1"), group_protocol="kip848", **base)  # type: ignore[arg-type]
     classic = KafkaSettings("localhost:1", extra={"session.timeout.ms": "6000"})
-    assert ConsumerConfig(kafka=classic, **base).group_protocol == "classic"  # type: ignore[arg-type]
+    assert ConsumerSettings(kafka=classic, **base).group_protocol == "classic"  # type: ignore[arg-type]
 
 
 def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
@@ -217,7 +217,7 @@ def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
         list(unframe(body)) == [change(customer_id=i + 1) for i in range(200)]
         for body in bodies.values()
     )
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
     )
     assert config.gzip_level == 1

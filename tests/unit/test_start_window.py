@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from consumer.objects import bucket
-from consumer.settings import ConsumerConfig
+from consumer.settings import ConsumerSettings
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.metrics import Health
@@ -86,7 +86,7 @@ def test_the_bucket_check_ends_at_the_start_timeout_naming_the_endpoint(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(bucket, "retry_policy", lambda config: FAST)
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="eval-x", start_timeout=0.05
     )
     health = Health()

@@ -16,7 +16,7 @@ from consumer.destination import open_destination
 from consumer.jobs import Batch, FindPosition, Flush, Jobs
 from consumer.partition import Effects, Partition, Rules, State
 from consumer.positions import Position
-from consumer.settings import ConsumerConfig
+from consumer.settings import ConsumerSettings
 from consumer.tables.committer import _unseen
 from consumer.tables.destination import TableDestination, batch_rows
 from shared.arrow import batch_to_changes
@@ -209,14 +209,14 @@ def test_partitions_flushing_meanwhile_share_one_commit() -> None:
 
 def test_table_options_checked_at_construction() -> None:
     kafka, s3 = KafkaSettings("localhost:1"), S3Settings()
-    tables = ConsumerConfig(kafka, s3, table="chinook.customer_changes")
+    tables = ConsumerSettings(kafka, s3, table="chinook.customer_changes")
     assert tables.bucket is None and tables.flush_seconds == 30.0
-    assert ConsumerConfig(kafka, s3, "chinook-data").flush_seconds == 10.0
-    assert ConsumerConfig(kafka, s3, table="a.b", flush_age=2.0).flush_seconds == 2.0
+    assert ConsumerSettings(kafka, s3, "chinook-data").flush_seconds == 10.0
+    assert ConsumerSettings(kafka, s3, table="a.b", flush_age=2.0).flush_seconds == 2.0
     with pytest.raises(PipelineError, match="--bucket is required"):
-        ConsumerConfig(kafka, s3)
+        ConsumerSettings(kafka, s3)
     with pytest.raises(PipelineError, match="--state-table needs --table"):
-        ConsumerConfig(kafka, s3, "chinook-data", state_table="chinook.customers")
+        ConsumerSettings(kafka, s3, "chinook-data", state_table="chinook.customers")
 
 
 @pytest.mark.parametrize(
@@ -232,7 +232,7 @@ def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
 ) -> None:
     for name in [name for name in os.environ if name.startswith("PYICEBERG_")]:
         monkeypatch.delenv(name)
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         KafkaSettings("localhost:1"), S3Settings(), table="a.b", catalog=catalog
     )
     started = time.monotonic()

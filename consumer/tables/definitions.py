@@ -1,4 +1,5 @@
-"""The lake's two tables, created on first use from the Protobuf descriptor and evolved with it.
+"""The two tables of the tables sink, created on first use from the Protobuf descriptor and
+evolved with it.
 
 - The change table: every change event a row (`shared.arrow.change_schema()`: the event, its
   `after`/`before` rows, and the Kafka coordinates), partitioned by day of `captured_at`.
