@@ -11,7 +11,7 @@ While others hold partitions short of their end, the member keeps running (a kil
 partitions come back to it at the session timeout; a live owner drains its own), `degraded`
 (health name `partitions`) naming them. Once their positions have not moved for `bound`
 seconds while this member's own are drained, it gives up with one line listing them. (While it
-owns none, the wait is `--unassigned-timeout`'s to bound: see `ownership.py`.)
+owns none, the wait is `--unassigned-timeout`'s to bound: see `health/ownership.py`.)
 """
 
 import logging

@@ -71,7 +71,11 @@ def open_destination(
     keys = Keys(settings.layout, settings.prefix, settings.topic)
     writer = ObjectWriter(uploader, journal, keys, encoding)
     return Destination(
-        journal, writer, f"bucket {settings.bucket}", "s3", bucket_ms(settings.layout)
+        positions=journal,
+        writer=writer,
+        where=f"bucket {settings.bucket}",
+        component="s3",
+        bucket_ms=bucket_ms(settings.layout),
     )
 
 
@@ -129,7 +133,14 @@ def _tables(
     where = (
         f"tables {table} and {settings.state_table}" if settings.state_table else f"table {table}"
     )
-    return Destination(tables, tables, where, "tables", None, tables.positions)
+    return Destination(
+        positions=tables,
+        writer=tables,
+        where=where,
+        component="tables",
+        bucket_ms=None,  # rows are not split by time: a batch is one group, in offset order
+        durable=tables.positions,
+    )
 
 
 def _tables_check(settings: ConsumerSettings, catalog: str) -> str:

@@ -3,13 +3,14 @@ committed offsets.
 
 This module keeps the poll loop and the rebalance. Each partition's batches, retries and pauses
 are its state machine's (`partition.py`); where batches go is the destination chosen at start
-(`destination.py`), whose jobs run on the one executor (`jobs.py`); finished jobs are settled,
-and durable batches committed, by `settle.py`; pausing, resuming and seeking is `fetching.py`'s.
+(`destination.py`: the `objects/` or the `tables/` sink), whose jobs run on the one executor
+(`jobs.py`); finished jobs are settled by `settle.py`, durable batches committed by `commits.py`;
+pausing, resuming and seeking is `fetching.py`'s.
 
 Guarantees:
 - An offset is committed only after every record below it is durable (in S3, or in every Iceberg
   table) or, rejected as poison, in the dead-letter topic (see `dead_letters.py`), so a crash never
-  loses a record. Objects: the journal (see `journal.py`) makes the replay after a crash rewrite
+  loses a record. Objects: the journal (see `objects/journal.py`) makes the replay after a crash rewrite
   the same keys; tables: a partition starts at the tables' own position and every table skips
   what it already holds (`consumer/tables/committer.py`); so no record is stored twice
   either. A partition has at most one job running, so its intents, uploads and commits stay in
