@@ -9,8 +9,8 @@ KAFKA_TIMEOUT: Final = 30.0
 
 
 def librdkafka_properties(settings: ConsumerSettings) -> dict[str, Any]:
-    """librdkafka's configuration properties: defaults, then pass-through settings, then the ones correctness
-    needs. A 10 s session timeout (Kafka's pre-3.0 default) matters on Tansu, which holds a
+    """librdkafka's configuration properties: defaults, then pass-through settings, then the
+    ones correctness needs. A 10 s session timeout (Kafka's pre-3.0 default) matters on Tansu, which holds a
     JoinGroup for about half the session timeout: 45 s would mean a 23 s wait at every start.
     Under KIP-848 (`--group-protocol consumer`) the broker sets the session and heartbeat and
     assigns the partitions, and librdkafka refuses those settings; its assignments are
