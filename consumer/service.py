@@ -12,8 +12,9 @@ Guarantees:
   table) or, rejected as poison, in the dead-letter topic (see `dead_letters.py`), so a crash never
   loses a record. Objects: the journal (see `objects/journal.py`) makes the replay after a crash
   rewrite the same keys; tables: a partition starts at the tables' own position and every table
-  skips what it already holds (`tables/committer.py`); so no record is stored twice either. A partition has at most one job running, so its intents, uploads and commits stay in
-  offset order.
+  skips what it already holds (`tables/committer.py`); so no record is stored twice either. A
+  partition has at most one job running, so its intents, uploads and commits stay in offset
+  order.
 - Every S3 or catalog fault is retried under one policy (shared/retry.py): transient ones for as
   long as they last (`degraded`); permanent ones are probed until `give_up_after`, then the
   process exits non-zero with nothing more committed. Partitions that wait are paused: memory stays bounded.
