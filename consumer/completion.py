@@ -11,7 +11,7 @@ While others hold partitions short of their end, the member keeps running (a kil
 partitions come back to it at the session timeout; a live owner drains its own), `degraded`
 (health name `partitions`) naming them. Once their positions have not moved for `bound`
 seconds while this member's own are drained, it gives up with one line listing them. (While it
-owns none, the wait is `--unassigned-timeout`'s to bound: see `ownership.py`.)
+owns none, the wait is `--unassigned-timeout`'s to bound: see `health/ownership.py`.)
 """
 
 import logging
@@ -21,19 +21,22 @@ from typing import Final
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from consumer.librdkafka import librdkafka_properties
+from consumer.settings import ConsumerSettings
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import classify
 
-log = logging.getLogger("consumer.service")
+log = logging.getLogger(__name__)
 
 CHECK_INTERVAL: Final = 0.5  # seconds between two readings of the others' positions (and the
 # most a member whose share is drained exits after the last partition becomes durable)
 HEALTH_NAME: Final = "partitions"
+HELD_SESSIONS: Final = 6
 
 Ends = Mapping[int, tuple[int, int]]
 """{partition: (low, high watermark)} as read when the run began."""
-Positions = Callable[[list[int]], Mapping[int, int | None]]
+DurablePositions = Callable[[list[int]], Mapping[int, int | None]]
 """The group's durable positions (next offset) of these partitions; None where it has none."""
 
 
@@ -54,13 +57,22 @@ def topic_ends(consumer: Consumer, topic: str, timeout: float) -> dict[int, tupl
         ) from None
 
 
+def held_timeout(settings: ConsumerSettings) -> float:
+    """How long `--exit-when-idle` waits for partitions other members hold without progress:
+    `--held-timeout`, or six session timeouts (a killed member's come back after one)."""
+    if settings.held_timeout is not None:
+        return settings.held_timeout
+    return HELD_SESSIONS * int(librdkafka_properties(settings)["session.timeout.ms"]) / 1000
+
+
 class Completion:
     """Whether every partition of the topic is durable up to its end as of the start."""
 
     def __init__(
         self,
         ends: Ends,
-        positions: Positions,
+        positions: DurablePositions,
+        *,
         bound: float,
         clock: Callable[[], float],
         health: Health,

@@ -1,9 +1,11 @@
-"""Where batches go, chosen once at start: objects in the bucket, or rows of Iceberg tables.
+"""Where batches go, chosen once at start: the objects sink (objects in the bucket) or the
+tables sink (rows of Iceberg tables).
 
-A destination is two halves the executor's jobs call (consumer/jobs.py): `starts` says where a
-newly assigned partition starts, `writer` makes a batch durable. Objects: the journal and the
-flusher. Tables (`--table`): `consumer.iceberg.destination.TableDestination` for both, over the
-tables opened here (created or evolved on first use). pyiceberg is imported only for tables.
+A destination is two halves the executor's jobs call (consumer/jobs.py): `positions` says where a
+newly assigned partition resumes, `writer` makes a batch durable. Objects (`consumer.objects`):
+the journal and the object writer. Tables (`--table`, `consumer.tables`): `TableDestination` for
+both, over the tables opened here (created or evolved on first use). pyiceberg is imported only
+for tables.
 """
 
 import logging
@@ -12,20 +14,22 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Final
 
-from consumer.completion import Positions
-from consumer.config import ConsumerConfig
-from consumer.flusher import Flusher
-from consumer.formats import object_format
-from consumer.jobs import Starts, Writer
-from consumer.journal import Journal
-from consumer.startup import retry_policy, wait_for_bucket
-from consumer.uploader import Uploader
+from consumer.completion import DurablePositions
+from consumer.jobs import Writer
+from consumer.objects.bucket import wait_for_bucket
+from consumer.objects.formats import object_format
+from consumer.objects.journal import Journal
+from consumer.objects.keys import Keys, bucket_ms
+from consumer.objects.uploader import Uploader
+from consumer.objects.writer import ObjectWriter
+from consumer.positions import Positions
+from consumer.settings import ConsumerSettings, retry_policy
 from shared.errors import PipelineError
 from shared.metrics import Health
 from shared.retry import StartWindow, retry_call
 from shared.s3 import make_client
 
-log = logging.getLogger("consumer.service")
+log = logging.getLogger(__name__)
 
 # boto3's own retries of one bucket check (8 attempts) take 5 to 8 s against a closed port, and
 # far longer against a host that drops packets: the start window's own retries replace them.
@@ -34,45 +38,53 @@ START_PROBE_ATTEMPTS: Final = 2
 
 @dataclass(frozen=True)
 class Destination:
-    starts: Starts
+    positions: Positions
     writer: Writer
     where: str  # for messages: "bucket NAME", "table NAMESPACE.NAME" or "tables A and B"
-    component: str  # the health component its failures degrade: "s3" or "lake"
+    component: str  # the health component its failures degrade: "s3" or "tables"
+    bucket_ms: int | None  # the time bucket its buffers group records by; None: one group
     # the group's durable positions (for --exit-when-idle); None: its committed offsets
-    positions: Positions | None = None
+    durable: DurablePositions | None = None
 
 
 def open_destination(
-    config: ConsumerConfig, health: Health, stop: threading.Event
+    settings: ConsumerSettings, health: Health, stop: threading.Event
 ) -> Destination | None:
-    """The destination `config` asks for, usable; None when stopped first.
+    """The destination `settings` asks for, usable; None when stopped first.
 
     Raises PipelineError when it cannot be used: a missing bucket or denied access (objects), a
     bad table name, or a permanent catalog fault outlasting `give_up_after` (tables). A catalog
     that is down or locked is waited for, with `degraded` health.
     """
-    if config.table:
-        return _tables(config, config.table, health, stop)
-    assert config.bucket is not None  # checked by ConsumerConfig
-    client = make_client(config.s3)
-    probe = make_client(replace(config.s3, max_attempts=START_PROBE_ATTEMPTS))
-    if not wait_for_bucket(probe, config, health, stop):
+    if settings.table:
+        return _tables(settings, settings.table, health, stop)
+    assert settings.bucket is not None  # checked by ConsumerSettings
+    client = make_client(settings.s3)
+    probe = make_client(replace(settings.s3, max_attempts=START_PROBE_ATTEMPTS))
+    if not wait_for_bucket(probe, settings, health, stop):
         return None
     uploader = Uploader(
-        client, config.bucket, config.multipart_threshold, config.multipart_chunksize
+        client, settings.bucket, settings.multipart_threshold, settings.multipart_chunksize
     )
-    journal = Journal(uploader, config.prefix, config.group_id, config.topic)
-    encoding = object_format(config.format, config.compression, config.gzip_level)
-    flusher = Flusher(uploader, journal, config.layout, config.prefix, config.topic, encoding)
-    return Destination(journal, flusher, f"bucket {config.bucket}", "s3")
+    journal = Journal(uploader, settings.prefix, settings.group_id, settings.topic)
+    encoding = object_format(settings.format, settings.compression, settings.gzip_level)
+    keys = Keys(settings.layout, settings.prefix, settings.topic)
+    writer = ObjectWriter(uploader, journal, keys, encoding)
+    return Destination(
+        positions=journal,
+        writer=writer,
+        where=f"bucket {settings.bucket}",
+        component="s3",
+        bucket_ms=bucket_ms(settings.layout),
+    )
 
 
 def _tables(
-    config: ConsumerConfig, table: str, health: Health, stop: threading.Event
+    settings: ConsumerSettings, table: str, health: Health, stop: threading.Event
 ) -> Destination | None:
-    from consumer.iceberg.committer import LakeCommitter
-    from consumer.iceberg.destination import TableDestination
-    from consumer.iceberg.tables import open_change_table, open_state_table
+    from consumer.tables.committer import LakeCommitter
+    from consumer.tables.definitions import open_change_table, open_state_table
+    from consumer.tables.destination import TableDestination
     from shared.iceberg.catalog import (
         CatalogConfigError,
         open_catalog,
@@ -81,32 +93,32 @@ def _tables(
     )
 
     table_identifier(table)
-    if config.state_table:
-        table_identifier(config.state_table)
-    uri, name = config.catalog.uri, config.catalog.name
+    if settings.state_table:
+        table_identifier(settings.state_table)
+    uri, name = settings.catalog.uri, settings.catalog.name
     described = (
         f"the Iceberg catalog at {safe_uri(uri)}" if uri else f"pyiceberg's catalog {name!r}"
     )
 
     def connect() -> LakeCommitter | CatalogConfigError:
         try:
-            catalog = open_catalog(config.catalog, config.s3)
+            catalog = open_catalog(settings.catalog, settings.s3)
         except CatalogConfigError as error:
             return error  # not retried: raised below
         changes = open_change_table(catalog, table)
-        state = open_state_table(catalog, config.state_table) if config.state_table else None
+        state = open_state_table(catalog, settings.state_table) if settings.state_table else None
         return LakeCommitter(changes, state)
 
     try:
         opened = retry_call(
             connect,
             f"opening Iceberg table {table}",
-            policy=retry_policy(config),
+            policy=retry_policy(settings),
             health=health,
-            name="lake",
+            name="tables",
             stop=stop,
             log=log,
-            window=StartWindow(config.start_timeout, _lake_check(config, described)),
+            window=StartWindow(settings.start_timeout, _tables_check(settings, described)),
         )
     except PipelineError:
         if stop.is_set():
@@ -115,17 +127,26 @@ def _tables(
     if isinstance(opened, CatalogConfigError):
         raise opened
     log.info(
-        "writing table %s%s", table, f" and {config.state_table}" if config.state_table else ""
+        "writing table %s%s", table, f" and {settings.state_table}" if settings.state_table else ""
     )
-    lake = TableDestination(opened, config.group_id, config.topic, config.flush_limits)
-    where = f"tables {table} and {config.state_table}" if config.state_table else f"table {table}"
-    return Destination(lake, lake, where, "lake", lake.positions)
+    tables = TableDestination(opened, settings.group_id, settings.topic, settings.flush_limits)
+    where = (
+        f"tables {table} and {settings.state_table}" if settings.state_table else f"table {table}"
+    )
+    return Destination(
+        positions=tables,
+        writer=tables,
+        where=where,
+        component="tables",
+        bucket_ms=None,  # rows are not split by time: a batch is one group, in offset order
+        durable=tables.positions,
+    )
 
 
-def _lake_check(config: ConsumerConfig, catalog: str) -> str:
+def _tables_check(settings: ConsumerSettings, catalog: str) -> str:
     """What to check when the tables could never be opened: the catalog (described safely, no
     password), then S3."""
-    s3 = config.s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or "AWS"
+    s3 = settings.s3.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or "AWS"
     return (
         f"check that {catalog} and S3 ({s3}) are up and reachable, or fix --catalog-uri / "
         "--s3-endpoint-url"

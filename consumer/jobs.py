@@ -1,44 +1,68 @@
-"""The consumer's one executor: every job of the destination (finding where a partition starts,
-making a batch durable) runs on it.
+"""The jobs a partition asks for, and the consumer's one executor that runs them.
 
-The destination is chosen once at start: objects (the journal and the flusher) or Iceberg tables
-(`consumer.iceberg.destination`); both halves have the same two calls. The service creates the
-executor and shuts it down; nothing else in the consumer starts threads (the flusher, the uploader
-and the lake committer run on the calling worker). At most one job per partition is known at a
-time: the partition's state machine never asks for a second one while one runs.
+A partition's state machine asks for two jobs: `FindPosition` (where it resumes) and `Flush`
+(make its batch durable). Both go to the sink chosen at start (`consumer.destination`): objects
+(`consumer.objects`: the journal and the writer) or tables (`consumer.tables`), which answer the
+same two calls. The service creates the executor and shuts it down; nothing else in the consumer
+starts threads (the object writer, the uploader and the table committer run on the calling
+worker). At most one job per partition is known at a time: the partition's state machine never
+asks for a second one while one runs.
 """
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from consumer.batcher import PartitionBuffer
-from consumer.journal import Intent, Resume
-from consumer.partition import Flush, Job, ReadJournal
-
-Start = Intent | Resume | None
+from consumer.buffer import PartitionBuffer
+from consumer.dead_letters import DeadLetter
+from consumer.positions import Position, Positions
 
 
-class Starts(Protocol):
-    """Where a newly assigned partition starts (the journal, or the tables' positions)."""
+@dataclass
+class Batch:
+    """A partition's batch on its way to the sink, detached from the buffer that goes on filling."""
 
-    def read(self, partition: int) -> Start: ...
+    buffer: PartitionBuffer
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FindPosition:
+    """Job: find where the partition resumes, given the offset its group committed."""
+
+    partition: int
+    committed: int | None
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Job: make the batch durable (objects: intent first, then the objects; tables: one commit
+    per table)."""
+
+    partition: int
+    batch: Batch
+
+
+Job = FindPosition | Flush
 
 
 class Writer(Protocol):
-    """Makes batches durable: per partition None once durable, else the error (the flusher, or
-    the tables' committer)."""
+    """Makes a partition's batch durable (the object writer, or the tables' committer)."""
 
-    def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]: ...
+    def flush(self, partition: int, buffer: PartitionBuffer) -> None:
+        """Returns once the batch is durable; raises otherwise (the same batch may be flushed
+        again)."""
+        ...
 
 
 class Jobs:
-    def __init__(self, workers: int, starts: Starts, writer: Writer) -> None:
-        self._starts, self._writer = starts, writer
+    def __init__(self, workers: int, positions: Positions, writer: Writer) -> None:
+        self._positions, self._writer = positions, writer
         self._executor = ThreadPoolExecutor(workers, "chinook-jobs")
-        self._running: dict[int, tuple[Job, Future[Start]]] = {}
-        self._unfinished: set[Future[Start]] = set()  # discarded ones included
+        self._running: dict[int, tuple[Job, Future[Position | None]]] = {}
+        self._unfinished: set[Future[Position | None]] = set()  # discarded ones included
 
     @property
     def busy(self) -> bool:
@@ -51,7 +75,7 @@ class Jobs:
         future.add_done_callback(self._unfinished.discard)
         self._running[job.partition] = (job, future)
 
-    def finished(self) -> list[tuple[Job, "Future[Start]"]]:
+    def finished(self) -> list[tuple[Job, "Future[Position | None]"]]:
         """The jobs that have ended (forgotten here): their futures hold the outcome."""
         done = [p for p, (_, future) in self._running.items() if future.done()]
         return [self._running.pop(p) for p in done]
@@ -81,12 +105,10 @@ class Jobs:
         without waiting for its thread)."""
         self._executor.shutdown(wait=not self._unfinished, cancel_futures=True)
 
-    def _run(self, job: Job) -> Start:
-        """ReadJournal: where to start. Flush: None once the batch is durable; raises otherwise."""
-        if isinstance(job, ReadJournal):
-            return self._starts.read(job.partition)
-        assert isinstance(job, Flush)
-        error = self._writer.flush({job.partition: job.batch.buffer})[job.partition]
-        if error is not None:
-            raise error
+    def _run(self, job: Job) -> Position | None:
+        """FindPosition: where the partition resumes. Flush: None once the batch is durable;
+        raises otherwise."""
+        if isinstance(job, FindPosition):
+            return self._positions.find(job.partition, job.committed)
+        self._writer.flush(job.partition, job.batch.buffer)
         return None

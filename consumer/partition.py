@@ -6,24 +6,24 @@ a job on the executor, pause or resume fetching, seek. Nothing here touches Kafk
 comes from an injected clock, so every transition is tested alone (tests/unit/test_partition.py).
 
 States (at most one job per partition runs at any time: in the states marked *):
-  RECOVERING*  assigned; the destination decides where to start (the object journal's intent,
-               or the Iceberg tables' positions); fetching paused
-  FILLING      buffering records; nothing on its way to S3
+  RECOVERING*  assigned; the sink finds where it resumes (`consumer.positions`: from the object
+               journal's intent, or the tables' positions); fetching paused
+  FILLING      buffering records; nothing on its way to the sink
   REBUILDING   buffering exactly the journal's unfinished batch [start, end); no flush rule applies
-  FLUSHING*    a batch on its way to S3 while the next one fills
+  FLUSHING*    a batch on its way to the sink while the next one fills
   FULL*        a batch on its way and the next one at its limits; fetching paused (bounded memory)
-  BACKING_OFF  the journal read or the batch failed; fetching paused until the retry time
+  BACKING_OFF  finding the position or the batch failed; fetching paused until the retry time
   RETRYING*    the failed batch on its way again; fetching still paused
   CLOSED       revoked, lost, stopped or abandoned: nothing more happens
 
 Transitions (`tick` is the one switch for the clock-driven ones):
-  RECOVERING  -- start found -->  FILLING or REBUILDING                   (resume; tables: seek)
+  RECOVERING  -- position found -->  FILLING or REBUILDING                (resume; tables: seek)
   FILLING     -- a limit reached or a record past one; end of partition, exit_when_idle --> FLUSHING
   REBUILDING  -- the batch's last offset, a record past it, or the end of the partition --> FLUSHING
   FLUSHING    -- the next buffer reaches a limit, or refuses a record -->  FULL       (pause)
   FLUSHING, FULL, RETRYING -- batch durable -->  FILLING       (FULL, RETRYING, refused: resume)
   FLUSHING, FULL, RETRYING, RECOVERING -- failed -->  BACKING_OFF         (FLUSHING: pause)
-  BACKING_OFF -- retry time -->  RETRYING (the batch) or RECOVERING (the journal read)
+  BACKING_OFF -- retry time -->  RETRYING (the batch) or RECOVERING (finding the position)
   any         -- lost, or abandoned at the shutdown deadline -->  CLOSED (nothing committed)
 Leaving (revoked, or the service stopping) keeps these states, takes no more records, treats
 every buffer as due, and ends in CLOSED once nothing is left: a revoked partition sends each
@@ -41,16 +41,17 @@ Guarantees:
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
 from confluent_kafka import OFFSET_BEGINNING, Message
 
-from consumer.batcher import FlushLimits, PartitionBuffer
+from consumer.buffer import FlushLimits, PartitionBuffer
 from consumer.dead_letters import DeadLetter
 from consumer.intake import offer
-from consumer.journal import Intent, Resume, resume_point
+from consumer.jobs import Batch, FindPosition, Flush, Job
+from consumer.positions import Position
 from shared.retry import Failures, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -72,32 +73,16 @@ class Leaving(Enum):
     STOPPING = "stopping"  # retried until the service's shutdown deadline
 
 
-@dataclass
-class Batch:
-    """A partition's batch on its way to S3, detached from the buffer that goes on filling."""
-
-    buffer: PartitionBuffer
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
-class ReadJournal:
-    """Job: find where the partition starts: its journal intent (an `Intent` or None) for
-    objects, a `Resume` for tables."""
+class Rules:
+    """What every partition of one consumer shares."""
 
-    partition: int
-
-
-@dataclass(frozen=True)
-class Flush:
-    """Job: make the batch durable (objects: intent first, then the objects; tables: one commit
-    per table)."""
-
-    partition: int
-    batch: Batch
-
-
-Job = ReadJournal | Flush
+    topic: str
+    limits: FlushLimits
+    policy: RetryPolicy
+    clock: Callable[[], float]
+    bucket_ms: int | None = None  # the buffer's time bucket (objects' key layout); None: tables
+    exit_when_idle: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,27 +101,17 @@ TAKING: Final = frozenset({State.FILLING, State.REBUILDING, State.FLUSHING})  # 
 
 
 class Partition:
-    def __init__(
-        self,
-        topic: str,
-        number: int,
-        committed: int | None,
-        limits: FlushLimits,
-        layout: str,
-        policy: RetryPolicy,
-        clock: Callable[[], float],
-        exit_when_idle: bool = False,
-    ) -> None:
-        self.topic, self.number, self.committed = topic, number, committed
-        self._limits, self._layout, self._exit_when_idle = limits, layout, exit_when_idle
-        self._clock = clock
-        self.failures = Failures(policy, clock)
+    def __init__(self, number: int, committed: int | None, rules: Rules) -> None:
+        self.topic, self.number, self.committed = rules.topic, number, committed
+        self._limits, self._bucket_ms = rules.limits, rules.bucket_ms
+        self._exit_when_idle, self._clock = rules.exit_when_idle, rules.clock
+        self.failures = Failures(rules.policy, rules.clock)
         self.leaving: Leaving | None = None
         self.state = State.RECOVERING
         self.next_offset: int | None = committed
         self.eof = False
         self.retry_at: float | None = None
-        self._buffer = PartitionBuffer(layout)
+        self._buffer = PartitionBuffer(self._bucket_ms)
         self._dead_letters: list[DeadLetter] = []
         self._forced_end: int | None = None
         self._batch: Batch | None = None  # on its way, or failed and waiting for its retry
@@ -170,17 +145,16 @@ class Partition:
     # --- events ------------------------------------------------------------------------------
 
     def start(self) -> Effects:
-        """Just assigned (at the committed offset): pause, and read the journal."""
-        return Effects(job=ReadJournal(self.number), pause=True)
+        """Just assigned (at the committed offset): pause, and find where it resumes."""
+        return Effects(job=FindPosition(self.number, self.committed), pause=True)
 
-    def recovered(self, found: Intent | Resume | None) -> Effects:
-        """The start was found: from the journal's intent (start at the committed offset, or
-        rebuild its batch), or the destination's own `Resume` (seek there)."""
+    def recovered(self, resume: Position) -> Effects:
+        """The position was found: start at the committed offset, rebuild the journal's batch, or
+        seek to the tables' own position."""
         if self.state is State.CLOSED:
-            return NOTHING  # revoked or stopped while reading
+            return NOTHING  # revoked or stopped while finding it
         assert self.state is State.RECOVERING, self.state
         self.failures.succeeded()
-        resume = found if isinstance(found, Resume) else resume_point(self.committed, found)
         if resume.offset is not None:
             self.next_offset = resume.offset
         if resume.forced_end is not None:
@@ -197,7 +171,7 @@ class Partition:
             self.state = State.FILLING
             log.info("%r: assigned, starting at %s", self, _offset(self.next_offset))
         if resume.seek and resume.offset is not None:
-            self._dropped, self.eof = None, False  # the end must be reached again from there
+            self.eof = False  # the end must be reached again from there
             return Effects(resume=True, seek=resume.offset)
         return self._resume()
 
@@ -252,7 +226,7 @@ class Partition:
                 if now >= (self.retry_at or 0.0):
                     job, self._retry = self._retry, None
                     self.state = (
-                        State.RECOVERING if isinstance(job, ReadJournal) else State.RETRYING
+                        State.RECOVERING if isinstance(job, FindPosition) else State.RETRYING
                     )
                     return Effects(job=job)
             case State.RECOVERING | State.FULL | State.RETRYING | State.CLOSED:
@@ -277,12 +251,13 @@ class Partition:
         return self._resume()
 
     def failed(self, error: BaseException) -> Effects:
-        """The running job (journal read or batch) failed: back off, or close when revoked.
+        """The running job (finding the position, or the batch) failed: back off, or close when
+        revoked.
 
         Raises PipelineError when a permanent fault has outlasted the retry policy's window.
         """
         if self.state is State.CLOSED:
-            return NOTHING  # revoked or stopped while reading the journal
+            return NOTHING  # revoked or stopped while finding the position
         assert self.state in RUNNING, self.state
         if self.leaving is Leaving.REVOKED:
             self.state = State.CLOSED
@@ -293,7 +268,7 @@ class Partition:
         was = self.state
         self.retry_at = self._clock() + delay
         if was is State.RECOVERING:
-            self._retry = ReadJournal(self.number)
+            self._retry = FindPosition(self.number, self.committed)
         else:
             assert self._batch is not None
             self._retry = Flush(self.number, self._batch)
@@ -303,8 +278,8 @@ class Partition:
     @property
     def operation(self) -> str:
         """The job the partition is running or retrying, for messages."""
-        if self.state is State.RECOVERING or isinstance(self._retry, ReadJournal):
-            return f"reading the journal of {self!r}"
+        if self.state is State.RECOVERING or isinstance(self._retry, FindPosition):
+            return f"finding the position of {self!r}"
         return f"uploading a batch of {self!r}"
 
     def revoke(self) -> Effects:
@@ -328,7 +303,7 @@ class Partition:
             return NOTHING
         self.leaving = how
         self._taking = False  # a leaving partition takes no more records
-        if self.state is State.RECOVERING or isinstance(self._retry, ReadJournal):
+        if self.state is State.RECOVERING or isinstance(self._retry, FindPosition):
             self.state = State.CLOSED  # nothing buffered yet
         elif self.state is State.BACKING_OFF:
             self.retry_at = self._clock()  # one attempt now
@@ -354,7 +329,7 @@ class Partition:
     def _send(self) -> Effects:
         """Detach the buffer as the batch and send it on its way."""
         self._batch = Batch(self._buffer, self._dead_letters)
-        self._buffer, self._dead_letters = PartitionBuffer(self._layout), []
+        self._buffer, self._dead_letters = PartitionBuffer(self._bucket_ms), []
         self._forced_end = None
         self.state = State.FLUSHING
         return Effects(job=Flush(self.number, self._batch))

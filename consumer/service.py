@@ -3,17 +3,18 @@ committed offsets.
 
 This module keeps the poll loop and the rebalance. Each partition's batches, retries and pauses
 are its state machine's (`partition.py`); where batches go is the destination chosen at start
-(`destination.py`), whose jobs run on the one executor (`jobs.py`); finished jobs are settled,
-and durable batches committed, by `settle.py`; pausing, resuming and seeking is `fetching.py`'s.
+(`destination.py`: the `objects/` or the `tables/` sink), whose jobs run on the one executor
+(`jobs.py`); finished jobs are settled by `settle.py`, durable batches committed by `commits.py`;
+pausing, resuming and seeking is `fetching.py`'s.
 
 Guarantees:
 - An offset is committed only after every record below it is durable (in S3, or in every Iceberg
   table) or, rejected as poison, in the dead-letter topic (see `dead_letters.py`), so a crash never
-  loses a record. Objects: the journal (see `journal.py`) makes the replay after a crash rewrite
-  the same keys; tables: a partition starts at the tables' own position and every table skips
-  what it already holds (`consumer/iceberg/committer.py`); so no record is stored twice
-  either. A partition has at most one job running, so its intents, uploads and commits stay in
-  offset order.
+  loses a record. Objects: the journal (see `objects/journal.py`) makes the replay after a crash
+  rewrite the same keys; tables: a partition starts at the tables' own position and every table
+  skips what it already holds (`tables/committer.py`); so no record is stored twice either. A
+  partition has at most one job running, so its intents, uploads and commits stay in offset
+  order.
 - Every S3 or catalog fault is retried under one policy (shared/retry.py): transient ones for as
   long as they last (`degraded`); permanent ones are probed until `give_up_after`, then the
   process exits non-zero with nothing more committed. Partitions that wait are paused: memory stays bounded.
@@ -40,24 +41,20 @@ from confluent_kafka import (
 )
 
 from consumer import metrics
-from consumer.completion import Completion, topic_ends
-from consumer.config import ConsumerConfig
+from consumer.commits import OffsetCommits
+from consumer.completion import Completion, held_timeout, topic_ends
 from consumer.dead_letters import DeadLetterWriter
 from consumer.destination import Destination, open_destination
 from consumer.fetching import Fetching
-from consumer.gauges import forget_lag, update_gauges
+from consumer.health.ownership import Ownership
+from consumer.health.troubles import Troubles
 from consumer.jobs import Jobs
-from consumer.ownership import Ownership
-from consumer.partition import NOTHING, Effects, Partition, State
+from consumer.librdkafka import KAFKA_TIMEOUT, librdkafka_properties
+from consumer.metrics.gauges import forget_lag, update_gauges
+from consumer.partition import NOTHING, Effects, Partition, Rules, State
+from consumer.settings import ConsumerSettings, retry_policy
 from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
-from consumer.startup import (
-    KAFKA_TIMEOUT,
-    consumer_settings,
-    held_timeout,
-    partition_factory,
-    wait_for_topic,
-)
-from consumer.troubles import Troubles
+from consumer.topic import wait_for_topic
 from shared.broker_check import check_broker
 from shared.errors import PipelineError
 from shared.metrics import Health
@@ -70,8 +67,8 @@ POLL_TIMEOUT_BUSY: Final = 0.005  # a finished job is settled without waiting fo
 GAUGE_INTERVAL: Final = 1.0
 
 
-def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) -> None:
-    """Consume `config.topic` into `config.bucket` (or, with `table`, the Iceberg tables) until
+def run_consumer(settings: ConsumerSettings, health: Health, stop: threading.Event) -> None:
+    """Consume `settings.topic` into `settings.bucket` (or, with `table`, the Iceberg tables) until
     `stop` is set (or, with `exit_when_idle`, until the group holds every partition of the topic
     durably up to its end as of the start).
 
@@ -81,66 +78,72 @@ def run_consumer(config: ConsumerConfig, health: Health, stop: threading.Event) 
     `unassigned_timeout` seconds or partitions other members hold do not move for the
     held-partitions bound.
     """
-    check_broker(config.kafka)
-    destination = open_destination(config, health, stop)
+    check_broker(settings.kafka)
+    destination = open_destination(settings, health, stop)
     if destination is None:
         return
-    if not wait_for_topic(config, health, stop):
+    if not wait_for_topic(settings, health, stop):
         return
-    _Service(config, health, stop, destination).run()
+    _Service(settings, health, stop, destination).run()
 
 
 class _Service:
     def __init__(
         self,
-        config: ConsumerConfig,
+        settings: ConsumerSettings,
         health: Health,
         stop: threading.Event,
         destination: Destination,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._config, self._health, self._stop, self._clock = config, health, stop, clock
-        self._topic = config.topic
-        self._jobs = Jobs(config.upload_concurrency, destination.starts, destination.writer)
-        self._dead_letters = DeadLetterWriter(config.kafka, config.dead_letter_topic)
+        self._settings, self._health, self._stop, self._clock = settings, health, stop, clock
+        self._topic = settings.topic
+        self._jobs = Jobs(settings.upload_concurrency, destination.positions, destination.writer)
+        self._dead_letters = DeadLetterWriter(settings.kafka, settings.dead_letter_topic)
         self._partitions: dict[int, Partition] = {}
         self._troubles = Troubles(health)
         self._ownership = Ownership(
-            config.unassigned_timeout,
-            clock,
-            health,
-            f"this member of group {config.group_id!r} on topic {config.topic}",
-            config.exit_when_idle,
+            bound=settings.unassigned_timeout,
+            clock=clock,
+            health=health,
+            what=f"this member of group {settings.group_id!r} on topic {settings.topic}",
+            exit_when_idle=settings.exit_when_idle,
         )
-        self._new_partition = partition_factory(config, clock)
-        self._poll_messages = min(POLL_MESSAGES, config.flush_records)
+        self._rules = Rules(
+            settings.topic,
+            settings.flush_limits,
+            retry_policy(settings),
+            clock,
+            bucket_ms=destination.bucket_ms,
+            exit_when_idle=settings.exit_when_idle,
+        )
+        self._poll_messages = min(POLL_MESSAGES, settings.flush_records)
         self._gauges_at = 0.0
-        self._consumer = Consumer(consumer_settings(config), error_cb=_log_kafka_error)
+        self._consumer = Consumer(librdkafka_properties(settings), error_cb=_log_kafka_error)
         self._fetching = Fetching(self._consumer, self._topic)
         self._settler = Settler(
-            self._consumer,
-            self._topic,
-            destination.where,
+            OffsetCommits(self._consumer, self._topic),
             self._dead_letters,
             self._troubles,
-            clock,
-            destination.component,
+            clock=clock,
+            where=destination.where,
+            component=destination.component,
         )
-        self._positions = destination.positions or self._committed
+        self._durable = destination.durable or self._committed
         self._completion: Completion | None = None
         self._closing = False
 
     def run(self) -> None:
         try:
-            if self._config.exit_when_idle:  # the topic's ends before anything is consumed
+            if self._settings.exit_when_idle:  # the topic's ends before anything is consumed
                 self._completion = Completion(
                     topic_ends(self._consumer, self._topic, KAFKA_TIMEOUT),
-                    self._positions,
-                    held_timeout(self._config),
-                    self._clock,
-                    self._health,
-                    self._topic,
-                    self._config.group_id,
+                    self._durable,
+                    bound=held_timeout(self._settings),
+                    clock=self._clock,
+                    health=self._health,
+                    topic=self._topic,
+                    group=self._settings.group_id,
                 )
             self._consumer.subscribe(
                 [self._topic],
@@ -239,7 +242,7 @@ class _Service:
 
     def _shutdown(self) -> None:
         """Flush everything within `shutdown_timeout`; past it, leave the rest uncommitted."""
-        deadline = self._clock() + self._config.shutdown_timeout
+        deadline = self._clock() + self._settings.shutdown_timeout
         for partition in self._partitions.values():
             self._apply(partition, partition.stop())
         self._drain(self._partitions, deadline)
@@ -281,8 +284,8 @@ class _Service:
     # --- rebalancing ---------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
-        """Assign each partition at its committed offset, paused: its journal is read on the
-        executor (retried like any S3 job, without blocking the poll loop) before it takes
+        """Assign each partition at its committed offset, paused: where it resumes is found on
+        the executor (retried like any sink job, without blocking the poll loop) before it takes
         records."""
         if not assigned or self._closing:  # one taken while leaving is given back unread
             consumer.incremental_assign(assigned)
@@ -291,12 +294,12 @@ class _Service:
             committed = consumer.committed(assigned, timeout=KAFKA_TIMEOUT)
         except KafkaException as error:
             raise PipelineError(
-                f"cannot read committed offsets of group {self._config.group_id!r}: "
+                f"cannot read committed offsets of group {self._settings.group_id!r}: "
                 f"{error.args[0].str()}: check the broker"
             ) from None
         for tp in committed:
             committed_offset = tp.offset if tp.offset >= 0 else None
-            self._partitions[tp.partition] = self._new_partition(tp.partition, committed_offset)
+            self._partitions[tp.partition] = Partition(tp.partition, committed_offset, self._rules)
         consumer.incremental_assign(
             [
                 TopicPartition(

@@ -9,7 +9,7 @@ line or from code. A plain field (no `setting()`) is internal: code and tests ma
 cannot. Settings dataclasses are frozen and inherit `Settings`, which runs that check.
 
 How to add an option: add one field to the dataclass the command is built from, e.g. in
-ConsumerConfig (consumer/config.py)
+ConsumerSettings (consumer/settings.py)
 
     give_up_after: float | None = setting(
         None, min=1, shown_default="never", help="Exit 1 after this many seconds of failing uploads."

@@ -16,12 +16,12 @@ from shared.errors import PipelineError
 def raw_consume_process(bench: Session, topic: str, total: int, repeat: int) -> None:
     """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
     the service's commits included; the consumer service's own librdkafka configuration."""
-    from consumer.config import ConsumerConfig
-    from consumer.startup import consumer_settings
+    from consumer.librdkafka import librdkafka_properties
+    from consumer.settings import ConsumerSettings
     from shared.s3 import S3Settings
 
     stack = bench.stack
-    config = ConsumerConfig(
+    settings = ConsumerSettings(
         kafka=stack.kafka_settings(),
         s3=S3Settings(),
         bucket=stack.bucket,
@@ -35,10 +35,10 @@ def raw_consume_process(bench: Session, topic: str, total: int, repeat: int) -> 
         "-m",
         "chinook_pipeline.bench.raw_consumer",
         json.dumps(
-            {k: v for k, v in consumer_settings(config).items() if k != "logger"}
+            {k: v for k, v in librdkafka_properties(settings).items() if k != "logger"}
         ),  # the Python logger stays here; librdkafka's own log goes to stderr
         topic,
-        str(config.flush_records),
+        str(settings.flush_records),
     ]
     started, spawned_at = time.monotonic(), time.time()
     with log.open("wb") as output:

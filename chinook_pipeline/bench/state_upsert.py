@@ -2,7 +2,7 @@
 
 For each size N of `--state-sizes`, a state table of N customers is built in one bulk append
 (the rows of a seeded database, encoded by the producer's encoder, turned into state rows by
-`consumer.iceberg.state`), in a SQLite catalog of its own with its files in the bench's bucket.
+`consumer.tables.state`), in a SQLite catalog of its own with its files in the bench's bucket.
 Then each run times one flush of each size of FLUSH_CHANGES: updates of customers drawn at
 random (with replacement) from the N, committed by the consumer's own `TableWriter` with
 `stage_upsert`, exactly as a table consumer's flush commits them (the changed customers' rows
@@ -44,9 +44,7 @@ def measure_sizes(bench: "Session", db: Path, sizes: Sequence[int]) -> None:
 
 
 def _measure_size(bench: "Session", db: Path, customers: int) -> None:
-    from consumer.iceberg.committer import TableWriter
-    from consumer.iceberg.state import stage_upsert
-    from consumer.iceberg.tables import open_state_table
+    from consumer.tables import TableWriter, open_state_table, stage_upsert
     from shared.iceberg.catalog import CatalogSettings, open_catalog
     from shared.s3 import S3Settings
 
@@ -90,7 +88,7 @@ def _state_rows(db: Path, customers: int) -> Any:
     leave them (sequence = position in the table)."""
     import pyarrow as pa
 
-    from consumer.iceberg.state import state_rows
+    from consumer.tables import state_rows
     from producer.change_log import snapshot_row
 
     now_ms = int(time.time() * 1000)

@@ -27,7 +27,7 @@ from chinook_pipeline.tools.options import (
     VerifyOptions,
     WriteOptions,
 )
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerSettings
 from producer.config import ProducerConfig
 from shared import logs
 from shared.config import KAFKA_TABLE, default_map, kafka_properties, read_config_file
@@ -163,7 +163,7 @@ def producer(ctx: click.Context, **params: Any) -> None:
 
 
 @cli.command()
-@options_from(ConsumerConfig)
+@options_from(ConsumerSettings)
 @kafka_property_option
 @options_from(ServiceSettings)
 @click.pass_context
@@ -175,7 +175,7 @@ def consumer(ctx: click.Context, **params: Any) -> None:
     from chinook_pipeline.cli.runner import run_service
     from consumer.service import run_consumer
 
-    config = build(ConsumerConfig, params, kafka=kafka_settings(ctx, params))
+    config = build(ConsumerSettings, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
     logs.configure(service.log_level)
     where = (

@@ -3,7 +3,7 @@ change events a Parquet body holds (Protobuf bodies are read with shared.framing
 
 A bucket may hold more than one sink's output (Protobuf objects, Parquet objects under their own
 prefix, an Iceberg warehouse) and anything else a person put there, so the tools read only the
-keys the consumer writes (consumer/partitioner.py): `<prefix>/` followed by one of its layouts,
+keys the consumer writes (consumer/objects/keys.py): `<prefix>/` followed by one of its layouts,
 ending in `<topic>+<partition>+<first offset, 20 digits>.<extension>`. Anything else, the
 consumer's journal included, is not a change object.
 """
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 PARQUET_MAGIC: Final = b"PAR1"  # a Parquet file starts and ends with it
-# The extensions the consumer's formats give their objects (consumer/formats/), by format.
+# The extensions the consumer's formats give their objects (consumer/objects/formats/), by format.
 EXTENSIONS: Final = {"binpb.gz": "protobuf", "binpb": "protobuf", "parquet": "parquet"}
 _TOPIC: Final = r"[A-Za-z0-9._-]+"  # Kafka's legal topic characters
 _DAY: Final = r"\d{4}-\d{2}-\d{2}"

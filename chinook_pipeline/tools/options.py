@@ -6,7 +6,7 @@ from pathlib import Path
 
 from chinook_pipeline.tools.bucket import BucketPolicy
 from chinook_pipeline.tools.seed import DEFAULT_SEED
-from consumer.formats import FORMATS
+from consumer.objects import FORMATS
 from shared.bucket_name import BUCKET
 from shared.config import parse_duration
 from shared.settings import Settings, setting

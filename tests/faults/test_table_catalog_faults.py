@@ -55,7 +55,7 @@ def test_table_consumer_rides_out_its_postgres_catalog_stopped(
         postgres.stop()
         consumer = pipeline.start_consumer("--give-up-after", str(GIVE_UP_AFTER))
         wait_for(
-            lambda: lake_reasons(consumer.health()[1]),
+            lambda: tables_reasons(consumer.health()[1]),
             "the consumer to report the catalog down at start",
             60,
         )
@@ -82,12 +82,12 @@ def test_table_consumer_rides_out_its_postgres_catalog_stopped(
         summary = tables_arrive(pipeline, postgres.uri, producer, consumer)
         all_alive(producer, consumer)
         status, body = consumer.health()
-        assert status == 200 and not lake_reasons(body), body
+        assert status == 200 and not tables_reasons(body), body
         stop_ok(producer, consumer)
     finally:
         pipeline.kill_all()
-    opening = {r for body in at_start for r in lake_reasons(body)}
-    flushing = {r for body in mid_run for r in lake_reasons(body)}
+    opening = {r for body in at_start for r in tables_reasons(body)}
+    flushing = {r for body in mid_run for r in tables_reasons(body)}
     print(f"catalog down at start: {sorted(opening)}\nstopped mid-run: {sorted(flushing)}")
     for phase, seen in (("at start", at_start), ("mid-run", mid_run)):
         statuses = {body.get("status") for body in seen}
@@ -95,7 +95,7 @@ def test_table_consumer_rides_out_its_postgres_catalog_stopped(
             f"health {statuses} while the catalog was down {phase}"
         )
     assert any(
-        r.startswith("lake: opening Iceberg table") and f"{postgres.user}:***@" in r
+        r.startswith("tables: opening Iceberg table") and f"{postgres.user}:***@" in r
         for r in opening
     ), opening
     assert flushing, f"health never showed the catalog stopped mid-run: {mid_run}"
@@ -104,9 +104,9 @@ def test_table_consumer_rides_out_its_postgres_catalog_stopped(
     assert " 0 duplicate events" in summary, summary
 
 
-def lake_reasons(body: dict[str, Any]) -> list[str]:
+def tables_reasons(body: dict[str, Any]) -> list[str]:
     """The reasons a `/healthz` body gives against the tables."""
-    return [r for r in body.get("reasons", []) if r.startswith("lake: ")]
+    return [r for r in body.get("reasons", []) if r.startswith("tables: ")]
 
 
 def health_during(service: Service, seconds: float) -> list[dict[str, Any]]:

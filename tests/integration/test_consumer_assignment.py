@@ -53,7 +53,7 @@ def test_failing_journal_reads_are_retried_and_the_partitions_start_once_they_su
         worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
         worker.start()
         try:
-            until(lambda: "reading the journal" in reasons(health), worker)
+            until(lambda: "finding the position" in reasons(health), worker)
             assert health.report()[1]["status"] == "degraded"
             assert not stored(s3_client, bucket)  # no partition started before its journal read
             until(lambda: proxy.counts()["error_500"] + proxy.counts()["reset_before"] > 6, worker)

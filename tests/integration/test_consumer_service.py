@@ -20,13 +20,14 @@ from prometheus_client import REGISTRY
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.tools.objects import key_format, parquet_batches
 from chinook_pipeline.tools.verify import is_journal_key
-from consumer.batcher import PartitionBuffer
-from consumer.config import ConsumerConfig
-from consumer.flusher import Flusher
-from consumer.formats import object_format
-from consumer.journal import Intent, Journal
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats import object_format
+from consumer.objects.journal import Intent, Journal
+from consumer.objects.keys import Keys, bucket_ms
+from consumer.objects.uploader import S3Object, Uploader
+from consumer.objects.writer import ObjectWriter
 from consumer.service import run_consumer
-from consumer.uploader import S3Object, Uploader
+from consumer.settings import ConsumerSettings
 from shared import names
 from shared.arrow import batch_to_changes
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
@@ -108,8 +109,10 @@ def changes(first: int, count: int, start_ms: int, step_ms: int) -> list[tuple[b
     ]
 
 
-def config(bootstrap: str, bucket: str, topic: str, group: str, **overrides: Any) -> ConsumerConfig:
-    return ConsumerConfig(
+def config(
+    bootstrap: str, bucket: str, topic: str, group: str, **overrides: Any
+) -> ConsumerSettings:
+    return ConsumerSettings(
         kafka=KafkaSettings(bootstrap, extra=FAST_GROUP),
         s3=S3Settings(),
         bucket=bucket,
@@ -230,20 +233,19 @@ def test_a_crash_mid_batch_is_redone_exactly(
     cfg = config(bootstrap, bucket, topic, group, flush_records=1000, format=form)
     uploader = Uploader(s3_client, bucket, cfg.multipart_threshold, cfg.multipart_chunksize)
     journal = Journal(uploader, cfg.prefix, group, topic)
-    flusher = Flusher(
-        uploader, journal, cfg.layout, cfg.prefix, topic, object_format(form, None, cfg.gzip_level)
-    )
+    keys = Keys(cfg.layout, cfg.prefix, topic)
+    writer = ObjectWriter(uploader, journal, keys, object_format(form, None, cfg.gzip_level))
 
     def batch(start: int, end: int) -> PartitionBuffer:
-        buffer = PartitionBuffer(cfg.layout)
+        buffer = PartitionBuffer(bucket_ms(cfg.layout))
         for s in sent[start:end]:
             buffer.add(s.offset, s.timestamp_ms, s.value, now=0.0)
         return buffer
 
-    assert not flusher.flush({0: batch(0, 5)})[0]
-    assert not flusher.flush({0: batch(5, 10)})[0]
+    writer.flush(0, batch(0, 5))  # returns once durable
+    writer.flush(0, batch(5, 10))
     journal.write(0, Intent(10, 30))
-    partial = flusher.objects(0, batch(10, 30))
+    partial = writer.objects(0, batch(10, 30))
     assert len(partial) == 2  # the batch spans 10:59 and 11:00
     assert uploader.upload(partial[:1]) == [None]
     commit_as_another_member(bootstrap, group, TopicPartition(topic, 0, 5))
@@ -314,7 +316,7 @@ def test_unusable_bucket_or_broker_fails_at_start(broker: kafka.Cluster, s3_env:
             threading.Event(),
         )
     unreachable = f"127.0.0.1:{embedded.free_port()}"
-    cfg = ConsumerConfig(
+    cfg = ConsumerSettings(
         kafka=KafkaSettings(unreachable, extra={}), s3=S3Settings(), bucket="chinook-data"
     )
     with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):

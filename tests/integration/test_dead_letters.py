@@ -14,9 +14,9 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from chinook_pipeline.local import kafka
 from consumer.dead_letters import DeadLetter, DeadLetterWriter, dead_letter_headers, dead_letter_key
-from consumer.journal import Journal, resume_point
+from consumer.objects.journal import Journal, resume_point
+from consumer.objects.uploader import Uploader
 from consumer.service import run_consumer
-from consumer.uploader import Uploader
 from producer.dead_letters import VALUE_LIMIT, check_size, dead_letter, row_document
 from producer.encoder import UnencodableRow
 from shared import names

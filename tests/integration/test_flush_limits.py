@@ -17,9 +17,9 @@ import pytest
 
 from chinook_pipeline.local import kafka
 from chinook_pipeline.tools.verify import is_journal_key
-from consumer.iceberg.retention import MAX_AGE
-from consumer.iceberg.tables import open_change_table
 from consumer.service import run_consumer
+from consumer.tables.definitions import open_change_table
+from consumer.tables.retention import MAX_AGE
 from shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
 from shared.changes import Customer, CustomerChange, Operation
 from shared.iceberg.catalog import CatalogSettings, open_catalog

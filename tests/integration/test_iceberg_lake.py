@@ -9,15 +9,15 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
-from consumer.iceberg.committer import LakeCommitter
-from consumer.iceberg.retention import BATCH, MAX_AGE, MIN_KEPT
-from consumer.iceberg.tables import (
+from consumer.tables.committer import LakeCommitter
+from consumer.tables.definitions import (
     DAY_PARTITION,
     RETRIES_PROPERTY,
     TABLE_DEFAULTS,
     open_change_table,
     open_state_table,
 )
+from consumer.tables.retention import BATCH, MAX_AGE, MIN_KEPT
 from shared.arrow import change_schema
 from shared.changes import Operation
 from shared.errors import PipelineError
@@ -145,7 +145,7 @@ def test_concurrent_committers_leave_each_event_once(
         return start_transaction(table)
 
     monkeypatch.setattr(b_changes, "transaction", lambda: a_commits_first(b_changes))
-    caplog.set_level(logging.INFO, "consumer.iceberg.committer")
+    caplog.set_level(logging.INFO, "consumer.tables.committer")
     durable = b.commit(GROUP, TOPIC, b_batch)
     assert "conflicted" in caplog.text, "the forced conflict did not happen"
     expected = (

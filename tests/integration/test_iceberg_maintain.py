@@ -10,9 +10,9 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table, Transaction
 
 from chinook_pipeline.tools.iceberg_maintain import maintain
-from consumer.iceberg.committer import LakeCommitter, TableWriter
-from consumer.iceberg.state import latest_events, state_rows
-from consumer.iceberg.tables import open_change_table, open_state_table
+from consumer.tables.committer import LakeCommitter, TableWriter
+from consumer.tables.definitions import open_change_table, open_state_table
+from consumer.tables.state import latest_events, state_rows
 from shared.changes import Operation
 from shared.config import parse_duration
 from shared.iceberg.catalog import CatalogSettings, open_catalog

@@ -16,11 +16,11 @@ from pyiceberg.table import Table
 
 from chinook_pipeline.tools import state_compaction
 from chinook_pipeline.tools.iceberg_maintain import maintain
-from consumer.iceberg import live_rows
-from consumer.iceberg.committer import LakeCommitter
-from consumer.iceberg.retention import MAX_AGE
-from consumer.iceberg.state import latest_events, state_rows
-from consumer.iceberg.tables import open_change_table, open_state_table
+from consumer.tables import live_rows
+from consumer.tables.committer import LakeCommitter
+from consumer.tables.definitions import open_change_table, open_state_table
+from consumer.tables.retention import MAX_AGE
+from consumer.tables.state import latest_events, state_rows
 from shared.changes import Operation
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.iceberg.positions import recover

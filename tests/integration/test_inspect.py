@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from chinook_pipeline.tools.inspect_object import iter_records
-from consumer.batcher import PartitionBuffer
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats.parquet import ParquetFormat
+from consumer.objects.keys import HOUR_MS
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import compress, frame
@@ -104,7 +105,7 @@ def test_corrupt_gzip_is_reported(tmp_path: Path) -> None:
 
 
 def parquet_body() -> bytes:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for offset, event in zip((41, 43), EVENTS, strict=True):
         buffer.add(offset, 1_710_064_800_005, event.SerializeToString(), now=0.0)
     (group,) = buffer.time_groups()

@@ -19,8 +19,9 @@ from ptars import HandlerPool
 from chinook_pipeline.local import kafka
 from chinook_pipeline.tools.query import arrow_s3
 from chinook_pipeline.tools.writer import ChangeWriter
-from consumer.batcher import PartitionBuffer
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats.parquet import ParquetFormat
+from consumer.objects.keys import HOUR_MS
 from shared.arrow import _CONFIG, change_schema
 from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 from tests.conftest import Cli, customer_rows
@@ -183,7 +184,7 @@ def change(sequence: int) -> CustomerChange:
 
 def put_changes(s3_client: Any, bucket: str, key: str, first: int = 1) -> None:
     """Two changes from sequence `first` in a Parquet object as this code writes it."""
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for sequence in (first, first + 1):
         buffer.add(sequence, T + sequence, change(sequence).SerializeToString(), now=0.0)
     (group,) = buffer.time_groups()

@@ -8,8 +8,8 @@ from prometheus_client import REGISTRY
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 
-from consumer.iceberg.committer import LakeCommitter
-from consumer.iceberg.tables import open_change_table, open_state_table
+from consumer.tables.committer import LakeCommitter
+from consumer.tables.definitions import open_change_table, open_state_table
 from shared import names
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.s3 import S3Settings

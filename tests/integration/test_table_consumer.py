@@ -63,7 +63,9 @@ def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
             catalog.execute("BEGIN EXCLUSIVE")
             consumer = lake.start_consumer()
             opening = wait_for(
-                lambda: [r for r in _degraded_within(consumer, 0.5) if r.startswith("lake: open")],
+                lambda: [
+                    r for r in _degraded_within(consumer, 0.5) if r.startswith("tables: open")
+                ],
                 "the consumer to report the locked catalog at start",
                 30,
             )
@@ -77,7 +79,7 @@ def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
             reasons = _degraded_within(consumer, LOCK_SECONDS)
             catalog.rollback()
         writes.join()
-        assert any(r.startswith("lake: ") and "database is locked" in r for r in reasons), (
+        assert any(r.startswith("tables: ") and "database is locked" in r for r in reasons), (
             f"health never showed the locked catalog ({reasons}):\n{consumer.output()[-3000:]}"
         )
         wait_for(

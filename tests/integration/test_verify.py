@@ -11,8 +11,9 @@ import pytest
 
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import VerifyReport, verify
-from consumer.batcher import PartitionBuffer
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer
+from consumer.objects.formats.parquet import ParquetFormat
+from consumer.objects.keys import HOUR_MS
 from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import compress, frame
@@ -218,7 +219,7 @@ def test_bad_inputs_are_pipeline_errors(
 
 def put_parquet(client: Any, bucket: str, key: str, events: Sequence[CustomerChange]) -> None:
     """A Parquet object as the consumer writes it (offsets 0.., partition 0)."""
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for offset, event in enumerate(events):
         buffer.add(offset, 1_710_064_800_000, event.SerializeToString(), now=0.0)
     (group,) = buffer.time_groups()

@@ -8,9 +8,11 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionClosedError
 from confluent_kafka import TIMESTAMP_CREATE_TIME
 
-from consumer.batcher import FlushLimits
-from consumer.journal import Intent
-from consumer.partition import NOTHING, Effects, Flush, Partition, ReadJournal
+from consumer.buffer import FlushLimits
+from consumer.jobs import FindPosition, Flush
+from consumer.objects.journal import Intent, resume_point
+from consumer.objects.keys import HOUR_MS
+from consumer.partition import NOTHING, Effects, Partition, Rules
 from shared.changes import Customer, CustomerChange, Operation
 from shared.retry import RetryPolicy
 
@@ -108,7 +110,8 @@ def eof(p: Partition, clock: Clock) -> None:
 
 
 def recovered(intent: Intent | None = None) -> Step:
-    return lambda p, clock: p.recovered(intent)
+    """The journal's intent found: the position it gives at the partition's committed offset."""
+    return lambda p, clock: p.recovered(resume_point(p.committed, intent))
 
 
 def landed(committed: int | None = None) -> Step:
@@ -158,8 +161,8 @@ def shape(effects: Any) -> Any:
     job: Any = effects.job
     if isinstance(job, Flush):
         head: tuple[Any, ...] = ("flush", job.batch.buffer.start, job.batch.buffer.end)
-    elif isinstance(job, ReadJournal):
-        head = ("journal", None, None)
+    elif isinstance(job, FindPosition):
+        head = ("position", None, None)
     else:
         head = (None, None, None)
     return (*head, effects.pause, effects.resume, effects.seek)
@@ -167,16 +170,8 @@ def shape(effects: Any) -> Any:
 
 def run(given: list[Step], event: Step, committed: int | None = 0, **options: Any) -> Any:
     clock = Clock()
-    partition = Partition(
-        "t",
-        0,
-        committed,
-        LIMITS,
-        "hive-hourly",
-        POLICY,
-        clock,
-        options.get("exit_when_idle", False),
-    )
+    rules = Rules("t", LIMITS, POLICY, clock, HOUR_MS, options.get("exit_when_idle", False))
+    partition = Partition(0, committed, rules)
     for step in given:
         step(partition, clock)
     return partition, clock, shape(event(partition, clock))

@@ -31,7 +31,15 @@ class Group:
 
 
 def completion(group: Group, clock: Clock, health: Health, bound: float = 60.0) -> Completion:
-    return Completion(ENDS, group, bound, clock, health, "chinook.customers", "sink")
+    return Completion(
+        ENDS,
+        group,
+        bound=bound,
+        clock=clock,
+        health=health,
+        topic="chinook.customers",
+        group="sink",
+    )
 
 
 def test_owning_every_partition_needs_no_reading() -> None:
@@ -111,19 +119,19 @@ def test_positions_that_cannot_be_read_count_as_not_reached() -> None:
     def broken(partitions: list[int]) -> dict[int, int | None]:
         raise TimeoutError("coordinator not available")
 
-    done = Completion(ENDS, broken, 60.0, clock, Health(), "t", "g")
+    done = Completion(ENDS, broken, bound=60.0, clock=clock, health=Health(), topic="t", group="g")
     assert not done.done({0})
 
 
 def test_the_bound_defaults_to_six_session_timeouts() -> None:
-    from consumer.config import ConsumerConfig
-    from consumer.startup import held_timeout
+    from consumer.completion import held_timeout
+    from consumer.settings import ConsumerSettings
     from shared.kafka import KafkaSettings
     from shared.s3 import S3Settings
 
-    def config(extra: dict[str, str], bound: float | None = None) -> ConsumerConfig:
+    def config(extra: dict[str, str], bound: float | None = None) -> ConsumerSettings:
         kafka = KafkaSettings("localhost:1", extra=extra)
-        return ConsumerConfig(kafka=kafka, s3=S3Settings(), bucket="chinook", held_timeout=bound)
+        return ConsumerSettings(kafka=kafka, s3=S3Settings(), bucket="chinook", held_timeout=bound)
 
     assert held_timeout(config({})) == 60.0
     assert held_timeout(config({"session.timeout.ms": "45000"})) == 270.0

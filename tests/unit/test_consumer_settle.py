@@ -12,16 +12,17 @@ from botocore.exceptions import ClientError
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY
 
-from consumer import startup
-from consumer.config import ConsumerConfig
+from consumer.commits import OffsetCommits
 from consumer.dead_letters import DeadLetter, DeadLetterError
-from consumer.jobs import Jobs
-from consumer.journal import Intent
-from consumer.ownership import Ownership
-from consumer.partition import NOTHING, Flush, Job, Partition, ReadJournal, State
+from consumer.health.ownership import Ownership
+from consumer.health.troubles import Troubles
+from consumer.jobs import FindPosition, Flush, Job, Jobs
+from consumer.objects import bucket
+from consumer.objects.journal import Intent, resume_point
+from consumer.partition import NOTHING, Partition, State
+from consumer.positions import Position
+from consumer.settings import ConsumerSettings, retry_policy
 from consumer.settle import Settler
-from consumer.startup import retry_policy
-from consumer.troubles import Troubles
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.metrics import Health
@@ -51,11 +52,18 @@ class Broker:
 
 
 def settler(broker: Broker, health: Health, clock: Clock) -> Settler:
-    return Settler(broker, "t", "bucket", broker, Troubles(health), clock)  # type: ignore[arg-type]
+    return Settler(
+        OffsetCommits(broker, "t"),  # type: ignore[arg-type]
+        broker,  # type: ignore[arg-type]
+        Troubles(health),
+        clock=clock,
+        where="bucket",
+        component="s3",
+    )
 
 
-def outcome(job: Job, error: Exception | None = None, result: Intent | None = None) -> Any:
-    future: Future[Intent | None] = Future()
+def outcome(job: Job, error: Exception | None = None, result: Position | None = None) -> Any:
+    future: Future[Position | None] = Future()
     if error is not None:
         future.set_exception(error)
     else:
@@ -155,22 +163,23 @@ def test_the_outcome_of_a_closed_or_forgotten_partition_is_not_committed() -> No
     assert broker.commits == []
 
 
-def test_a_journal_read_starts_the_partition_and_clears_an_earlier_failure() -> None:
+def test_a_position_found_starts_the_partition_and_clears_an_earlier_failure() -> None:
     partition, clock, _ = run([start], lambda p, c: None)
     health = Health()
     settle = settler(Broker(), health, clock)
-    settle.settle([outcome(ReadJournal(0), SLOW_DOWN)], {0: partition})
-    assert "reading the journal of t[0]" in str(health.report()[1]["reasons"])
+    settle.settle([outcome(FindPosition(0, 0), SLOW_DOWN)], {0: partition})
+    assert "finding the position of t[0]" in str(health.report()[1]["reasons"])
     clock.now = partition.retry_at or 0.0
-    assert partition.tick().job == ReadJournal(0)
-    effects = settle.settle([outcome(ReadJournal(0), result=Intent(0, 20))], {0: partition})
+    assert partition.tick().job == FindPosition(0, 0)
+    found = resume_point(0, Intent(0, 20))
+    effects = settle.settle([outcome(FindPosition(0, 0), result=found)], {0: partition})
     assert partition.state is State.REBUILDING and effects[0][1].resume
     assert health.report() == (200, {"status": "ok", "reasons": []})
 
 
 def test_owning_no_partition_past_the_bound_degrades_then_recovers() -> None:
     clock, health = Clock(), Health()
-    ownership = Ownership(60.0, clock, health, "member m")
+    ownership = Ownership(bound=60.0, clock=clock, health=health, what="member m")
     clock.now += 59.0
     ownership.update(0)
     assert health.report()[1]["status"] == "ok"
@@ -190,7 +199,9 @@ def test_owning_no_partition_past_the_bound_degrades_then_recovers() -> None:
 
 def test_exit_when_idle_gives_up_when_no_partition_comes() -> None:
     clock = Clock()
-    ownership = Ownership(60.0, clock, Health(), "member m", exit_when_idle=True)
+    ownership = Ownership(
+        bound=60.0, clock=clock, health=Health(), what="member m", exit_when_idle=True
+    )
     clock.now += 30.0
     ownership.update(0)
     clock.now += 30.0
@@ -200,7 +211,7 @@ def test_exit_when_idle_gives_up_when_no_partition_comes() -> None:
 
 @pytest.mark.parametrize(("give_up_after", "probe"), [(600.0, 30.0), (5.0, 5.0), (0.0, 30.0)])
 def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe: float) -> None:
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"),
         s3=S3Settings(),
         bucket="chinook-data",
@@ -209,7 +220,7 @@ def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe
     policy = retry_policy(config)
     assert (policy.probe_interval, policy.give_up_after) == (probe, give_up_after)
     with pytest.raises(PipelineError, match="give-up-after"):
-        ConsumerConfig(
+        ConsumerSettings(
             kafka=KafkaSettings("localhost:1"),
             s3=S3Settings(),
             bucket="chinook-data",
@@ -218,27 +229,29 @@ def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe
 
 
 class SlowJournal:
-    """Stands in for the journal: reads wait for `release`; the flusher fails partition 1."""
+    """Stands in for the journal: finding a position waits for `release`; the object writer
+    fails partition 1."""
 
     def __init__(self) -> None:
         self.release = threading.Event()
 
-    def read(self, partition: int) -> Intent | None:
+    def find(self, partition: int, committed: int | None) -> Position:
         self.release.wait(10)
-        return Intent(0, partition)
+        return Position(0, partition)
 
-    def flush(self, buffers: Mapping[int, Any]) -> dict[int, Exception | None]:
-        return {p: SLOW_DOWN if p == 1 else None for p in buffers}
+    def flush(self, partition: int, buffer: Any) -> None:
+        if partition == 1:
+            raise SLOW_DOWN
 
 
 def test_jobs_run_one_per_partition_and_hand_back_their_outcome() -> None:
     journal = SlowJournal()
     jobs = Jobs(2, journal, journal)  # type: ignore[arg-type]
     _, _, flush = flushing()
-    jobs.start(ReadJournal(7))
+    jobs.start(FindPosition(7, None))
     jobs.start(Flush(1, flush.batch))
     with pytest.raises(AssertionError):
-        jobs.start(ReadJournal(7))  # one job per partition at a time
+        jobs.start(FindPosition(7, None))  # one job per partition at a time
     jobs.wait([1], 10)
     ((job, future),) = jobs.finished()
     assert job.partition == 1 and future.exception() is SLOW_DOWN
@@ -246,14 +259,14 @@ def test_jobs_run_one_per_partition_and_hand_back_their_outcome() -> None:
     journal.release.set()
     jobs.wait([7], 10)
     ((job, future),) = jobs.finished()
-    assert future.result() == Intent(0, 7) and not jobs.busy
+    assert future.result() == Position(0, 7) and not jobs.busy
     jobs.close()
 
 
 def test_closing_abandons_a_running_job_without_waiting() -> None:
     journal = SlowJournal()
     jobs = Jobs(1, journal, journal)  # type: ignore[arg-type]
-    jobs.start(ReadJournal(0))
+    jobs.start(FindPosition(0, None))
     jobs.discard([0])  # a revoked partition's read: its outcome no longer matters
     started = time.monotonic()
     jobs.close()
@@ -278,15 +291,15 @@ def test_the_bucket_check_at_start_retries_transient_faults_and_stops_on_permane
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fast = RetryPolicy(base=0.001, cap=0.001, probe_interval=0.001)
-    monkeypatch.setattr(startup, "retry_policy", lambda config: fast)
-    config = ConsumerConfig(
+    monkeypatch.setattr(bucket, "retry_policy", lambda config: fast)
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
     )
     health, stop = Health(), threading.Event()
-    assert startup.wait_for_bucket(Bucket(RESET, SLOW_DOWN, None), config, health, stop)
+    assert bucket.wait_for_bucket(Bucket(RESET, SLOW_DOWN, None), config, health, stop)
     assert health.report()[1]["status"] == "ok"
     missing = ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadBucket")
     with pytest.raises(PipelineError, match=r"does not exist.*bucket setup"):
-        startup.wait_for_bucket(Bucket(RESET, missing), config, health, stop)
+        bucket.wait_for_bucket(Bucket(RESET, missing), config, health, stop)
     stop.set()
-    assert not startup.wait_for_bucket(Bucket(RESET, RESET), config, Health(), stop)
+    assert not bucket.wait_for_bucket(Bucket(RESET, RESET), config, Health(), stop)

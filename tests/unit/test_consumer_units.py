@@ -5,14 +5,15 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer
 
-from consumer.batcher import FlushLimits, PartitionBuffer, should_flush
-from consumer.config import CLASSIC_ONLY, ConsumerConfig
-from consumer.formats import metadata, object_format
-from consumer.formats.protobuf import ProtobufFormat
-from consumer.journal import Intent, Resume, journal_key, resume_point
-from consumer.partitioner import object_key
+from consumer.buffer import FlushLimits, PartitionBuffer, should_flush
+from consumer.librdkafka import librdkafka_properties
+from consumer.objects.formats import metadata, object_format
+from consumer.objects.formats.protobuf import ProtobufFormat
+from consumer.objects.journal import Intent, journal_key, resume_point
+from consumer.objects.keys import HOUR_MS, bucket_ms, object_key
 from consumer.poison import parse_change
-from consumer.startup import consumer_settings
+from consumer.positions import Position
+from consumer.settings import CLASSIC_ONLY, ConsumerSettings
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
@@ -57,7 +58,7 @@ def test_batch_splits_by_hour_and_each_object_starts_at_its_own_first_offset() -
     records = [(5, T, b"a"), (6, next_hour, b"b"), (7, T, b"c"), (8, next_day, b"d")]
 
     def groups(layout: str) -> list[tuple[int, int, int, int, list[bytes]]]:
-        buffer = PartitionBuffer(layout)
+        buffer = PartitionBuffer(bucket_ms(layout))
         for offset, timestamp, value in records:
             buffer.add(offset, timestamp, value, now=0.0)
         return [
@@ -85,7 +86,7 @@ def test_flush_rule_records_bytes_or_age() -> None:
 
 
 def test_buffer_covers_rejected_offsets_without_storing_them() -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     assert buffer.empty and not buffer.due(100.0, FlushLimits(1, 1, 0.1))
     buffer.cover(10, now=1.0)
     buffer.add(11, T, b"xyz", now=2.0)
@@ -96,7 +97,7 @@ def test_buffer_covers_rejected_offsets_without_storing_them() -> None:
 
 @pytest.mark.parametrize("compression", ["gzip", "none"])
 def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for offset, value in ((1, b"first"), (2, b""), (3, b"x" * 300)):
         buffer.add(offset, T, value, now=0.0)
     (group,) = buffer.time_groups()
@@ -117,16 +118,16 @@ def test_encoding_round_trips_the_bytes_received(compression: str) -> None:
 @pytest.mark.parametrize(
     ("committed", "intent", "expected"),
     [
-        (None, None, Resume(None)),
-        (40, None, Resume(None)),
-        (40, Intent(40, 90), Resume(40, 90)),  # crashed between intent and commit
-        (None, Intent(0, 25), Resume(0, 25)),  # crashed before the first commit
-        (40, Intent(50, 90), Resume(50, 90)),  # the commit of [40, 50) failed, batch is in S3
-        (90, Intent(40, 90), Resume(None)),  # committed: nothing to redo
-        (120, Intent(40, 90), Resume(None)),  # stale intent
+        (None, None, Position(None)),
+        (40, None, Position(None)),
+        (40, Intent(40, 90), Position(40, 90)),  # crashed between intent and commit
+        (None, Intent(0, 25), Position(0, 25)),  # crashed before the first commit
+        (40, Intent(50, 90), Position(50, 90)),  # the commit of [40, 50) failed, batch is in S3
+        (90, Intent(40, 90), Position(None)),  # committed: nothing to redo
+        (120, Intent(40, 90), Position(None)),  # stale intent
     ],
 )
-def test_journal_decision(committed: int | None, intent: Intent | None, expected: Resume) -> None:
+def test_journal_decision(committed: int | None, intent: Intent | None, expected: Position) -> None:
     assert resume_point(committed, intent) == expected
 
 
@@ -153,30 +154,30 @@ def test_poison_records_are_recognised() -> None:
 
 def test_config_rejects_unusable_values() -> None:
     base = {"kafka": KafkaSettings("localhost:1"), "s3": S3Settings(), "bucket": "chinook-data"}
-    assert ConsumerConfig(**base).dead_letter_topic == "chinook.customers.dlq"  # type: ignore[arg-type]
+    assert ConsumerSettings(**base).dead_letter_topic == "chinook.customers.dlq"  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match=r"--layout .*must be one of"):
-        ConsumerConfig(**base, layout="daily")  # type: ignore[arg-type]
+        ConsumerSettings(**base, layout="daily")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="compression"):
-        ConsumerConfig(**base, compression="zstd")  # type: ignore[arg-type]
+        ConsumerSettings(**base, compression="zstd")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match=r"--compression .*not 'lz4'"):
-        ConsumerConfig(**base, format="parquet", compression="lz4")  # type: ignore[arg-type]
+        ConsumerSettings(**base, format="parquet", compression="lz4")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match=r"--format .*not 'avro'"):
-        ConsumerConfig(**base, format="avro")  # type: ignore[arg-type]
+        ConsumerSettings(**base, format="avro")  # type: ignore[arg-type]
     with pytest.raises(PipelineError, match="flush-records"):
-        ConsumerConfig(**base, flush_records=0)  # type: ignore[arg-type]
+        ConsumerSettings(**base, flush_records=0)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("protocol", ["classic", "consumer"])
 def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) -> None:
     """KIP-848 leaves the session, heartbeat and assignment to the broker: librdkafka refuses a
     consumer that sets them, so they are left out; the classic protocol keeps its own."""
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("127.0.0.1:1"),
         s3=S3Settings(),
         bucket="chinook-data",
         group_protocol=protocol,
     )
-    settings = consumer_settings(config)
+    settings = librdkafka_properties(config)
     if protocol == "classic":
         assert settings["partition.assignment.strategy"] == "cooperative-sticky"
         assert settings["session.timeout.ms"] == 10_000
@@ -184,30 +185,30 @@ def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) ->
     else:
         assert settings["group.protocol"] == "consumer"
         assert not CLASSIC_ONLY & settings.keys()
-    Consumer(consumer_settings(config)).close()  # librdkafka accepts them
+    Consumer(librdkafka_properties(config)).close()  # librdkafka accepts them
 
 
 def test_group_settings_that_do_not_apply_are_one_clear_error() -> None:
     base = {"s3": S3Settings(), "bucket": "chinook-data"}
     with pytest.raises(PipelineError, match=r"session.timeout.ms: not allowed .*--group-protocol"):
-        ConsumerConfig(
+        ConsumerSettings(
             kafka=KafkaSettings("localhost:1", extra={"session.timeout.ms": "6000"}),
             group_protocol="consumer",
             **base,  # type: ignore[arg-type]
         )
     with pytest.raises(PipelineError, match="choose the protocol with --group-protocol"):
-        ConsumerConfig(
+        ConsumerSettings(
             kafka=KafkaSettings("localhost:1", extra={"group.protocol": "consumer"}),
             **base,  # type: ignore[arg-type]
         )
     with pytest.raises(PipelineError, match=r"--group-protocol .*must be one of classic, consumer"):
-        ConsumerConfig(kafka=KafkaSettings("localhost:1"), group_protocol="kip848", **base)  # type: ignore[arg-type]
+        ConsumerSettings(kafka=KafkaSettings("localhost:1"), group_protocol="kip848", **base)  # type: ignore[arg-type]
     classic = KafkaSettings("localhost:1", extra={"session.timeout.ms": "6000"})
-    assert ConsumerConfig(kafka=classic, **base).group_protocol == "classic"  # type: ignore[arg-type]
+    assert ConsumerSettings(kafka=classic, **base).group_protocol == "classic"  # type: ignore[arg-type]
 
 
 def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     for offset in range(200):
         buffer.add(offset, T, change(customer_id=offset + 1), now=0.0)
     (group,) = buffer.time_groups()
@@ -216,7 +217,7 @@ def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
         list(unframe(body)) == [change(customer_id=i + 1) for i in range(200)]
         for body in bodies.values()
     )
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
     )
     assert config.gzip_level == 1

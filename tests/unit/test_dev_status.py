@@ -10,13 +10,13 @@ def test_healthz_reads_every_status_and_a_silent_service() -> None:
     url = f"http://127.0.0.1:{server.port}/healthz"
     try:
         assert healthz(url) == ("ok", [])
-        health.degrade("lake", "opening Iceberg table chinook.customers failed")
+        health.degrade("tables", "opening Iceberg table chinook.customers failed")
         assert healthz(url) == (
             "degraded",
-            ["lake: opening Iceberg table chinook.customers failed"],
+            ["tables: opening Iceberg table chinook.customers failed"],
         )
-        health.fail("lake", "table metadata gone")
-        assert healthz(url) == ("failing", ["lake: failing: table metadata gone"])
+        health.fail("tables", "table metadata gone")
+        assert healthz(url) == ("failing", ["tables: failing: table metadata gone"])
     finally:
         server.stop()
     assert healthz(url, timeout=0.5) == ("down", [])

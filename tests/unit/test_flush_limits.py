@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 
-from consumer.batcher import FlushLimits, fits
-from consumer.partition import Batch, Effects, Flush, Partition, State
+from consumer.buffer import FlushLimits, fits
+from consumer.jobs import Batch, Flush
+from consumer.objects.keys import HOUR_MS
+from consumer.partition import Effects, Partition, Rules, State
+from consumer.positions import Position
 from tests.unit.partition_steps import (
     BIG,
     FILLING,
@@ -143,12 +146,13 @@ class Driver:
 
     def __init__(self, log: list[bytes | None], limits: FlushLimits, rng: random.Random) -> None:
         self.log, self.rng, self.clock = log, rng, Clock()
-        self.partition = Partition("t", 0, 0, limits, "hive-hourly", POLICY, self.clock)
+        rules = Rules("t", limits, POLICY, self.clock, HOUR_MS)
+        self.partition = Partition(0, 0, rules)
         self.position, self.paused = 0, True
         self.job: Flush | None = None
         self.batches: list[Batch] = []
-        self.partition.start()  # pauses and reads the journal: no intent
-        self.apply(self.partition.recovered(None))
+        self.partition.start()  # pauses and finds the position: the committed offset
+        self.apply(self.partition.recovered(Position(None)))
 
     def apply(self, effects: Effects | None) -> None:
         if effects is None:

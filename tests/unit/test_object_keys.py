@@ -3,7 +3,7 @@
 import pytest
 
 from chinook_pipeline.tools.objects import key_format, position, prefixes_of
-from consumer.partitioner import object_key
+from consumer.objects.keys import object_key
 
 LAYOUTS = ("hive-hourly", "year-month-day-hour", "entity-date")
 EXTENSIONS = {"binpb.gz": "protobuf", "binpb": "protobuf", "parquet": "parquet"}

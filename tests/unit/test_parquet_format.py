@@ -6,10 +6,11 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
-from consumer.batcher import PartitionBuffer, TimeGroup
-from consumer.formats import metadata, object_format
-from consumer.formats import parquet as parquet_format
-from consumer.formats.parquet import ParquetFormat
+from consumer.buffer import PartitionBuffer, TimeGroup
+from consumer.objects.formats import metadata, object_format
+from consumer.objects.formats import parquet as parquet_format
+from consumer.objects.formats.parquet import ParquetFormat
+from consumer.objects.keys import HOUR_MS
 from shared.arrow import batch_to_changes, change_schema
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 
@@ -31,7 +32,7 @@ def change(sequence: int, op: int = Operation.OPERATION_UPDATE) -> bytes:
 
 
 def group_of(records: list[tuple[int, int, bytes]]) -> TimeGroup:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(HOUR_MS)
     buffer.cover(records[0][0] - 1, now=0.0)  # a rejected record before: offsets need not be dense
     for offset, timestamp, value in records:
         buffer.add(offset, timestamp, value, now=0.0)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING
 
-from consumer.journal import Intent
+from consumer.objects.journal import Intent
 from consumer.partition import State
 from tests.unit.partition_steps import (
     BACKING_OFF,
@@ -52,11 +52,11 @@ class Row:
 
 TRANSITIONS = [
     Row(
-        "assigned: pause, read the journal",
+        "assigned: pause, find the position",
         [],
         start,
         State.RECOVERING,
-        ("journal", None, None, True, False, None),
+        ("position", None, None, True, False, None),
     ),
     Row(
         "no intent: start at the commit",
@@ -87,7 +87,7 @@ TRANSITIONS = [
         State.FILLING,
         flow(resume=True, seek=0),
     ),
-    Row("journal read fails: back off", [start], failed(RESET), State.BACKING_OFF, flow()),
+    Row("finding the position fails: back off", [start], failed(RESET), State.BACKING_OFF, flow()),
     Row("flush by count", [*FILLING, records(0, 10)], tick, State.FLUSHING, send(0, 10)),
     Row("flush by bytes", [*FILLING, records(0, 1, BIG)], tick, State.FLUSHING, send(0, 1)),
     Row("flush by age", [*FILLING, records(0, 1), advance(5.0)], tick, State.FLUSHING, send(0, 1)),
@@ -156,11 +156,11 @@ TRANSITIONS = [
         send(0, 10),
     ),
     Row(
-        "retry time: the journal again",
+        "retry time: the position again",
         [start, failed(RESET), advance(1.0)],
         tick,
         State.RECOVERING,
-        ("journal", None, None, False, False, None),
+        ("position", None, None, False, False, None),
     ),
     Row(
         "retry durable: resume from the next offset",
@@ -217,7 +217,7 @@ TRANSITIONS = [
     ),
     Row("lost: a late outcome is ignored", [*FLUSHING, close], failed(), State.CLOSED, flow()),
     Row(
-        "lost: a late journal read is ignored",
+        "lost: a late position is ignored",
         [start, close],
         recovered(None),
         State.CLOSED,

@@ -1,4 +1,4 @@
-"""Contract of consumer/iceberg/position_deletes.py with the pyiceberg internals it uses, pinned to
+"""Contract of consumer/tables/position_deletes.py with the pyiceberg internals it uses, pinned to
 one version: a pyiceberg upgrade fails here first, not in a reader's results."""
 
 import inspect
@@ -12,7 +12,7 @@ from pyiceberg.manifest import DataFileContent, ManifestContent, ManifestWriterV
 from pyiceberg.table import Table
 from pyiceberg.table.update.snapshot import _MergeAppendFiles, _SnapshotProducer
 
-from consumer.iceberg.position_deletes import (
+from consumer.tables.position_deletes import (
     PYICEBERG_VERSION,
     commit_rewrite,
     commit_row_delta,

@@ -14,7 +14,7 @@ from chinook_pipeline.cli.main import cli
 from chinook_pipeline.cli.options import build
 from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.options import DevOptions
-from consumer.config import ConsumerConfig
+from consumer.settings import ConsumerSettings
 from producer.config import ProducerConfig
 from shared.config import format_size, parse_size
 from shared.errors import PipelineError
@@ -66,9 +66,9 @@ def test_nested_settings_are_validated() -> None:
     with pytest.raises(PipelineError, match="--security-protocol"):
         KafkaSettings("broker:9092", security_protocol="TLS")
     with pytest.raises(PipelineError, match=r"--multipart-chunksize .*at least 5MiB, not 1MiB"):
-        ConsumerConfig(KAFKA, S3Settings(), "chinook-data", multipart_chunksize=MiB)
+        ConsumerSettings(KAFKA, S3Settings(), "chinook-data", multipart_chunksize=MiB)
     with pytest.raises(PipelineError, match="--bucket / CHINOOK_BUCKET: invalid bucket name"):
-        ConsumerConfig(KAFKA, S3Settings(), "Bad_Bucket")
+        ConsumerSettings(KAFKA, S3Settings(), "Bad_Bucket")
 
 
 def test_a_secret_never_shows_in_repr() -> None:
@@ -92,7 +92,7 @@ def _parsed(command: str, *args: str) -> dict[str, Any]:
         (
             "consumer",
             ["--bootstrap-servers", "broker:9092", "--bucket", "chinook-data"],
-            ConsumerConfig(KAFKA, S3Settings(), "chinook-data"),
+            ConsumerSettings(KAFKA, S3Settings(), "chinook-data"),
         ),
         ("dev", [], DevOptions()),
     ],
@@ -108,11 +108,11 @@ def test_the_command_line_defaults_are_the_definitions(
         assert build(ServiceSettings, params) == ServiceSettings()
 
 
-@pytest.mark.parametrize("cls", [ProducerConfig, ConsumerConfig, KafkaSettings, S3Settings])
+@pytest.mark.parametrize("cls", [ProducerConfig, ConsumerSettings, KafkaSettings, S3Settings])
 def test_every_service_setting_is_an_option_of_its_commands(cls: type) -> None:
     commands = {
         ProducerConfig: ["producer"],
-        ConsumerConfig: ["consumer"],
+        ConsumerSettings: ["consumer"],
         KafkaSettings: ["producer", "consumer"],
         S3Settings: ["consumer", "bucket", "verify", "inspect"],
     }[cls]
@@ -129,7 +129,7 @@ def test_every_service_setting_is_an_option_of_its_commands(cls: type) -> None:
 def test_internal_fields_are_not_options() -> None:
     internal = {
         field.name
-        for field in dataclasses.fields(ConsumerConfig)
+        for field in dataclasses.fields(ConsumerSettings)
         if (spec := spec_of(field)) is not None and not spec.option
     }
     assert internal == {"gzip_level"}

@@ -11,14 +11,14 @@ import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import CommitFailedException
 
-from consumer.batcher import FlushLimits, PartitionBuffer
-from consumer.config import ConsumerConfig
+from consumer.buffer import FlushLimits, PartitionBuffer
 from consumer.destination import open_destination
-from consumer.iceberg.committer import _unseen
-from consumer.iceberg.destination import TableDestination, batch_rows
-from consumer.jobs import Jobs
-from consumer.journal import Resume
-from consumer.partition import Batch, Effects, Flush, Partition, ReadJournal, State
+from consumer.jobs import Batch, FindPosition, Flush, Jobs
+from consumer.partition import Effects, Partition, Rules, State
+from consumer.positions import Position
+from consumer.settings import ConsumerSettings
+from consumer.tables.committer import _unseen
+from consumer.tables.destination import TableDestination, batch_rows
 from shared.arrow import batch_to_changes
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
@@ -70,7 +70,7 @@ def destination(committer: FakeCommitter, limits: FlushLimits = ROOMY) -> TableD
 
 def buffer_with_poison() -> PartitionBuffer:
     """Offsets 5..9: two hours of records, a rejected record (7) and a tombstone (9) covered."""
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(None)
     buffer.add(5, T, change(1), 0.0)
     buffer.add(6, T + HOUR_MS, change(2), 0.0)
     buffer.cover(7, 0.0)
@@ -80,9 +80,9 @@ def buffer_with_poison() -> PartitionBuffer:
 
 
 def test_a_partition_starts_at_the_tables_position_and_seeks_there() -> None:
-    lake = destination(FakeCommitter({3: 120}))
-    assert lake.read(3) == Resume(120, seek=True)
-    assert lake.read(4) == Resume(0, seek=True)  # never seen: from the beginning
+    tables = destination(FakeCommitter({3: 120}))
+    assert tables.find(3, None) == Position(120, seek=True)
+    assert tables.find(4, 9) == Position(0, seek=True)  # never seen: from the beginning
 
 
 def test_a_batch_becomes_rows_with_their_kafka_coordinates() -> None:
@@ -100,7 +100,7 @@ def test_a_batch_becomes_rows_with_their_kafka_coordinates() -> None:
 
 def test_a_flush_commits_rows_and_the_end_past_rejected_records() -> None:
     committer = FakeCommitter({})
-    assert destination(committer).flush({2: buffer_with_poison()}) == {2: None}
+    destination(committer).flush(2, buffer_with_poison())
     ((group, topic, batches),) = committer.commits
     rows, next_offset = batches[2]
     assert (group, topic, next_offset, rows.num_rows) == ("g", "t", 10, 3)
@@ -108,34 +108,36 @@ def test_a_flush_commits_rows_and_the_end_past_rejected_records() -> None:
 
 
 def test_a_batch_without_rows_still_moves_the_tables_position() -> None:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(None)
     buffer.cover(40, 0.0)
     buffer.cover(41, 0.0)
     committer = FakeCommitter({})
-    assert destination(committer).flush({0: buffer}) == {0: None}
+    destination(committer).flush(0, buffer)
     assert committer.commits[0][2][0][0].num_rows == 0 and committer.positions == {0: 42}
 
 
 def test_a_failed_commit_is_handed_back_transient_and_the_same_batch_can_go_again() -> None:
     committer = FakeCommitter({}, failures=1)
-    lake = destination(committer)
+    tables = destination(committer)
     buffer = buffer_with_poison()
-    (error,) = lake.flush({2: buffer}).values()
-    assert isinstance(error, CommitFailedException) and not classify(error).permanent
-    assert lake.flush({2: buffer}) == {2: None} and committer.positions == {2: 10}
+    with pytest.raises(CommitFailedException) as raised:
+        tables.flush(2, buffer)
+    assert not classify(raised.value).permanent
+    tables.flush(2, buffer)
+    assert committer.positions == {2: 10}
 
 
 def test_jobs_run_the_table_destination_like_the_object_one() -> None:
     committer = FakeCommitter({0: 7}, failures=1)
-    lake = destination(committer)
-    jobs = Jobs(1, lake, lake)
+    tables = destination(committer)
+    jobs = Jobs(1, tables, tables)
     partition = make_partition()
-    jobs.start(ReadJournal(0))
+    jobs.start(FindPosition(0, 3))
     jobs.wait([0], 10)
     ((_, found),) = jobs.finished()
-    assert found.result() == Resume(7, seek=True)
+    assert found.result() == Position(7, seek=True)
     assert partition.recovered(found.result()) == Effects(resume=True, seek=7)
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(None)
     buffer.add(7, T, change(1), 0.0)
     jobs.start(Flush(0, Batch(buffer)))
     jobs.wait([0], 10)
@@ -146,7 +148,7 @@ def test_jobs_run_the_table_destination_like_the_object_one() -> None:
 
 def make_partition(committed: int | None = 3) -> Partition:
     return Partition(
-        "t", 0, committed, FlushLimits(10, 1_000, 5.0), "hive-hourly", RetryPolicy(), lambda: 0.0
+        0, committed, Rules("t", FlushLimits(10, 1_000, 5.0), RetryPolicy(), lambda: 0.0)
     )
 
 
@@ -155,7 +157,7 @@ def test_recovering_from_the_tables_seeks_whatever_kafka_committed() -> None:
         partition = make_partition(committed)
         partition.start()
         partition.end_of_partition()  # seen at the committed offset: it no longer counts
-        effects = partition.recovered(Resume(120, seek=True))
+        effects = partition.recovered(Position(120, seek=True))
         assert effects == Effects(resume=True, seek=120)
         assert partition.state is State.FILLING and partition.next_offset == 120
         assert not partition.eof and not partition.drained
@@ -179,14 +181,14 @@ class GatedCommitter(FakeCommitter):
 
 def test_partitions_flushing_meanwhile_share_one_commit() -> None:
     committer = GatedCommitter()
-    lake = destination(committer)
-    results: dict[int, dict[int, Exception | None]] = {}
+    tables = destination(committer)
+    results: dict[int, None] = {}
 
     def flush(partition: int) -> threading.Thread:
-        buffer = PartitionBuffer("hive-hourly")
+        buffer = PartitionBuffer(None)
         buffer.add(partition * 10, T, change(partition), 0.0)
         thread = threading.Thread(
-            target=lambda: results.update({partition: lake.flush({partition: buffer})})
+            target=lambda: results.update({partition: tables.flush(partition, buffer)})
         )
         thread.start()
         return thread
@@ -195,26 +197,26 @@ def test_partitions_flushing_meanwhile_share_one_commit() -> None:
     assert committer.entered.wait(10)
     threads += [flush(1), flush(2)]
     deadline = time.monotonic() + 10
-    while len(lake._queue) < 2 and time.monotonic() < deadline:  # both waiting for the first
+    while len(tables._queue) < 2 and time.monotonic() < deadline:  # both waiting for the first
         time.sleep(0.01)
     committer.gate.set()
     for thread in threads:
         thread.join(10)
-    assert results == {0: {0: None}, 1: {1: None}, 2: {2: None}}
+    assert results == {0: None, 1: None, 2: None}  # each returned: durable
     assert [sorted(batches) for _, _, batches in committer.commits] == [[0], [1, 2]]
     assert committer.positions == {0: 1, 1: 11, 2: 21}
 
 
 def test_table_options_checked_at_construction() -> None:
     kafka, s3 = KafkaSettings("localhost:1"), S3Settings()
-    tables = ConsumerConfig(kafka, s3, table="chinook.customer_changes")
+    tables = ConsumerSettings(kafka, s3, table="chinook.customer_changes")
     assert tables.bucket is None and tables.flush_seconds == 30.0
-    assert ConsumerConfig(kafka, s3, "chinook-data").flush_seconds == 10.0
-    assert ConsumerConfig(kafka, s3, table="a.b", flush_age=2.0).flush_seconds == 2.0
+    assert ConsumerSettings(kafka, s3, "chinook-data").flush_seconds == 10.0
+    assert ConsumerSettings(kafka, s3, table="a.b", flush_age=2.0).flush_seconds == 2.0
     with pytest.raises(PipelineError, match="--bucket is required"):
-        ConsumerConfig(kafka, s3)
+        ConsumerSettings(kafka, s3)
     with pytest.raises(PipelineError, match="--state-table needs --table"):
-        ConsumerConfig(kafka, s3, "chinook-data", state_table="chinook.customers")
+        ConsumerSettings(kafka, s3, "chinook-data", state_table="chinook.customers")
 
 
 @pytest.mark.parametrize(
@@ -230,7 +232,7 @@ def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
 ) -> None:
     for name in [name for name in os.environ if name.startswith("PYICEBERG_")]:
         monkeypatch.delenv(name)
-    config = ConsumerConfig(
+    config = ConsumerSettings(
         KafkaSettings("localhost:1"), S3Settings(), table="a.b", catalog=catalog
     )
     started = time.monotonic()
@@ -246,7 +248,7 @@ def queue_flushes(
     others queue behind it (each queued before the next starts)."""
     threads = []
     for queued, (partition, buffer) in enumerate(buffers.items()):
-        threads.append(threading.Thread(target=lake.flush, args=({partition: buffer},)))
+        threads.append(threading.Thread(target=lake.flush, args=(partition, buffer)))
         threads[-1].start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (
@@ -257,7 +259,7 @@ def queue_flushes(
 
 
 def records(count: int) -> PartitionBuffer:
-    buffer = PartitionBuffer("hive-hourly")
+    buffer = PartitionBuffer(None)
     for offset in range(count):
         buffer.add(offset, T, change(offset), 0.0)
     return buffer
@@ -275,7 +277,7 @@ def test_a_commit_takes_waiting_batches_only_up_to_the_flush_limits(
         converted.append(buffer.count)
         return batch_rows(partition, buffer)
 
-    monkeypatch.setattr("consumer.iceberg.destination.batch_rows", counting_rows)
+    monkeypatch.setattr("consumer.tables.destination.batch_rows", counting_rows)
     committer = GatedCommitter()
     lake = destination(committer, FlushLimits(records=4, bytes=1_000_000, age=5.0))
     sizes = {0: 1, 1: 2, 2: 2, 3: 3, 4: 6, 5: 1}  # partition: records in its batch

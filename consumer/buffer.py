@@ -1,11 +1,13 @@
-"""Per-partition buffering and the flush rule (records, bytes or age, whichever comes first).
+"""The buffer: a partition's records waiting for a flush, and the flush rule (records, bytes or
+age, whichever comes first).
 
 The record and byte limits are exact: a record joins a batch only if the batch stays within both
 (`fits`), so no batch holds more than `--flush-records` records or, unless it is a single larger
 record, more than `--flush-bytes` value bytes.
 
-Records are framed (shared.framing) into their time bucket's body as they arrive: a batch holds
-one growing bytes buffer per object-to-be instead of a Python object per record, which keeps both
+Records are framed (shared.framing) into their time bucket's body as they arrive (the sink hands
+the buffer its bucket length: the object key layout's, or none for tables): a batch holds one
+growing bytes buffer per object-to-be instead of a Python object per record, which keeps both
 the flush and the memory per buffered record small. Each record's offset and timestamp go into
 two compact arrays beside it (16 bytes a record), which formats with per-row Kafka columns need.
 """
@@ -13,7 +15,6 @@ two compact arrays beside it (16 bytes a record), which formats with per-row Kaf
 from array import array
 from dataclasses import dataclass, field
 
-from consumer.partitioner import bucket_ms
 from shared.framing import length_prefix
 
 
@@ -70,13 +71,14 @@ class TimeGroup:
 @dataclass
 class PartitionBuffer:
     """The batch being built for one partition: offsets [start, end) and the records to write,
-    grouped by the `layout`'s time bucket (hour or day of the record timestamp).
+    grouped by time bucket of the record timestamp, `bucket_ms` long (None: one group, in offset
+    order).
 
     A rejected record is covered (its offset moves `end`, so the commit passes it) but not stored.
     `complete`: a record did not fit, so nothing more joins it and it is due at once.
     """
 
-    layout: str
+    bucket_ms: int | None
     start: int | None = None
     end: int | None = None
     count: int = 0
@@ -85,15 +87,12 @@ class PartitionBuffer:
     complete: bool = False
     groups: dict[int, TimeGroup] = field(default_factory=dict)  # time bucket -> its records
 
-    def __post_init__(self) -> None:
-        self._bucket_ms = bucket_ms(self.layout)
-
     def add(self, offset: int, timestamp_ms: int, value: bytes, now: float) -> None:
         """Store a record (offsets arrive in increasing order)."""
         if self.start is None:
             self.start, self.opened_at = offset, now
         self.end = offset + 1
-        bucket = timestamp_ms // self._bucket_ms
+        bucket = timestamp_ms // self.bucket_ms if self.bucket_ms else 0
         group = self.groups.get(bucket)
         if group is None:
             group = self.groups[bucket] = TimeGroup()

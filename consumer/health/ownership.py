@@ -13,7 +13,7 @@ from collections.abc import Callable
 from shared.errors import PipelineError
 from shared.metrics import Health
 
-log = logging.getLogger("consumer.service")
+log = logging.getLogger(__name__)
 
 
 class Ownership:
@@ -21,6 +21,7 @@ class Ownership:
 
     def __init__(
         self,
+        *,
         bound: float,
         clock: Callable[[], float],
         health: Health,

@@ -6,7 +6,7 @@ byte-identical objects.
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from consumer.batcher import TimeGroup
+from consumer.buffer import TimeGroup
 from shared.framing import compress
 
 CONTENT_TYPE: Final = "application/x-protobuf"

@@ -27,9 +27,9 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 
 from consumer import metrics
-from consumer.iceberg.retention import expire_old_snapshots
-from consumer.iceberg.state import stage_upsert
-from consumer.iceberg.tables import refresh
+from consumer.tables.definitions import refresh
+from consumer.tables.retention import expire_old_snapshots
+from consumer.tables.state import stage_upsert
 from shared.arrow import KAFKA_OFFSET
 from shared.iceberg.positions import advanced, carried, recover
 from shared.iceberg.snapshots import summaries

@@ -14,8 +14,9 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from consumer.partitioner import join_key
-from consumer.uploader import Uploader
+from consumer.objects.keys import join_key
+from consumer.objects.uploader import Uploader
+from consumer.positions import Position
 from shared.names import JOURNAL_DIR
 
 log = logging.getLogger(__name__)
@@ -30,28 +31,13 @@ class Intent:
     end: int
 
 
-@dataclass(frozen=True)
-class Resume:
-    """Where a newly assigned partition starts.
-
-    `offset` None means the committed offset (or auto.offset.reset when there is none);
-    `forced_end` set means: the first batch is exactly [offset, forced_end), whatever the flush
-    rules say; `seek` means: fetch from `offset` whatever offset Kafka committed (the Iceberg
-    tables' own positions decide).
-    """
-
-    offset: int | None
-    forced_end: int | None = None
-    seek: bool = False
-
-
-def resume_point(committed: int | None, intent: Intent | None) -> Resume:
+def resume_point(committed: int | None, intent: Intent | None) -> Position:
     """Decide where to start from the committed offset and the last intent (both may be missing)."""
     if intent is None:
-        return Resume(None)
+        return Position(None)
     if committed is not None and (intent.start < committed or intent.end <= committed):
-        return Resume(None)  # that batch was committed: it is complete in S3
-    return Resume(intent.start, intent.end)
+        return Position(None)  # that batch was committed: it is complete in S3
+    return Position(intent.start, intent.end)
 
 
 def journal_key(prefix: str, group_id: str, topic: str, partition: int) -> str:
@@ -67,6 +53,11 @@ class Journal:
 
     def key(self, partition: int) -> str:
         return journal_key(self._prefix, self._group_id, self._topic, partition)
+
+    def find(self, partition: int, committed: int | None) -> Position:
+        """Where `partition` resumes: at the committed offset, or rebuilding the last intent's
+        batch when it may be partly uploaded and is not committed."""
+        return resume_point(committed, self.read(partition))
 
     def read(self, partition: int) -> Intent | None:
         body = self._uploader.get(self.key(partition))

@@ -4,13 +4,14 @@ construction so a bad value fails at start with a usable message."""
 from dataclasses import dataclass, field
 from typing import Final
 
-from consumer.batcher import FlushLimits
-from consumer.formats import FORMATS, object_format
-from consumer.formats.protobuf import GZIP_LEVEL
+from consumer.buffer import FlushLimits
+from consumer.objects.formats import FORMATS, object_format
+from consumer.objects.formats.protobuf import GZIP_LEVEL
 from shared.bucket_name import BUCKET
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import TOPIC, KafkaSettings
+from shared.retry import RetryPolicy
 from shared.s3 import S3Settings
 from shared.settings import Settings, non_empty, setting
 
@@ -30,7 +31,7 @@ CLASSIC_ONLY: Final = frozenset(
 
 
 @dataclass(frozen=True)
-class ConsumerConfig(Settings):
+class ConsumerSettings(Settings):
     """Everything `run_consumer` needs. Sizes are bytes, durations seconds.
 
     Raises PipelineError on construction when a value cannot work.
@@ -206,3 +207,13 @@ class ConsumerConfig(Settings):
     def flush_limits(self) -> FlushLimits:
         """When a partition's batch is flushed; with `--table`, also what one commit holds."""
         return FlushLimits(self.flush_records, self.flush_bytes, self.flush_seconds)
+
+
+def retry_policy(settings: ConsumerSettings) -> RetryPolicy:
+    """The policy of every S3 job. A permanent fault is probed at least once more right at the
+    end of the give-up window, so the process exits about `give_up_after` seconds after it
+    began (not up to a probe interval later)."""
+    probe = RetryPolicy().probe_interval
+    if settings.give_up_after:
+        probe = min(probe, settings.give_up_after)
+    return RetryPolicy(probe_interval=probe, give_up_after=settings.give_up_after)

@@ -13,7 +13,7 @@ from typing import ClassVar, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consumer.batcher import TimeGroup
+from consumer.buffer import TimeGroup
 from shared.arrow import change_schema, changes_to_batch
 from shared.framing import split
 

@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.table import Table, Transaction
 
-from consumer.iceberg.live_rows import live_rows
-from consumer.iceberg.position_deletes import commit_row_delta, data_files, position_delete_file
+from consumer.tables.live_rows import live_rows
+from consumer.tables.position_deletes import commit_row_delta, data_files, position_delete_file
 from shared.arrow import change_schema
 from shared.changes import Operation
 

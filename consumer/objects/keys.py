@@ -7,6 +7,7 @@ time (UTC).
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -19,6 +20,20 @@ OFFSET_DIGITS: Final = 20
 def bucket_ms(layout: str) -> int:
     """The length of a time bucket: a day for `entity-date`, an hour otherwise."""
     return DAY_MS if layout == "entity-date" else HOUR_MS
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The object keys of one topic's records: a layout under a prefix."""
+
+    layout: str
+    prefix: str
+    topic: str
+
+    def key(self, partition: int, first_offset: int, timestamp_ms: int, extension: str) -> str:
+        return object_key(
+            self.layout, self.prefix, self.topic, partition, first_offset, timestamp_ms, extension
+        )
 
 
 def object_key(

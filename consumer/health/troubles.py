@@ -11,7 +11,7 @@ from consumer import metrics
 from shared.metrics import Health
 from shared.retry import Failures, report
 
-log = logging.getLogger("consumer.service")
+log = logging.getLogger(__name__)
 
 
 class Troubles:

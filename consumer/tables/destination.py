@@ -1,8 +1,8 @@
-"""The consumer's second destination: each batch becomes rows of the Iceberg tables.
+"""The tables sink: each batch becomes rows of the Iceberg tables.
 
-Beside the object destination (the journal says where a partition starts, the flusher makes a
+Beside the objects sink (the journal says where a partition resumes, the object writer makes a
 batch durable), this one answers the same two calls through `LakeCommitter`:
-- `read`: a newly assigned partition starts at the tables' own position (their snapshot
+- `find`: a newly assigned partition resumes at the tables' own position (their snapshot
   summaries), whatever offset Kafka committed; no journal is needed, since a batch replayed after
   a crash is skipped by every table that already holds it.
 - `flush`: one commit per table of the batch's records, its next offset recorded with them. A
@@ -26,15 +26,14 @@ the position past it); the service commits Kafka offsets only after that.
 """
 
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import chain
 
 import pyarrow as pa
 
-from consumer.batcher import FlushLimits, PartitionBuffer
-from consumer.iceberg.committer import Batches, LakeCommitter
-from consumer.journal import Resume
+from consumer.buffer import FlushLimits, PartitionBuffer
+from consumer.positions import Position
+from consumer.tables.committer import LakeCommitter
 from shared.arrow import changes_to_batch
 from shared.framing import split
 
@@ -52,19 +51,12 @@ def batch_rows(partition: int, buffer: PartitionBuffer) -> pa.RecordBatch:
 
 @dataclass
 class _Waiting:
-    """Buffered batches waiting for a group commit, and its outcome once `done`."""
+    """A partition's buffered batch waiting for a group commit, and its outcome once `done`."""
 
-    buffers: Mapping[int, PartitionBuffer]
+    partition: int
+    buffer: PartitionBuffer
     done: bool = False
     error: Exception | None = None
-
-    @property
-    def records(self) -> int:
-        return sum(buffer.count for buffer in self.buffers.values())
-
-    @property
-    def size(self) -> int:
-        return sum(buffer.size for buffer in self.buffers.values())
 
 
 class TableDestination:
@@ -81,10 +73,11 @@ class TableDestination:
         self._queue_lock = threading.Lock()
         self._queue: list[_Waiting] = []
 
-    def read(self, partition: int) -> Resume:
-        """The offset the tables hold up to (0 for a partition they have never seen)."""
+    def find(self, partition: int, committed: int | None) -> Position:
+        """The offset the tables hold up to (0 for a partition they have never seen), whatever
+        offset Kafka committed."""
         start = self._committer.start_positions(self._group, self._topic, [partition])
-        return Resume(start[partition], seek=True)
+        return Position(start[partition], seek=True)
 
     def positions(self, partitions: list[int]) -> dict[int, int | None]:
         """{partition: the offset every table holds up to} (0 where a table has none), read
@@ -92,18 +85,19 @@ class TableDestination:
         with self._committing:
             return dict(self._committer.start_positions(self._group, self._topic, partitions))
 
-    def flush(self, buffers: Mapping[int, PartitionBuffer]) -> dict[int, Exception | None]:
-        """Commit the batches (with those of other partitions flushing meanwhile, up to the
-        limits) in one commit per table; per partition None once durable (every table then holds
-        at least its end offset), else the error. The same batches may be flushed again: rows a
-        table already holds are skipped."""
-        mine = _Waiting(buffers)
+    def flush(self, partition: int, buffer: PartitionBuffer) -> None:
+        """Commit the batch (with those of other partitions flushing meanwhile, up to the limits)
+        in one commit per table; returns once durable (every table then holds at least its end
+        offset), raises otherwise. The same batch may be flushed again: rows a table already
+        holds are skipped."""
+        mine = _Waiting(partition, buffer)
         with self._queue_lock:
             self._queue.append(mine)
         with self._committing:
             while not mine.done:  # else an earlier holder committed it with its own
                 self._commit_next()
-        return dict.fromkeys(buffers, mine.error)
+        if mine.error is not None:
+            raise mine.error
 
     def _commit_next(self) -> None:
         """Commit the oldest waiting batches that fit in one commit's limits."""
@@ -112,7 +106,7 @@ class TableDestination:
         converted: list[_Waiting] = []
         for each in taken:
             try:
-                batches.update(_rows(each.buffers))
+                batches[each.partition] = _rows(each.partition, each.buffer)
                 converted.append(each)
             except Exception as error:  # a value that does not parse: that flush fails alone
                 each.error, each.done = error, True
@@ -130,9 +124,10 @@ class TableDestination:
         """The oldest waiting flushes within the limits (always at least one), off the queue."""
         limits = self._limits
         with self._queue_lock:
-            taken, records, size = [self._queue[0]], self._queue[0].records, self._queue[0].size
+            first = self._queue[0]
+            taken, records, size = [first], first.buffer.count, first.buffer.size
             for each in self._queue[1:]:
-                records, size = records + each.records, size + each.size
+                records, size = records + each.buffer.count, size + each.buffer.size
                 if records > limits.records or size > limits.bytes:
                     break
                 taken.append(each)
@@ -140,10 +135,7 @@ class TableDestination:
         return taken
 
 
-def _rows(buffers: Mapping[int, PartitionBuffer]) -> Batches:
-    """{partition: (its rows, next offset)} of buffered batches."""
-    rows = {}
-    for partition, buffer in buffers.items():
-        assert buffer.end is not None
-        rows[partition] = (batch_rows(partition, buffer), buffer.end)
-    return rows
+def _rows(partition: int, buffer: PartitionBuffer) -> tuple[pa.RecordBatch, int]:
+    """The rows of a buffered batch, and its next offset."""
+    assert buffer.end is not None
+    return batch_rows(partition, buffer), buffer.end
