@@ -17,7 +17,7 @@ from shared.settings import Settings, non_empty, setting
 
 MiB = 1024 * 1024
 FLUSH_AGE_OBJECTS: Final = 10.0
-FLUSH_AGE_TABLES: Final = 30.0  # each flush is a commit per table: see README "Iceberg tables"
+FLUSH_AGE_TABLES: Final = 30.0  # each flush is a commit per table: see docs/tables.md#flush-age
 GROUP_PROTOCOLS: Final = ("classic", "consumer")
 # librdkafka refuses these with group.protocol=consumer: under KIP-848 the broker sets them.
 CLASSIC_ONLY: Final = frozenset(
