@@ -9,13 +9,11 @@ line or from code. A plain field (no `setting()`) is internal: code and tests ma
 cannot. Settings dataclasses are frozen and inherit `Settings`, which runs that check.
 
 How to add an option: add one field to the dataclass the command is built from, e.g. in
-ConsumerConfig (consumer/config.py)
+ProducerSettings (producer/settings.py)
 
-    give_up_after: float | None = setting(
-        None, min=1, shown_default="never", help="Exit 1 after this many seconds of failing uploads."
-    )
+    give_up_after: float = setting(600.0, min=0, help="Seconds a permanent fault may last.")
 
-and `chinook-pipeline consumer` has `--give-up-after`, `CHINOOK_GIVE_UP_AFTER` and the config-file
+and `chinook-pipeline producer` has `--give-up-after`, `CHINOOK_GIVE_UP_AFTER` and the config-file
 key `give_up_after`, checked wherever the value comes from; run `make docs` for the README. The
 option is named after the field (`flag="db"` renames it). Types: str, int, float, Path, bool (a
 flag; `--x/--no-x` when the default is True) and `X | None`. Checks: `choices`, `min`/`max`,
@@ -35,8 +33,8 @@ from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any
 
-from shared.config import env_name, format_size
 from shared.errors import PipelineError
+from shared.units import format_size
 
 
 class _Required:
@@ -48,6 +46,7 @@ class _Required:
 
 REQUIRED: Any = _Required()
 METADATA_KEY = "chinook.setting"
+ENV_PREFIX = "CHINOOK_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +138,11 @@ def spec_of(field: dataclasses.Field[Any]) -> Setting | None:
 def option_name(field: dataclasses.Field[Any], spec: Setting) -> str:
     """`--flush-age` for `flush_age`; `--db` for `db_path` declared with `flag="db"`."""
     return "--" + (spec.flag or field.name.replace("_", "-"))
+
+
+def env_name(option: str) -> str:
+    """`--bootstrap-servers` / `bootstrap_servers` -> `CHINOOK_BOOTSTRAP_SERVERS`."""
+    return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()
 
 
 def describe(field: dataclasses.Field[Any], spec: Setting) -> str:

@@ -16,6 +16,12 @@ import click
 from chinook_pipeline.bench.run import bench
 from chinook_pipeline.cli.options import build, option, options_from, where
 from chinook_pipeline.cli.service_options import ServiceSettings
+from chinook_pipeline.config_file import (
+    KAFKA_TABLE,
+    default_map,
+    kafka_properties,
+    read_config_file,
+)
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.profile import PROFILE, apply_environment, read_profile, served
 from chinook_pipeline.tools.options import (
@@ -30,7 +36,6 @@ from chinook_pipeline.tools.options import (
 from consumer.config import ConsumerConfig
 from producer.config import ProducerConfig
 from shared import logs
-from shared.config import KAFKA_TABLE, default_map, kafka_properties, read_config_file
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings, redact
@@ -354,8 +359,8 @@ def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
     Keeps what recovery needs: the Kafka positions every commit carries forward.
     """
     from chinook_pipeline.tools.iceberg_maintain import maintain
-    from shared.config import parse_duration
     from shared.iceberg.catalog import load_table, open_catalog
+    from shared.units import parse_duration
 
     options = build(MaintainOptions, params)
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))

@@ -14,11 +14,11 @@ from consumer.iceberg.committer import LakeCommitter, TableWriter
 from consumer.iceberg.state import latest_events, state_rows
 from consumer.iceberg.tables import open_change_table, open_state_table
 from shared.changes import Operation
-from shared.config import parse_duration
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.iceberg.positions import recover
 from shared.iceberg.snapshots import summaries
 from shared.s3 import S3Settings
+from shared.units import parse_duration
 from tests.conftest import Cli
 from tests.lake import BASE_MS, DAY_MS, batch, change, inserts
 

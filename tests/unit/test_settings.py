@@ -16,11 +16,11 @@ from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.options import DevOptions
 from consumer.config import ConsumerConfig
 from producer.config import ProducerConfig
-from shared.config import format_size, parse_size
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.s3 import S3Settings
 from shared.settings import Setting, non_empty, option_name, settings, spec_of
+from shared.units import format_size, parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
