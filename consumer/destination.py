@@ -21,7 +21,7 @@ from consumer.journal import Journal
 from consumer.startup import retry_policy, wait_for_bucket
 from consumer.uploader import Uploader
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import StartWindow, retry_call
 from shared.s3 import make_client
 

@@ -60,7 +60,7 @@ from consumer.startup import (
 from consumer.troubles import Troubles
 from shared.broker_check import check_broker
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from confluent_kafka import KafkaException
 from consumer.config import ConsumerConfig
 from consumer.partition import Partition
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import admin_client
-from shared.metrics import Health
 from shared.retry import Failures, RetryPolicy, StartWindow, report
 from shared.s3 import bucket_problem
 

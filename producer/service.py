@@ -26,8 +26,8 @@ from producer.publisher import Publisher
 from producer.recovery import recover
 from producer.state import save_checkpoint
 from shared.broker_check import check_broker
+from shared.health import Health
 from shared.kafka import KafkaSettings, ensure_topic
-from shared.metrics import Health
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from producer.dead_letters import VALUE_LIMIT, check_size, dead_letter, row_docu
 from producer.encoder import UnencodableRow
 from shared import names
 from shared.changes import COLUMN_NAMES, CustomerChange
+from shared.health import Health
 from shared.kafka import KafkaSettings, partition_count
-from shared.metrics import Health
 from tests.integration.test_consumer_service import (
     FAST_GROUP,
     HOUR_10,

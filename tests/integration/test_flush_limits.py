@@ -22,8 +22,8 @@ from consumer.iceberg.tables import open_change_table
 from consumer.service import run_consumer
 from shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
 from shared.changes import Customer, CustomerChange, Operation
+from shared.health import Health
 from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.metrics import Health
 from shared.s3 import S3Settings
 from tests.integration.test_consumer_service import Sent, committed, config, produce
 from tests.table_cli import CHANGES, catalog_uri

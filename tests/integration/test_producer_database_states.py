@@ -20,8 +20,8 @@ from producer.schema_watch import Action, SchemaWatch, Source, assess
 from producer.service import run_producer
 from shared.changes import COLUMN_NAMES, Operation
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
 from tests.integration.test_producer_service import (
     Record,
     assert_once_each,

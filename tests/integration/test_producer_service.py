@@ -23,8 +23,8 @@ from producer.state import CaptureState, load_state
 from shared import names
 from shared.changes import FIELD_NAMES, CustomerChange, Operation
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import KafkaSettings, partition_count
-from shared.metrics import Health
 from tests.unit.test_producer_capture import INSERT, ROWS, execute, make_db
 
 REQUIRED = {"customer_id", "first_name", "last_name", "email"}
@@ -249,7 +249,7 @@ def test_kill_9_while_publishing_loses_and_duplicates_nothing(
     script = (
         "import sys, threading; from pathlib import Path; from producer.config import ProducerConfig; "
         "from producer.service import run_producer; from shared.kafka import KafkaSettings; "
-        "from shared.metrics import Health; "
+        "from shared.health import Health; "
         "run_producer(ProducerConfig(Path(sys.argv[1]), KafkaSettings(sys.argv[2]), topic=sys.argv[3], "
         "partitions=3), Health(), threading.Event())"
     )
