@@ -34,7 +34,7 @@ from chinook_pipeline.tools.options import (
     WriteOptions,
 )
 from consumer.config import ConsumerConfig
-from producer.config import ProducerConfig
+from producer.settings import ProducerSettings
 from shared import logs
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
@@ -151,7 +151,7 @@ def s3_client(params: dict[str, Any]) -> Any:
 
 
 @cli.command()
-@options_from(ProducerConfig)
+@options_from(ProducerSettings)
 @kafka_property_option
 @options_from(ServiceSettings)
 @click.pass_context
@@ -160,11 +160,11 @@ def producer(ctx: click.Context, **params: Any) -> None:
     from chinook_pipeline.cli.runner import run_service
     from producer.service import run_producer
 
-    config = build(ProducerConfig, params, kafka=kafka_settings(ctx, params))
+    settings = build(ProducerSettings, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
     logs.configure(service.log_level)  # before the first log line, or it is dropped
-    _log_start("producer", config.kafka, db=str(config.db_path), topic=config.topic)
-    run_service("producer", lambda health, stop: run_producer(config, health, stop), service)
+    _log_start("producer", settings.kafka, db=str(settings.db_path), topic=settings.topic)
+    run_service("producer", lambda health, stop: run_producer(settings, health, stop), service)
 
 
 @cli.command()

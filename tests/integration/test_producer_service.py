@@ -14,11 +14,11 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from chinook_pipeline.local import embedded, kafka
 from producer import capture
-from producer.config import ProducerConfig
 from producer.database import Database
 from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
 from producer.recovery import snapshot_reason, truncation_reason
 from producer.service import run_producer
+from producer.settings import ProducerSettings
 from producer.state import CaptureState, load_state
 from shared import names
 from shared.changes import FIELD_NAMES, CustomerChange, Operation
@@ -93,7 +93,7 @@ def read_topic(bootstrap: str, topic: str) -> list[Record]:
 
 
 def produce(db: Path, broker: kafka.Cluster, topic: str, **options: object) -> None:
-    config = ProducerConfig(
+    settings = ProducerSettings(
         db,
         KafkaSettings(broker.bootstrap_servers),
         topic=topic,
@@ -101,7 +101,7 @@ def produce(db: Path, broker: kafka.Cluster, topic: str, **options: object) -> N
         exit_when_idle=True,
         **options,
     )  # type: ignore[arg-type]
-    run_producer(config, Health(), threading.Event())
+    run_producer(settings, Health(), threading.Event())
 
 
 def state_of(db: Path) -> CaptureState:
@@ -247,10 +247,10 @@ def test_kill_9_while_publishing_loses_and_duplicates_nothing(
         ],
     )
     script = (
-        "import sys, threading; from pathlib import Path; from producer.config import ProducerConfig; "
+        "import sys, threading; from pathlib import Path; from producer.settings import ProducerSettings; "
         "from producer.service import run_producer; from shared.kafka import KafkaSettings; "
         "from shared.health import Health; "
-        "run_producer(ProducerConfig(Path(sys.argv[1]), KafkaSettings(sys.argv[2]), topic=sys.argv[3], "
+        "run_producer(ProducerSettings(Path(sys.argv[1]), KafkaSettings(sys.argv[2]), topic=sys.argv[3], "
         "partitions=3), Health(), threading.Event())"
     )
     process = subprocess.Popen(
@@ -277,12 +277,14 @@ def test_changes_reach_the_topic_while_running_and_stop_checkpoints(
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     stop = threading.Event()
-    config = ProducerConfig(db, KafkaSettings(broker.bootstrap_servers), topic=topic, partitions=2)
+    settings = ProducerSettings(
+        db, KafkaSettings(broker.bootstrap_servers), topic=topic, partitions=2
+    )
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            run_producer(config, Health(), stop)
+            run_producer(settings, Health(), stop)
         except BaseException as error:
             errors.append(error)
 
@@ -383,11 +385,11 @@ def test_locked_database(tmp_path: Path, broker: kafka.Cluster, topic: str) -> N
 
 def test_unreachable_broker(tmp_path: Path, topic: str) -> None:
     db = make_db(tmp_path / "chinook.db")
-    config = ProducerConfig(
+    settings = ProducerSettings(
         db, KafkaSettings(f"127.0.0.1:{embedded.free_port()}"), topic=topic, exit_when_idle=True
     )
     with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):
-        run_producer(config, Health(), threading.Event())
+        run_producer(settings, Health(), threading.Event())
 
 
 def test_real_chinook(real_chinook: Path, broker: kafka.Cluster, topic: str) -> None:
@@ -406,11 +408,11 @@ def test_delivery_errors_are_counted_and_no_change_is_skipped(
     failing = KafkaSettings(
         broker.bootstrap_servers, extra={"message.timeout.ms": "1", "linger.ms": "0"}
     )
-    config = ProducerConfig(db, failing, topic=topic, partitions=3)
+    settings = ProducerSettings(db, failing, topic=topic, partitions=3)
     stop = threading.Event()
     errors_before = DELIVERY_ERRORS._value.get()
     caplog.set_level(logging.INFO, logger="producer.service")
-    thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
+    thread = threading.Thread(target=run_producer, args=(settings, Health(), stop))
     thread.start()
     paused = False
     try:
@@ -442,9 +444,11 @@ def test_broker_outage_is_ridden_out_without_loss_or_duplicates(
 ) -> None:
     durable = kafka.start_cluster(tmp_path / "kafka")
     db = make_db(tmp_path / "chinook.db")
-    config = ProducerConfig(db, KafkaSettings(durable.bootstrap_servers), topic=topic, partitions=2)
+    settings = ProducerSettings(
+        db, KafkaSettings(durable.bootstrap_servers), topic=topic, partitions=2
+    )
     stop = threading.Event()
-    thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
+    thread = threading.Thread(target=run_producer, args=(settings, Health(), stop))
     thread.start()
     try:
         while len(read_topic(durable.bootstrap_servers, topic)) < len(ROWS) and thread.is_alive():
