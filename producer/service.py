@@ -14,12 +14,11 @@ from itertools import islice
 from typing import Final
 
 from producer import change_log, schema_watch
-from producer.batch_encoder import encode_batch
 from producer.capture import check_source, use_wal
 from producer.checkpoint import AckTracker
 from producer.database import SQLITE_POLICY, Database
-from producer.dead_letters import DEAD_LETTER_PARTITIONS, check_size, dead_letter, dead_letter_topic
-from producer.encoder import ChangeEncoder, UnencodableRow
+from producer.dead_letters import DEAD_LETTER_PARTITIONS, dead_letter, dead_letter_topic
+from producer.encoder import ChangeEncoder, UnencodableRow, check_size, encode_batch
 from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
 from producer.publisher import Publisher
 from producer.recovery import recover

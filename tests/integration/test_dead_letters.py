@@ -17,8 +17,8 @@ from consumer.dead_letters import DeadLetter, DeadLetterWriter, dead_letter_head
 from consumer.journal import Journal, resume_point
 from consumer.service import run_consumer
 from consumer.uploader import Uploader
-from producer.dead_letters import VALUE_LIMIT, check_size, dead_letter, row_document
-from producer.encoder import UnencodableRow
+from producer.dead_letters import VALUE_LIMIT, dead_letter, row_document
+from producer.encoder import UnencodableRow, check_size
 from shared import names
 from shared.changes import COLUMN_NAMES, CustomerChange
 from shared.health import Health
