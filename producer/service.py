@@ -14,8 +14,9 @@ from itertools import islice
 from typing import Final
 
 from producer import change_log, schema_watch
+from producer.ack_tracker import AckTracker
 from producer.capture import check_source, use_wal
-from producer.checkpoint import AckTracker
+from producer.capture_state import save_checkpoint
 from producer.database import SQLITE_POLICY, Database
 from producer.dead_letters import DEAD_LETTER_PARTITIONS, dead_letter, dead_letter_topic
 from producer.encoder import ChangeEncoder, UnencodableRow, check_size, encode_batch
@@ -23,7 +24,6 @@ from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
 from producer.publisher import Publisher
 from producer.recovery import recover
 from producer.settings import ProducerSettings
-from producer.state import save_checkpoint
 from shared.broker_check import check_broker
 from shared.health import Health
 from shared.kafka import KafkaSettings, ensure_topic

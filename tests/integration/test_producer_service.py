@@ -14,12 +14,12 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from chinook_pipeline.local import embedded, kafka
 from producer import capture
+from producer.capture_state import CaptureState, load_state
 from producer.database import Database
 from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
 from producer.recovery import snapshot_reason, truncation_reason
 from producer.service import run_producer
 from producer.settings import ProducerSettings
-from producer.state import CaptureState, load_state
 from shared import names
 from shared.changes import FIELD_NAMES, CustomerChange, Operation
 from shared.errors import PipelineError
