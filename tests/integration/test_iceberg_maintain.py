@@ -20,7 +20,7 @@ from shared.iceberg.snapshots import summaries
 from shared.s3 import S3Settings
 from shared.units import parse_duration
 from tests.conftest import Cli
-from tests.lake import BASE_MS, DAY_MS, batch, change, inserts
+from tests.table_batches import BASE_MS, DAY_MS, batch, change, inserts
 
 GROUP, TOPIC = "chinook-lake", "chinook.customers"
 CHANGES, STATE = "chinook.customer_changes", "chinook.customers"
