@@ -34,8 +34,8 @@ from tests.integration.test_consumer_service import (
     produce,
     stored,
 )
-from tests.integration.test_producer_service import pending_changes, read_topic, state_of
-from tests.integration.test_producer_service import produce as run_producer_once
+from tests.producer_runs import pending_changes, read_topic, state_of
+from tests.producer_runs import produce as run_producer_once
 from tests.unit.test_producer_capture import INSERT, ROWS, make_db
 
 

@@ -22,7 +22,7 @@ from shared.changes import COLUMN_NAMES, Operation
 from shared.errors import PipelineError
 from shared.health import Health
 from shared.kafka import KafkaSettings
-from tests.integration.test_producer_service import (
+from tests.producer_runs import (
     Record,
     assert_once_each,
     latest_rows,
