@@ -3,10 +3,12 @@ capture state and the changes still pending."""
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from chinook_pipeline.local import kafka
 from producer.capture_state import CaptureState, load_state
@@ -18,6 +20,7 @@ from shared.health import Health
 from shared.kafka import KafkaSettings, partition_count
 
 REQUIRED = {"customer_id", "first_name", "last_name", "email"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,42 +47,54 @@ class Record:
 
 def read_topic(bootstrap: str, topic: str) -> list[Record]:
     """Every record of `topic` (all partitions, up to `_PARTITION_EOF`), in sequence order."""
-    partitions = partition_count(
-        KafkaSettings(bootstrap, extra={"allow.auto.create.topics": "false"}), topic
+    settings = KafkaSettings(bootstrap, extra={"allow.auto.create.topics": "false"})
+    records = read_messages(settings, topic, "test-reader", _record)
+    return sorted(records, key=lambda record: record.change.sequence)
+
+
+def _record(message: Message) -> Record:
+    headers = dict(message.headers() or [])
+    return Record(
+        message.partition(),
+        message.offset(),
+        message.key(),
+        message.timestamp()[1],
+        headers.get(names.SOURCE_HEADER),
+        CustomerChange.FromString(message.value()),
     )
+
+
+def read_messages(
+    settings: KafkaSettings, topic: str, group: str, convert: Callable[[Message], T]
+) -> list[T]:
+    """Every message of `topic`, all partitions from offset 0 up to `_PARTITION_EOF`, converted
+    as read (no offsets are committed, so the group is only a name)."""
+    partitions = partition_count(settings, topic)
     if partitions == 0:
         return []
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
-            "group.id": "test-reader",
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": group,
             "enable.partition.eof": True,
             "fetch.wait.max.ms": 20,
             "enable.auto.commit": False,
         }
     )
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    remaining, records = set(range(partitions)), []
-    while remaining:
-        for message in consumer.consume(1000, timeout=1.0):
-            error = message.error()
-            if error is not None:
-                assert error.code() == KafkaError._PARTITION_EOF, error
-                remaining.discard(message.partition())
-                continue
-            headers = dict(message.headers() or [])
-            records.append(
-                Record(
-                    message.partition(),
-                    message.offset(),
-                    message.key(),
-                    message.timestamp()[1],
-                    headers.get(names.SOURCE_HEADER),
-                    CustomerChange.FromString(message.value()),
-                )
-            )
-    consumer.close()
-    return sorted(records, key=lambda record: record.change.sequence)
+    remaining, converted = set(range(partitions)), []
+    try:
+        while remaining:
+            for message in consumer.consume(1000, timeout=1.0):
+                error = message.error()
+                if error is not None:
+                    assert error.code() == KafkaError._PARTITION_EOF, error
+                    remaining.discard(message.partition())
+                    continue
+                converted.append(convert(message))
+    finally:
+        consumer.close()
+    return converted
 
 
 def produce(db: Path, broker: kafka.Cluster, topic: str, **options: object) -> None:

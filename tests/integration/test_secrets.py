@@ -117,17 +117,7 @@ def test_services_and_tools_never_print_the_planted_secrets(
     debug = ["--log-level", "DEBUG"]
 
     # Normal work first: PLAINTEXT to the real broker, the password set but unused by it.
-    produced = planted.run("producer", "--db", str(db), *kafka, "--exit-when-idle", *debug)
-    consumed = planted.run(
-        "consumer",
-        *kafka,
-        "--bucket",
-        bucket,
-        "--group-id",
-        f"{topic}-sink",
-        "--exit-when-idle",
-        *debug,
-    )
+    produced, consumed = planted.produce_and_consume(db, kafka, bucket, f"{topic}-sink")
     assert "starting" in produced.stderr and "starting" in consumed.stderr, (
         "no startup summary logged"
     )
