@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from consumer.librdkafka import librdkafka_properties
 from consumer.settings import ConsumerSettings
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import classify
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from consumer.objects.writer import ObjectWriter
 from consumer.positions import Positions
 from consumer.settings import ConsumerSettings, retry_policy
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import StartWindow, retry_call
 from shared.s3 import make_client
 

@@ -57,7 +57,7 @@ from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
 from consumer.topic import wait_for_topic
 from shared.broker_check import check_broker
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 
 log = logging.getLogger(__name__)
 

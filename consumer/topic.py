@@ -9,8 +9,8 @@ from confluent_kafka import KafkaException
 from consumer.librdkafka import KAFKA_TIMEOUT
 from consumer.settings import ConsumerSettings
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import admin_client
-from shared.metrics import Health
 
 log = logging.getLogger(__name__)
 

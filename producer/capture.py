@@ -14,10 +14,10 @@ import time
 import uuid
 from typing import Final
 
+from producer.capture_state import CaptureState, create_state_table, load_state, reset_state
 from producer.change_log import CHANGE_TABLE
 from producer.database import SQLITE_POLICY, immediate, is_locked
 from producer.sequence import FLOOR_TRIGGER, FLOOR_TRIGGER_BODY, NEXT_SEQ, high_water
-from producer.state import CaptureState, create_state_table, load_state, reset_state
 from shared.changes import COLUMN_NAMES
 from shared.errors import PipelineError
 from shared.retry import Failures

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final, TypeVar
 
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import Failures, Fault, RetryPolicy, classify, report
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from producer.change_log import ChangeRow
-from producer.encoder import UnencodableRow
 from shared.changes import COLUMN_NAMES
 from shared.names import (
     DLQ_ERROR_HEADER,
@@ -29,7 +28,6 @@ from shared.names import (
 )
 
 DEAD_LETTER_PARTITIONS: Final = 1  # used when the dead-letter topic has to be created
-MAX_MESSAGE_BYTES: Final = 1024 * 1024  # a larger encoded change is dead-lettered
 VALUE_LIMIT: Final = 16 * 1024  # a longer column value is cut in the dead letter (13 fit in 1 MiB)
 ERROR_LIMIT: Final = 1000  # characters of the reason kept in the error header
 STAGE: Final = "produce"
@@ -45,15 +43,6 @@ class DeadLetter:
 
 def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
-
-
-def check_size(value: bytes, seq: int, limit: int = MAX_MESSAGE_BYTES) -> bytes:
-    """`value`, unless it is over `limit` bytes: then UnencodableRow."""
-    if len(value) > limit:
-        raise UnencodableRow(
-            f"change {seq}: encoded change is {len(value)} bytes, over the {limit}-byte limit"
-        )
-    return value
 
 
 def dead_letter(row: ChangeRow, reason: str, source_id: str) -> DeadLetter:

@@ -22,12 +22,12 @@ from typing import Any, Final
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from producer.checkpoint import AckTracker
+from producer.ack_tracker import AckTracker
 from producer.dead_letters import DeadLetter, dead_letter_topic
 from producer.encoder import UnencodableRow, sequence_of
 from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS, DELIVERY_LATENCY, MESSAGES_PUBLISHED
+from shared.health import Health
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
 from shared.names import SOURCE_HEADER
 
 log = logging.getLogger(__name__)

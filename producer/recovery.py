@@ -19,11 +19,11 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from google.protobuf.message import DecodeError
 
 from producer import capture
+from producer.capture_state import CaptureState, set_topic
 from producer.database import Database
-from producer.state import CaptureState, set_topic
 from shared.changes import CustomerChange
+from shared.health import Health
 from shared.kafka import KafkaSettings, ensure_topic, partition_count
-from shared.metrics import Health
 from shared.names import SOURCE_HEADER
 
 log = logging.getLogger(__name__)

@@ -14,20 +14,19 @@ from itertools import islice
 from typing import Final
 
 from producer import change_log, schema_watch
-from producer.batch_encoder import encode_batch
+from producer.ack_tracker import AckTracker
 from producer.capture import check_source, use_wal
-from producer.checkpoint import AckTracker
-from producer.config import ProducerConfig
+from producer.capture_state import save_checkpoint
 from producer.database import SQLITE_POLICY, Database
-from producer.dead_letters import DEAD_LETTER_PARTITIONS, check_size, dead_letter, dead_letter_topic
-from producer.encoder import ChangeEncoder, UnencodableRow
+from producer.dead_letters import DEAD_LETTER_PARTITIONS, dead_letter, dead_letter_topic
+from producer.encoder import ChangeEncoder, UnencodableRow, check_size, encode_batch
 from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
 from producer.publisher import Publisher
 from producer.recovery import recover
-from producer.state import save_checkpoint
+from producer.settings import ProducerSettings
 from shared.broker_check import check_broker
+from shared.health import Health
 from shared.kafka import KafkaSettings, ensure_topic
-from shared.metrics import Health
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +36,22 @@ SHUTDOWN_FLUSH_TIMEOUT: Final = (
 RETRY_PAUSE: Final = 1.0  # seconds between a delivery failure and the recovery that follows it
 
 
-def run_producer(config: ProducerConfig, health: Health, stop: threading.Event) -> None:
+def run_producer(settings: ProducerSettings, health: Health, stop: threading.Event) -> None:
     """Publish the database's changes until `stop` is set (or, with exit_when_idle, until idle).
 
     Raises PipelineError for a missing or unusable database or an unreachable broker.
     """
-    settings = kafka_settings(config.kafka)
-    policy = dataclasses.replace(SQLITE_POLICY, give_up_after=config.give_up_after)
-    db = Database(config.db_path, config.busy_timeout, policy)
-    reader = Database(config.db_path, config.busy_timeout, policy)
+    kafka = kafka_settings(settings.kafka)
+    policy = dataclasses.replace(SQLITE_POLICY, give_up_after=settings.give_up_after)
+    db = Database(settings.db_path, settings.busy_timeout, policy)
+    reader = Database(settings.db_path, settings.busy_timeout, policy)
     try:
-        db.run(lambda connection: check_source(connection, config.db_path))
+        db.run(lambda connection: check_source(connection, settings.db_path))
         db.run(use_wal)
-        check_broker(settings)
+        check_broker(kafka)
         db.wait_out_locks(health, stop)
         reader.wait_out_locks(health, stop)
-        while not _run_session(config, settings, db, reader, health, stop):
+        while not _run_session(settings, kafka, db, reader, health, stop):
             stop.wait(RETRY_PAUSE)
     finally:
         reader.close()
@@ -68,8 +67,8 @@ def kafka_settings(settings: KafkaSettings) -> KafkaSettings:
 
 
 def _run_session(
-    config: ProducerConfig,
-    settings: KafkaSettings,
+    settings: ProducerSettings,
+    kafka: KafkaSettings,
     db: Database,
     reader: Database,
     health: Health,
@@ -80,25 +79,25 @@ def _run_session(
     A schema change that breaks capture (see `producer.schema_watch`) ends the session once every
     change captured so far is published: False to reinstall capture, or PipelineError.
     """
-    recovery = recover(db, settings, config.topic, config.partitions, health, stop)
+    recovery = recover(db, kafka, settings.topic, settings.partitions, health, stop)
     if recovery is None:
         return True
     state = recovery.state
-    ensure_topic(settings, dead_letter_topic(config.topic), DEAD_LETTER_PARTITIONS)
+    ensure_topic(kafka, dead_letter_topic(settings.topic), DEAD_LETTER_PARTITIONS)
     tracker = AckTracker(state.acked_seq, state.partition_offsets, recovery.published)
-    publisher = Publisher(settings, config.topic, state.source_id, tracker, health)
-    checkpointer = _Checkpointer(db, tracker, config.checkpoint_interval)
+    publisher = Publisher(kafka, settings.topic, state.source_id, tracker, health)
+    checkpointer = _Checkpointer(db, tracker, settings.checkpoint_interval)
     log.info(
         "publishing changes after sequence %d of %s to topic %s (%d partitions)",
         state.acked_seq,
-        config.db_path,
-        config.topic,
+        settings.db_path,
+        settings.topic,
         recovery.partitions,
     )
     health.recover("delivery")
     last_read = state.acked_seq
     finished = True
-    schema = schema_watch.SchemaWatch(config.db_path)
+    schema = schema_watch.SchemaWatch(settings.db_path)
     schema_change: schema_watch.Verdict | None = None
     while not stop.is_set():
         health.beat()
@@ -109,7 +108,7 @@ def _run_session(
         version = reader.run(change_log.data_version)
         schema_change = schema_change or _watch(reader, schema, health)
         changes = reader.run(
-            lambda connection: change_log.read_changes(connection, last_read, config.batch_rows)
+            lambda connection: change_log.read_changes(connection, last_read, settings.batch_rows)
         )
         if changes:
             ROWS_CAPTURED.inc(len(changes))
@@ -117,17 +116,17 @@ def _run_session(
             last_read = changes.last_seq
             publisher.poll(0)
             continue
-        if (config.exit_when_idle or schema_change) and tracker.in_flight == 0:
+        if (settings.exit_when_idle or schema_change) and tracker.in_flight == 0:
             break
         while (
             reader.run(change_log.data_version) == version
             and not stop.is_set()
             and not publisher.failed
         ):
-            publisher.poll(config.poll_interval)
+            publisher.poll(settings.poll_interval)
             health.beat()
             checkpointer.maybe_save()
-            if (config.exit_when_idle or schema_change) and tracker.in_flight == 0:
+            if (settings.exit_when_idle or schema_change) and tracker.in_flight == 0:
                 break
     remaining = publisher.flush(SHUTDOWN_FLUSH_TIMEOUT)
     if remaining:

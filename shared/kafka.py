@@ -25,7 +25,8 @@ SECRET_KEYS = frozenset(
     }
 )
 REDACTED = "***"
-LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+# librdkafka's own log lines, under this module's logger (`shared.kafka.librdkafka`)
+LIBRDKAFKA_LOG = logging.getLogger(__name__).getChild("librdkafka")
 
 
 TOPIC = Setting(

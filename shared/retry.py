@@ -28,7 +28,7 @@ from typing import Final, TypeVar
 from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 
 T = TypeVar("T")
 

@@ -3,20 +3,18 @@
 A field declared with `setting(...)` is an option. Its name, type (the annotation), default,
 validation and help live in that one declaration, and everything else is derived from it: the
 click option of each command built from the dataclass (`chinook_pipeline/cli/options.py`), the
-`CHINOOK_<NAME>` environment variable, the config-file key, the README's configuration reference
+`CHINOOK_<NAME>` environment variable, the config-file key, the configuration reference (docs/configuration.md)
 (`make docs`) and the check that runs whenever the dataclass is constructed, from the command
 line or from code. A plain field (no `setting()`) is internal: code and tests may set it, users
 cannot. Settings dataclasses are frozen and inherit `Settings`, which runs that check.
 
 How to add an option: add one field to the dataclass the command is built from, e.g. in
-ConsumerSettings (consumer/settings.py)
+ProducerSettings (producer/settings.py)
 
-    give_up_after: float | None = setting(
-        None, min=1, shown_default="never", help="Exit 1 after this many seconds of failing uploads."
-    )
+    give_up_after: float = setting(600.0, min=0, help="Seconds a permanent fault may last.")
 
-and `chinook-pipeline consumer` has `--give-up-after`, `CHINOOK_GIVE_UP_AFTER` and the config-file
-key `give_up_after`, checked wherever the value comes from; run `make docs` for the README. The
+and `chinook-pipeline producer` has `--give-up-after`, `CHINOOK_GIVE_UP_AFTER` and the config-file
+key `give_up_after`, checked wherever the value comes from; run `make docs` for docs/configuration.md. The
 option is named after the field (`flag="db"` renames it). Types: str, int, float, Path, bool (a
 flag; `--x/--no-x` when the default is True) and `X | None`. Checks: `choices`, `min`/`max`,
 `size` (a byte count written `16MiB`), `exists` (a path), `rule` (a function raising ValueError
@@ -35,8 +33,8 @@ from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any
 
-from shared.config import env_name, format_size
 from shared.errors import PipelineError
+from shared.units import format_size
 
 
 class _Required:
@@ -48,6 +46,7 @@ class _Required:
 
 REQUIRED: Any = _Required()
 METADATA_KEY = "chinook.setting"
+ENV_PREFIX = "CHINOOK_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +138,11 @@ def spec_of(field: dataclasses.Field[Any]) -> Setting | None:
 def option_name(field: dataclasses.Field[Any], spec: Setting) -> str:
     """`--flush-age` for `flush_age`; `--db` for `db_path` declared with `flag="db"`."""
     return "--" + (spec.flag or field.name.replace("_", "-"))
+
+
+def env_name(option: str) -> str:
+    """`--bootstrap-servers` / `bootstrap_servers` -> `CHINOOK_BOOTSTRAP_SERVERS`."""
+    return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()
 
 
 def describe(field: dataclasses.Field[Any], spec: Setting) -> str:

@@ -105,6 +105,26 @@ class Cli:
     def spawn(self, *args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
         return embedded.spawn([*CLI, *args], env=self.env, log=log, new_session=False)
 
+    def produce_and_consume(
+        self, db: Path, connection: Sequence[str], bucket: str, group: str
+    ) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+        """`producer`, then a `consumer` writing objects to `bucket`, both over `connection` (the
+        broker and topic options) with --exit-when-idle, logging at DEBUG."""
+        debug = ["--log-level", "DEBUG"]
+        produced = self.run("producer", "--db", str(db), *connection, "--exit-when-idle", *debug)
+        consumed = self.run(
+            "consumer",
+            *connection,
+            *("--bucket", bucket, "--group-id", group, "--exit-when-idle"),
+            *debug,
+        )
+        return produced, consumed
+
+
+def consumer_command(broker: kafka.Cluster, topic: str, *extra: str) -> list[str]:
+    """`consumer` reading `topic` from `broker`, then `extra` (the sink, the group, ...)."""
+    return ["consumer", "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic, *extra]
+
 
 def user_cli(s3_env: dict[str, str], cwd: Path) -> Cli:
     """A user's `chinook-pipeline` in `cwd`: this environment without CHINOOK_* settings, plus the

@@ -16,6 +16,12 @@ import click
 from chinook_pipeline.bench.run import bench
 from chinook_pipeline.cli.options import build, option, options_from, where
 from chinook_pipeline.cli.service_options import ServiceSettings
+from chinook_pipeline.config_file import (
+    KAFKA_TABLE,
+    default_map,
+    kafka_properties,
+    read_config_file,
+)
 from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.profile import PROFILE, apply_environment, read_profile, served
 from chinook_pipeline.tools.options import (
@@ -28,9 +34,8 @@ from chinook_pipeline.tools.options import (
     WriteOptions,
 )
 from consumer.settings import ConsumerSettings
-from producer.config import ProducerConfig
+from producer.settings import ProducerSettings
 from shared import logs
-from shared.config import KAFKA_TABLE, default_map, kafka_properties, read_config_file
 from shared.errors import PipelineError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings, redact
@@ -146,7 +151,7 @@ def s3_client(params: dict[str, Any]) -> Any:
 
 
 @cli.command()
-@options_from(ProducerConfig)
+@options_from(ProducerSettings)
 @kafka_property_option
 @options_from(ServiceSettings)
 @click.pass_context
@@ -155,11 +160,11 @@ def producer(ctx: click.Context, **params: Any) -> None:
     from chinook_pipeline.cli.runner import run_service
     from producer.service import run_producer
 
-    config = build(ProducerConfig, params, kafka=kafka_settings(ctx, params))
+    settings = build(ProducerSettings, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
     logs.configure(service.log_level)  # before the first log line, or it is dropped
-    _log_start("producer", config.kafka, db=str(config.db_path), topic=config.topic)
-    run_service("producer", lambda health, stop: run_producer(config, health, stop), service)
+    _log_start("producer", settings.kafka, db=str(settings.db_path), topic=settings.topic)
+    run_service("producer", lambda health, stop: run_producer(settings, health, stop), service)
 
 
 @cli.command()
@@ -354,8 +359,8 @@ def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
     Keeps what recovery needs: the Kafka positions every commit carries forward.
     """
     from chinook_pipeline.tools.iceberg_maintain import maintain
-    from shared.config import parse_duration
     from shared.iceberg.catalog import load_table, open_catalog
+    from shared.units import parse_duration
 
     options = build(MaintainOptions, params)
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))

@@ -13,7 +13,8 @@ from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.processes import stop_on_signals
 from shared import logs, names
 from shared.errors import PipelineError
-from shared.metrics import Health, MetricsServer
+from shared.health import Health
+from shared.http_server import HttpServer
 
 log = logging.getLogger("chinook_pipeline")
 # Each service's `/healthz` answer as a gauge on its `/metrics` (alerts read it).
@@ -81,9 +82,9 @@ def _end_idle_pools() -> None:
         pools.ExecutorFactory.get_or_create().shutdown(wait=False)
 
 
-def _start_metrics(host: str, port: int, health: Health, health_metric: str) -> MetricsServer:
+def _start_metrics(host: str, port: int, health: Health, health_metric: str) -> HttpServer:
     try:
-        return MetricsServer(host, port, health, health_metric=health_metric).start()
+        return HttpServer(host, port, health, health_metric=health_metric).start()
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise PipelineError(

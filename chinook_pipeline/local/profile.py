@@ -1,10 +1,10 @@
 """The local profile: while `chinook-pipeline dev` runs, the tools find its stack on their own.
 
 `dev` writes `.chinook-dev.toml` in the folder it runs in once its servers are up, and removes it
-when it stops. It is a config file like any other (`--config`, shared/config.py): a table per
-command it serves (`query`, `verify`, `inspect`, `iceberg verify`) holding the run's bucket,
-database, catalog and S3 endpoint, plus a `[local_stack]` table with the pid of the `dev` that
-wrote it and the environment of its S3 server: moto's made-up keys, which open nothing else.
+when it stops. It is a config file like any other (`--config`, chinook_pipeline/config_file.py):
+a table per command it serves (`query`, `verify`, `inspect`, `iceberg verify`) holding the run's
+bucket, database, catalog and S3 endpoint, plus a `[local_stack]` table with the pid of the `dev`
+that wrote it and the environment of its S3 server: moto's made-up keys, which open nothing else.
 A command run in that folder without `--config` / `CHINOOK_CONFIG` reads it while that `dev` is
 still running; flags and `CHINOOK_*` variables still win, and so do AWS variables already set.
 """
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from shared.config import LOCAL_STACK_TABLE, read_config_file
+from chinook_pipeline.config_file import LOCAL_STACK_TABLE, read_config_file
 from shared.errors import PipelineError
 
 PROFILE: Final = Path(".chinook-dev.toml")

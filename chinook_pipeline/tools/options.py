@@ -8,8 +8,8 @@ from chinook_pipeline.tools.bucket import BucketPolicy
 from chinook_pipeline.tools.seed import DEFAULT_SEED
 from consumer.objects import FORMATS
 from shared.bucket_name import BUCKET
-from shared.config import parse_duration
 from shared.settings import Settings, setting
+from shared.units import parse_duration
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ problem name (`s3`, `dead-letters`) recovers once no partition's job fails with 
 import logging
 
 from consumer import metrics
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import Failures, report
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from consumer.settings import ConsumerSettings, retry_policy
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import Failures, StartWindow, report
 from shared.s3 import bucket_problem
 

@@ -111,18 +111,7 @@ def test_the_pipeline_runs_through_each_listener(
     elif listener == "SASL_PLAINTEXT":
         cli.env["CHINOOK_SASL_PASSWORD"] = PLAIN_PASSWORD  # the environment
     connection = [*secured.client_args(listener, password_file), "--topic", topic]
-    debug = ["--log-level", "DEBUG"]
-    produced = cli.run("producer", "--db", str(db), *connection, "--exit-when-idle", *debug)
-    consumed = cli.run(
-        "consumer",
-        *connection,
-        "--bucket",
-        bucket,
-        "--group-id",
-        f"{topic}-sink",
-        "--exit-when-idle",
-        *debug,
-    )
+    produced, consumed = cli.produce_and_consume(db, connection, bucket, f"{topic}-sink")
     verified = cli.run("verify", "--db", str(db), "--bucket", bucket)
     assert verified.stdout.startswith("OK"), verified.stdout
     assert f'"security.protocol": "{listener}"' in produced.stderr, "the listener was not used"

@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, TopicPartition
 from chinook_pipeline.local import embedded, kafka
 from consumer.service import run_consumer
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.s3 import S3Settings
 from tests.conftest import wait_for
 from tests.faults.s3_proxy import S3FaultProxy

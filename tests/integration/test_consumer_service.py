@@ -33,8 +33,8 @@ from shared.arrow import batch_to_changes
 from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.framing import unframe
+from shared.health import Health
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
 from shared.s3 import S3Settings, make_client
 from tests.conftest import wait_for
 

@@ -10,19 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from chinook_pipeline.local import kafka
 from consumer.dead_letters import DeadLetter, DeadLetterWriter, dead_letter_headers, dead_letter_key
 from consumer.objects.journal import Journal, resume_point
 from consumer.objects.uploader import Uploader
 from consumer.service import run_consumer
-from producer.dead_letters import VALUE_LIMIT, check_size, dead_letter, row_document
-from producer.encoder import UnencodableRow
+from producer.dead_letters import VALUE_LIMIT, dead_letter, row_document
+from producer.encoder import UnencodableRow, check_size
 from shared import names
 from shared.changes import COLUMN_NAMES, CustomerChange
-from shared.kafka import KafkaSettings, partition_count
-from shared.metrics import Health
+from shared.health import Health
+from shared.kafka import KafkaSettings
 from tests.integration.test_consumer_service import (
     FAST_GROUP,
     HOUR_10,
@@ -34,8 +34,8 @@ from tests.integration.test_consumer_service import (
     produce,
     stored,
 )
-from tests.integration.test_producer_service import pending_changes, read_topic, state_of
-from tests.integration.test_producer_service import produce as run_producer_once
+from tests.producer_runs import pending_changes, read_messages, read_topic, state_of
+from tests.producer_runs import produce as run_producer_once
 from tests.unit.test_producer_capture import INSERT, ROWS, make_db
 
 
@@ -51,41 +51,19 @@ class Letter:
 
 def read_letters(bootstrap: str, topic: str) -> list[Letter]:
     """Every record of `topic` (all partitions, up to `_PARTITION_EOF`), raw."""
-    partitions = partition_count(KafkaSettings(bootstrap), topic)
-    if partitions == 0:
-        return []
-    reader = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"test-dlq-{uuid.uuid4().hex[:8]}",
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 20,
-        }
+    group = f"test-dlq-{uuid.uuid4().hex[:8]}"
+    return read_messages(KafkaSettings(bootstrap), topic, group, _letter)
+
+
+def _letter(message: Message) -> Letter:
+    return Letter(
+        message.partition(),
+        message.offset(),
+        message.key(),
+        message.value(),
+        message.timestamp()[1],
+        dict(message.headers() or []),
     )
-    reader.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    remaining, letters = set(range(partitions)), []
-    try:
-        while remaining:
-            for message in reader.consume(1000, timeout=1.0):
-                error = message.error()
-                if error is not None:
-                    assert error.code() == KafkaError._PARTITION_EOF, error
-                    remaining.discard(message.partition())
-                    continue
-                letters.append(
-                    Letter(
-                        message.partition(),
-                        message.offset(),
-                        message.key(),
-                        message.value(),
-                        message.timestamp()[1],
-                        dict(message.headers() or []),
-                    )
-                )
-    finally:
-        reader.close()
-    return letters
 
 
 # --- consumer -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
 from chinook_pipeline.tools.writer import ChangeWriter
 from shared import names
-from tests.conftest import CLI, Cli, wait_for
+from tests.conftest import CLI, Cli, consumer_command, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,18 +33,9 @@ def producer_args(db: Path, broker: kafka.Cluster, topic: str, *extra: str) -> l
 
 
 def consumer_args(broker: kafka.Cluster, topic: str, bucket: str, *extra: str) -> list[str]:
-    return [
-        "consumer",
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--topic",
-        topic,
-        "--bucket",
-        bucket,
-        "--group-id",
-        f"{topic}-sink",
-        *extra,
-    ]
+    return consumer_command(
+        broker, topic, "--bucket", bucket, "--group-id", f"{topic}-sink", *extra
+    )
 
 
 def verify_ok(cli: Cli, db: Path, bucket: str) -> str:

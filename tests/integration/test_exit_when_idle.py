@@ -13,6 +13,7 @@ ends the run within `--start-timeout` with one line naming it, as an unreachable
 
 import random
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 
 from chinook_pipeline.local import embedded, kafka
 from shared import names
-from tests.conftest import Cli, wait_for
+from tests.conftest import Cli, consumer_command, wait_for
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
 from tests.faults.test_faults import assigned, publishing, stop_ok
 from tests.table_cli import catalog_uri, table_pipeline, verify_tables_ok
@@ -163,54 +164,30 @@ def test_an_s3_endpoint_that_never_answers_ends_the_start(
     cli: Cli, broker: kafka.Cluster, topic: str
 ) -> None:
     closed = f"http://127.0.0.1:{embedded.free_port()}"
-    result = cli.run(
-        "consumer",
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--topic",
-        topic,
-        "--bucket",
-        "eval-x",
-        "--s3-endpoint-url",
-        closed,
-        "--exit-when-idle",
-        "--start-timeout",
-        "3",
-        check=False,
-        timeout=60,
-    )
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert result.returncode != 0
-    assert len(errors) == 1, result.stderr[-3000:]
-    assert f"checking bucket eval-x at {closed} has failed since the start" in errors[0]
-    assert "--s3-endpoint-url" in errors[0]
+    error, _ = failed_start(cli, broker, topic, "--bucket", "eval-x", "--s3-endpoint-url", closed)
+    assert f"checking bucket eval-x at {closed} has failed since the start" in error
+    assert "--s3-endpoint-url" in error
 
 
 def test_a_catalog_that_never_answers_ends_the_start(
     cli: Cli, broker: kafka.Cluster, topic: str, bucket: str
 ) -> None:
     closed = f"postgresql+psycopg2://chinook:s3cret-pw@127.0.0.1:{embedded.free_port()}/iceberg"
-    result = cli.run(
-        "consumer",
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--topic",
-        topic,
-        "--table",
-        "chinook.customer_changes",
-        "--catalog-uri",
-        closed,
-        "--warehouse",
-        f"s3://{bucket}/iceberg",
-        "--exit-when-idle",
-        "--start-timeout",
-        "3",
-        check=False,
-        timeout=60,
-    )
+    table = ("--table", "chinook.customer_changes", "--warehouse", f"s3://{bucket}/iceberg")
+    error, result = failed_start(cli, broker, topic, *table, "--catalog-uri", closed)
+    assert "opening Iceberg table chinook.customer_changes has failed since the start" in error
+    assert "--catalog-uri" in error
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def failed_start(
+    cli: Cli, broker: kafka.Cluster, topic: str, *sink: str
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """A consumer run whose sink never answers, given 3 s to start: it exits non-zero with one
+    `Error:` line, returned with the run."""
+    command = consumer_command(broker, topic, *sink, "--exit-when-idle", "--start-timeout", "3")
+    result = cli.run(*command, check=False, timeout=60)
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert result.returncode != 0
     assert len(errors) == 1, result.stderr[-3000:]
-    assert "opening Iceberg table chinook.customer_changes has failed since the start" in errors[0]
-    assert "--catalog-uri" in errors[0]
-    assert "s3cret-pw" not in result.stderr + result.stdout
+    return errors[0], result

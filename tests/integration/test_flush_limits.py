@@ -22,8 +22,8 @@ from consumer.tables.definitions import open_change_table
 from consumer.tables.retention import MAX_AGE
 from shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
 from shared.changes import Customer, CustomerChange, Operation
+from shared.health import Health
 from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.metrics import Health
 from shared.s3 import S3Settings
 from tests.integration.test_consumer_service import Sent, committed, config, produce
 from tests.table_cli import CHANGES, catalog_uri

@@ -14,13 +14,13 @@ from consumer.tables.committer import LakeCommitter, TableWriter
 from consumer.tables.definitions import open_change_table, open_state_table
 from consumer.tables.state import latest_events, state_rows
 from shared.changes import Operation
-from shared.config import parse_duration
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.iceberg.positions import recover
 from shared.iceberg.snapshots import summaries
 from shared.s3 import S3Settings
+from shared.units import parse_duration
 from tests.conftest import Cli
-from tests.lake import BASE_MS, DAY_MS, batch, change, inserts
+from tests.table_batches import BASE_MS, DAY_MS, batch, change, inserts
 
 GROUP, TOPIC = "chinook-lake", "chinook.customers"
 CHANGES, STATE = "chinook.customer_changes", "chinook.customers"

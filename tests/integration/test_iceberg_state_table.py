@@ -26,7 +26,7 @@ from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.iceberg.positions import recover
 from shared.iceberg.snapshots import summaries
 from shared.s3 import S3Settings
-from tests.lake import batch, change
+from tests.table_batches import batch, change
 
 GROUP, TOPIC = "chinook-state", "chinook.customers"
 CHANGES, STATE = "chinook.customer_changes", "chinook.customers"

@@ -14,15 +14,15 @@ import pytest
 
 from chinook_pipeline.local import kafka
 from producer import capture, schema_watch
-from producer.config import ProducerConfig
 from producer.database import Database, lock_backoff
 from producer.schema_watch import Action, SchemaWatch, Source, assess
 from producer.service import run_producer
+from producer.settings import ProducerSettings
 from shared.changes import COLUMN_NAMES, Operation
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
-from tests.integration.test_producer_service import (
+from tests.producer_runs import (
     Record,
     assert_once_each,
     latest_rows,
@@ -44,15 +44,15 @@ class Running:
         self.health = Health()
         self.stop = threading.Event()
         self.error: BaseException | None = None
-        config = ProducerConfig(
+        settings = ProducerSettings(
             db, KafkaSettings(broker.bootstrap_servers), topic=topic, partitions=2, **options
         )  # type: ignore[arg-type]
-        self._thread = threading.Thread(target=self._run, args=(config,))
+        self._thread = threading.Thread(target=self._run, args=(settings,))
         self._thread.start()
 
-    def _run(self, config: ProducerConfig) -> None:
+    def _run(self, settings: ProducerSettings) -> None:
         try:
-            run_producer(config, self.health, self.stop)
+            run_producer(settings, self.health, self.stop)
         except BaseException as error:
             self.error = error
 

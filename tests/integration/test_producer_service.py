@@ -2,144 +2,32 @@
 
 import logging
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from chinook_pipeline.local import embedded, kafka
 from producer import capture
-from producer.config import ProducerConfig
 from producer.database import Database
 from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
-from producer.recovery import snapshot_reason, truncation_reason
 from producer.service import run_producer
-from producer.state import CaptureState, load_state
-from shared import names
-from shared.changes import FIELD_NAMES, CustomerChange, Operation
-from shared.errors import PipelineError
+from producer.settings import ProducerSettings
+from shared.changes import Operation
+from shared.health import Health
 from shared.kafka import KafkaSettings, partition_count
-from shared.metrics import Health
+from tests.producer_runs import (
+    assert_once_each,
+    latest_rows,
+    pending_changes,
+    produce,
+    read_topic,
+    state_of,
+    table_rows,
+)
 from tests.unit.test_producer_capture import INSERT, ROWS, execute, make_db
-
-REQUIRED = {"customer_id", "first_name", "last_name", "email"}
-
-
-@dataclass(frozen=True)
-class Record:
-    partition: int
-    offset: int
-    key: bytes
-    timestamp: int
-    source: bytes | None
-    change: CustomerChange
-
-    @property
-    def row(self) -> tuple[object, ...]:
-        customer = (
-            self.change.before
-            if self.change.op == Operation.OPERATION_DELETE
-            else self.change.after
-        )
-        return tuple(
-            getattr(customer, name) if name in REQUIRED or customer.HasField(name) else None
-            for name in FIELD_NAMES
-        )
-
-
-def read_topic(bootstrap: str, topic: str) -> list[Record]:
-    """Every record of `topic` (all partitions, up to `_PARTITION_EOF`), in sequence order."""
-    partitions = partition_count(
-        KafkaSettings(bootstrap, extra={"allow.auto.create.topics": "false"}), topic
-    )
-    if partitions == 0:
-        return []
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "test-reader",
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 20,
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    remaining, records = set(range(partitions)), []
-    while remaining:
-        for message in consumer.consume(1000, timeout=1.0):
-            error = message.error()
-            if error is not None:
-                assert error.code() == KafkaError._PARTITION_EOF, error
-                remaining.discard(message.partition())
-                continue
-            headers = dict(message.headers() or [])
-            records.append(
-                Record(
-                    message.partition(),
-                    message.offset(),
-                    message.key(),
-                    message.timestamp()[1],
-                    headers.get(names.SOURCE_HEADER),
-                    CustomerChange.FromString(message.value()),
-                )
-            )
-    consumer.close()
-    return sorted(records, key=lambda record: record.change.sequence)
-
-
-def produce(db: Path, broker: kafka.Cluster, topic: str, **options: object) -> None:
-    config = ProducerConfig(
-        db,
-        KafkaSettings(broker.bootstrap_servers),
-        topic=topic,
-        partitions=3,
-        exit_when_idle=True,
-        **options,
-    )  # type: ignore[arg-type]
-    run_producer(config, Health(), threading.Event())
-
-
-def state_of(db: Path) -> CaptureState:
-    connection = sqlite3.connect(db)
-    state = load_state(connection)
-    connection.close()
-    assert state is not None
-    return state
-
-
-def pending_changes(db: Path) -> int:
-    connection = sqlite3.connect(db)
-    count = connection.execute("SELECT COUNT(*) FROM chinook_cdc_change").fetchone()[0]
-    connection.close()
-    return int(count)
-
-
-def assert_once_each(records: list[Record]) -> None:
-    sequences = [record.change.sequence for record in records]
-    assert len(sequences) == len(set(sequences)), "a change was published twice"
-
-
-def latest_rows(records: list[Record]) -> dict[int, tuple[object, ...]]:
-    """Replaying the changes: customer id -> row (deleted customers absent)."""
-    rows: dict[int, tuple[object, ...]] = {}
-    for record in records:
-        if record.change.op == Operation.OPERATION_DELETE:
-            rows.pop(record.change.customer_id, None)
-        else:
-            rows[record.change.customer_id] = record.row
-    return rows
-
-
-def table_rows(db: Path) -> dict[int, tuple[object, ...]]:
-    connection = sqlite3.connect(db)
-    rows = {row[0]: row for row in connection.execute("SELECT * FROM Customer")}
-    connection.close()
-    return rows
 
 
 def test_publishes_every_row_once_with_key_timestamp_and_source(
@@ -247,10 +135,10 @@ def test_kill_9_while_publishing_loses_and_duplicates_nothing(
         ],
     )
     script = (
-        "import sys, threading; from pathlib import Path; from producer.config import ProducerConfig; "
+        "import sys, threading; from pathlib import Path; from producer.settings import ProducerSettings; "
         "from producer.service import run_producer; from shared.kafka import KafkaSettings; "
-        "from shared.metrics import Health; "
-        "run_producer(ProducerConfig(Path(sys.argv[1]), KafkaSettings(sys.argv[2]), topic=sys.argv[3], "
+        "from shared.health import Health; "
+        "run_producer(ProducerSettings(Path(sys.argv[1]), KafkaSettings(sys.argv[2]), topic=sys.argv[3], "
         "partitions=3), Health(), threading.Event())"
     )
     process = subprocess.Popen(
@@ -277,12 +165,14 @@ def test_changes_reach_the_topic_while_running_and_stop_checkpoints(
 ) -> None:
     db = make_db(tmp_path / "chinook.db")
     stop = threading.Event()
-    config = ProducerConfig(db, KafkaSettings(broker.bootstrap_servers), topic=topic, partitions=2)
+    settings = ProducerSettings(
+        db, KafkaSettings(broker.bootstrap_servers), topic=topic, partitions=2
+    )
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            run_producer(config, Health(), stop)
+            run_producer(settings, Health(), stop)
         except BaseException as error:
             errors.append(error)
 
@@ -334,62 +224,6 @@ def test_unencodable_row_is_skipped_and_counted(
     assert pending_changes(db) == 0
 
 
-def test_snapshot_decisions() -> None:
-    fresh = CaptureState("s", 0, {}, None)
-    used = CaptureState("s", 10, {0: 4, 2: 1}, "t")
-    assert snapshot_reason(fresh, "t", 0) is None
-    assert snapshot_reason(used, "t", 3) is None
-    assert "no longer exists" in (snapshot_reason(used, "t", 0) or "")
-    assert "lacking recorded partition" in (snapshot_reason(used, "t", 2) or "")
-    assert "moves from topic" in (snapshot_reason(used, "u", 3) or "")
-    assert truncation_reason({0: 4}, {}) is None
-    assert truncation_reason({0: 4}, {0: 2}) == "partition 0 ends at offset 2, below 4"
-
-
-def test_missing_database(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
-    db = tmp_path / "absent.db"
-    with pytest.raises(
-        PipelineError, match=r"not found: create it with `chinook-pipeline seed --db"
-    ):
-        produce(db, broker, topic)
-    assert not db.exists()
-
-
-def test_not_a_sqlite_file(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
-    db = tmp_path / "notes.db"
-    db.write_text("hello, this is not a database " * 100)
-    with pytest.raises(PipelineError, match="is not a SQLite database"):
-        produce(db, broker, topic)
-
-
-def test_missing_customer_table(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
-    db = tmp_path / "other.db"
-    execute(db, "CREATE TABLE Invoice (InvoiceId INTEGER PRIMARY KEY)")
-    with pytest.raises(PipelineError, match="has no Customer table"):
-        produce(db, broker, topic)
-
-
-def test_locked_database(tmp_path: Path, broker: kafka.Cluster, topic: str) -> None:
-    db = make_db(tmp_path / "chinook.db")
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        with pytest.raises(PipelineError, match="stayed locked"):
-            produce(db, broker, topic, busy_timeout=0.05)
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-
-
-def test_unreachable_broker(tmp_path: Path, topic: str) -> None:
-    db = make_db(tmp_path / "chinook.db")
-    config = ProducerConfig(
-        db, KafkaSettings(f"127.0.0.1:{embedded.free_port()}"), topic=topic, exit_when_idle=True
-    )
-    with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):
-        run_producer(config, Health(), threading.Event())
-
-
 def test_real_chinook(real_chinook: Path, broker: kafka.Cluster, topic: str) -> None:
     produce(real_chinook, broker, topic)
     records = read_topic(broker.bootstrap_servers, topic)
@@ -406,11 +240,11 @@ def test_delivery_errors_are_counted_and_no_change_is_skipped(
     failing = KafkaSettings(
         broker.bootstrap_servers, extra={"message.timeout.ms": "1", "linger.ms": "0"}
     )
-    config = ProducerConfig(db, failing, topic=topic, partitions=3)
+    settings = ProducerSettings(db, failing, topic=topic, partitions=3)
     stop = threading.Event()
     errors_before = DELIVERY_ERRORS._value.get()
     caplog.set_level(logging.INFO, logger="producer.service")
-    thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
+    thread = threading.Thread(target=run_producer, args=(settings, Health(), stop))
     thread.start()
     paused = False
     try:
@@ -442,9 +276,11 @@ def test_broker_outage_is_ridden_out_without_loss_or_duplicates(
 ) -> None:
     durable = kafka.start_cluster(tmp_path / "kafka")
     db = make_db(tmp_path / "chinook.db")
-    config = ProducerConfig(db, KafkaSettings(durable.bootstrap_servers), topic=topic, partitions=2)
+    settings = ProducerSettings(
+        db, KafkaSettings(durable.bootstrap_servers), topic=topic, partitions=2
+    )
     stop = threading.Event()
-    thread = threading.Thread(target=run_producer, args=(config, Health(), stop))
+    thread = threading.Thread(target=run_producer, args=(settings, Health(), stop))
     thread.start()
     try:
         while len(read_topic(durable.bootstrap_servers, topic)) < len(ROWS) and thread.is_alive():

@@ -24,13 +24,13 @@ from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
 from shared import names
 from tests.conftest import Cli, wait_for
-from tests.table_cli import CHANGES, STATE, catalog_uri, table_options
-from tests.unit.test_alerts import alert_rules
-from tests.unit.test_deploy_static import (
+from tests.deploy_files import (
     PROMETHEUS_LOCAL,
     dashboard_metric_names,
     dashboard_targets,
 )
+from tests.table_cli import CHANGES, STATE, catalog_uri, table_options
+from tests.unit.test_alerts import alert_rules
 
 pytestmark = pytest.mark.slow
 

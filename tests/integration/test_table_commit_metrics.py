@@ -13,7 +13,7 @@ from consumer.tables.definitions import open_change_table, open_state_table
 from shared import names
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.s3 import S3Settings
-from tests.lake import inserts
+from tests.table_batches import inserts
 
 GROUP = "chinook-lake"
 TOPIC = "chinook.customers"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_deploy_static import DASHBOARD, EXPORTED_SAMPLES, load_yaml, merges_sinks
+from tests.deploy_files import DASHBOARD, EXPORTED_SAMPLES, load_yaml, merges_sinks
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "ops" / "prometheus"
 ALERTS = RULES_DIR / "alerts.yml"

@@ -5,7 +5,7 @@ import pytest
 
 from consumer.completion import CHECK_INTERVAL, Completion
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 
 ENDS = {0: (0, 100), 1: (0, 100), 2: (40, 40), 3: (0, 80)}  # 2: emptied by retention
 

@@ -24,8 +24,8 @@ from consumer.positions import Position
 from consumer.settings import ConsumerSettings, retry_policy
 from consumer.settle import Settler
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
 from shared.retry import RetryPolicy
 from shared.s3 import S3Settings
 from tests.unit.partition_steps import DENIED, FLUSHING, RESET, SLOW_DOWN, Clock, run, start

@@ -1,12 +1,13 @@
 """`dev`'s status lines read each service's /healthz: every status, and a service not answering."""
 
 from chinook_pipeline.local.scrape import healthz
-from shared.metrics import Health, MetricsServer
+from shared.health import Health
+from shared.http_server import HttpServer
 
 
 def test_healthz_reads_every_status_and_a_silent_service() -> None:
     health = Health()
-    server = MetricsServer("127.0.0.1", 0, health).start()
+    server = HttpServer("127.0.0.1", 0, health).start()
     url = f"http://127.0.0.1:{server.port}/healthz"
     try:
         assert healthz(url) == ("ok", [])

@@ -8,7 +8,8 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from chinook_pipeline.local.scrape import scrape
 from shared import names
-from shared.metrics import Health, MetricsServer
+from shared.health import Health
+from shared.http_server import HttpServer
 
 NAME = names.CONSUMER_HEALTHY
 
@@ -22,7 +23,7 @@ def health() -> Health:
 def url(health: Health) -> Iterator[str]:
     registry = CollectorRegistry()
     Gauge("chinook_test_things", "Things", registry=registry).set(3)
-    server = MetricsServer("127.0.0.1", 0, health, registry, health_metric=NAME).start()
+    server = HttpServer("127.0.0.1", 0, health, registry, health_metric=NAME).start()
     try:
         yield f"http://127.0.0.1:{server.port}/metrics"
     finally:
@@ -41,7 +42,7 @@ def test_the_gauge_follows_healthz_and_the_other_metrics_stay(health: Health, ur
 
 def test_a_stalled_loop_shows_at_the_next_scrape() -> None:
     health = Health(stall_after=0.0)  # every moment after the last beat is a stall
-    server = MetricsServer("127.0.0.1", 0, health, CollectorRegistry(), health_metric=NAME)
+    server = HttpServer("127.0.0.1", 0, health, CollectorRegistry(), health_metric=NAME)
     server.start()
     try:
         assert scrape(f"http://127.0.0.1:{server.port}/metrics") == {NAME: 0.0}
@@ -50,7 +51,7 @@ def test_a_stalled_loop_shows_at_the_next_scrape() -> None:
 
 
 def test_without_a_name_there_is_no_gauge(health: Health) -> None:
-    server = MetricsServer("127.0.0.1", 0, health, CollectorRegistry()).start()
+    server = HttpServer("127.0.0.1", 0, health, CollectorRegistry()).start()
     try:
         assert scrape(f"http://127.0.0.1:{server.port}/metrics") == {}
     finally:

@@ -5,7 +5,7 @@ import pyarrow as pa
 from consumer.tables.state import latest_events, state_rows, state_schema, winners
 from shared.arrow import change_schema
 from shared.changes import Operation
-from tests.lake import batch, change
+from tests.table_batches import batch, change
 
 
 def events(*values: bytes) -> pa.Table:

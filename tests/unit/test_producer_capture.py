@@ -8,8 +8,8 @@ import pytest
 
 from chinook_pipeline.tools.chinook_schema import CUSTOMER_DDL
 from producer import capture, change_log
+from producer.capture_state import load_state, save_checkpoint
 from producer.database import Database
-from producer.state import load_state, save_checkpoint
 from shared.changes import COLUMN_NAMES
 from shared.errors import PipelineError
 

@@ -10,7 +10,7 @@ import pytest
 
 from producer.database import Database
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import RetryPolicy
 from tests.unit.test_producer_capture import execute, make_db
 

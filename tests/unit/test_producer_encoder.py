@@ -5,10 +5,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from producer.batch_encoder import encode_batch
 from producer.change_log import CHANGE_FIELDS, ChangeRow, ChangeRows
-from producer.dead_letters import MAX_MESSAGE_BYTES
-from producer.encoder import ChangeEncoder, UnencodableRow, sequence_of
+from producer.encoder import (
+    MAX_MESSAGE_BYTES,
+    ChangeEncoder,
+    UnencodableRow,
+    encode_batch,
+    sequence_of,
+)
 from shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
 
 ROW = (

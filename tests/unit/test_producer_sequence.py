@@ -5,8 +5,8 @@ import sqlite3
 from pathlib import Path
 
 from producer import capture, change_log
+from producer.capture_state import create_state_table, load_state, reset_state, save_checkpoint
 from producer.sequence import NEXT_SEQ, high_water
-from producer.state import create_state_table, load_state, reset_state, save_checkpoint
 from shared.changes import COLUMN_NAMES
 from tests.unit.test_producer_capture import INSERT, ROWS, execute, make_db
 

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, NoCredentialsError
 
 from shared.errors import PipelineError
-from shared.metrics import Health
+from shared.health import Health
 from shared.retry import Failures, RetryPolicy, classify, retry_call
 
 

@@ -15,12 +15,12 @@ from chinook_pipeline.cli.options import build
 from chinook_pipeline.cli.service_options import ServiceSettings
 from chinook_pipeline.local.options import DevOptions
 from consumer.settings import ConsumerSettings
-from producer.config import ProducerConfig
-from shared.config import format_size, parse_size
+from producer.settings import ProducerSettings
 from shared.errors import PipelineError
 from shared.kafka import KafkaSettings
 from shared.s3 import S3Settings
 from shared.settings import Setting, non_empty, option_name, settings, spec_of
+from shared.units import format_size, parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024
@@ -55,11 +55,11 @@ def test_a_definition_accepts_what_will_do(spec: Setting, value: Any) -> None:
     assert spec.problem(value) is None
 
 
-def test_the_producer_config_is_validated() -> None:
+def test_the_producer_settings_are_validated() -> None:
     with pytest.raises(PipelineError, match=r"^--partitions / CHINOOK_PARTITIONS: must be"):
-        ProducerConfig(Path("x.db"), KAFKA, partitions=0)
+        ProducerSettings(Path("x.db"), KAFKA, partitions=0)
     with pytest.raises(PipelineError, match="--topic / CHINOOK_TOPIC: must not be empty"):
-        ProducerConfig(Path("x.db"), KAFKA, topic="")
+        ProducerSettings(Path("x.db"), KAFKA, topic="")
 
 
 def test_nested_settings_are_validated() -> None:
@@ -87,7 +87,7 @@ def _parsed(command: str, *args: str) -> dict[str, Any]:
         (
             "producer",
             ["--db", "x.db", "--bootstrap-servers", "broker:9092"],
-            ProducerConfig(Path("x.db"), KAFKA),
+            ProducerSettings(Path("x.db"), KAFKA),
         ),
         (
             "consumer",
@@ -108,10 +108,10 @@ def test_the_command_line_defaults_are_the_definitions(
         assert build(ServiceSettings, params) == ServiceSettings()
 
 
-@pytest.mark.parametrize("cls", [ProducerConfig, ConsumerSettings, KafkaSettings, S3Settings])
+@pytest.mark.parametrize("cls", [ProducerSettings, ConsumerSettings, KafkaSettings, S3Settings])
 def test_every_service_setting_is_an_option_of_its_commands(cls: type) -> None:
     commands = {
-        ProducerConfig: ["producer"],
+        ProducerSettings: ["producer"],
         ConsumerSettings: ["consumer"],
         KafkaSettings: ["producer", "consumer"],
         S3Settings: ["consumer", "bucket", "verify", "inspect"],

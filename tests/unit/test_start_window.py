@@ -10,8 +10,8 @@ from botocore.exceptions import EndpointConnectionError
 from consumer.objects import bucket
 from consumer.settings import ConsumerSettings
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
 from shared.retry import Failures, RetryPolicy, StartWindow, retry_call
 from shared.s3 import S3Settings
 

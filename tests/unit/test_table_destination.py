@@ -22,10 +22,10 @@ from consumer.tables.destination import TableDestination, batch_rows
 from shared.arrow import batch_to_changes
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
+from shared.health import Health
 from shared.iceberg.catalog import CatalogConfigError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings
-from shared.metrics import Health
 from shared.retry import RetryPolicy, classify
 from shared.s3 import S3Settings
 

@@ -1,30 +1,23 @@
-"""Configuration sources and their precedence: command-line flags beat environment variables,
-which beat the config file, which beats the defaults.
+"""The config file (`--config`, TOML) and where it stands among the sources of a value:
+command-line options beat environment variables, which beat the config file, which beats the
+defaults.
 
-Click already orders flags, `envvar` and `default_map`; this module turns a TOML config file into
+Click already orders options, `envvar` and `default_map`; this module turns a config file into
 that `default_map` and gathers pass-through librdkafka properties from all three sources.
 """
 
-import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from shared.errors import PipelineError
 
-ENV_PREFIX = "CHINOOK_"
 KAFKA_ENV_PREFIX = "CHINOOK_KAFKA__"
 KAFKA_TABLE = "kafka"
 # Written by `chinook-pipeline dev` into its local profile (chinook_pipeline/local/profile.py):
 # the pid of that run and the local S3 server's environment, not options of any command.
 LOCAL_STACK_TABLE = "local_stack"
-
-
-def env_name(option: str) -> str:
-    """`--bootstrap-servers` / `bootstrap_servers` -> `CHINOOK_BOOTSTRAP_SERVERS`."""
-    return ENV_PREFIX + option.lstrip("-").replace("-", "_").upper()
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -105,38 +98,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """`16MiB` / `8MB` / `1048576` -> bytes. Raises ValueError with a usable message."""
-    match = _SIZE.match(str(text))
-    if not match:
-        raise ValueError(f"{text!r} is not a size: use bytes or a unit, e.g. 16MiB, 512KB")
-    number, unit = float(match.group(1)), (match.group(2) or "").lower()
-    if unit in ("", "b"):
-        return int(number)
-    base = 1024 if "i" in unit else 1000
-    return int(number * base ** ("kmgt".index(unit[0]) + 1))
-
-
-def format_size(size: int) -> str:
-    """The shortest exact spelling `parse_size` reads back: 16777216 -> `16MiB`."""
-    for power, unit in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
-        if size and size % 1024**power == 0:
-            return f"{size // 1024**power}{unit}"
-    return str(size)
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`90s`, `30m`, `12h`, `3d` (a bare number is seconds); raises ValueError."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration: use e.g. 90s, 30m, 12h or 3d")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])

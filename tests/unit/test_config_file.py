@@ -1,4 +1,5 @@
-"""Config precedence (flag > env > file > default), pass-through Kafka properties, sizes."""
+"""The config file among the sources of a value (option > env > file > default), pass-through
+Kafka properties, sizes."""
 
 from pathlib import Path
 from typing import Any
@@ -8,8 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from chinook_pipeline.cli import main as cli_module
-from shared.config import default_map, env_name, kafka_properties, parse_size
+from chinook_pipeline.config_file import default_map, kafka_properties
 from shared.errors import PipelineError
+from shared.settings import env_name
+from shared.units import parse_size
 
 
 def test_env_name() -> None:

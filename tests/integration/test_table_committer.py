@@ -1,4 +1,4 @@
-"""The Iceberg lake on real parts (moto S3, a SQLite catalog): tables, positions, exactly once."""
+"""The table committer on real parts (moto S3, a SQLite catalog): tables, positions, exactly once."""
 
 import logging
 from pathlib import Path
@@ -24,7 +24,7 @@ from shared.errors import PipelineError
 from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.iceberg.positions import position_key
 from shared.s3 import S3Settings
-from tests.lake import batch, change, inserts
+from tests.table_batches import batch, change, inserts
 
 GROUP = "chinook-lake"
 TOPIC = "chinook.customers"

@@ -24,24 +24,14 @@ from consumer.objects.formats.parquet import ParquetFormat
 from consumer.objects.keys import HOUR_MS
 from shared.arrow import _CONFIG, change_schema
 from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
-from tests.conftest import Cli, customer_rows
+from tests.conftest import Cli, consumer_command, customer_rows
 
 pytestmark = pytest.mark.slow
 PARQUET_PREFIX = "parquet"
 
 
 def consume(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, *extra: str) -> None:
-    cli.run(
-        "consumer",
-        "--bootstrap-servers",
-        broker.bootstrap_servers,
-        "--topic",
-        topic,
-        "--bucket",
-        bucket,
-        "--exit-when-idle",
-        *extra,
-    )
+    cli.run(*consumer_command(broker, topic, "--bucket", bucket, "--exit-when-idle", *extra))
 
 
 @pytest.fixture()

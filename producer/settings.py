@@ -8,7 +8,7 @@ from shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)
-class ProducerConfig(Settings):
+class ProducerSettings(Settings):
     """Where to capture from, where to publish to, and how often to look."""
 
     db_path: Path = setting(flag="db", help="SQLite database holding the Chinook Customer table.")

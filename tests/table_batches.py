@@ -1,4 +1,4 @@
-"""Test helpers for the Iceberg lake: change events as the producer encodes them, as batches."""
+"""Test helpers for the tables: change events as the producer encodes them, as record batches."""
 
 from collections.abc import Sequence
 
