@@ -79,8 +79,8 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
     return headers
 
 
-def dead_letter_producer_config(settings: KafkaSettings) -> dict[str, Any]:
-    """librdkafka configuration: defaults, the connection settings, then what correctness needs.
+def dead_letter_producer_properties(settings: KafkaSettings) -> dict[str, Any]:
+    """librdkafka properties: defaults, the connection settings, then what correctness needs.
 
     `message.timeout.ms=0` keeps retrying while the broker is away (the batch waits meanwhile).
     """
@@ -88,7 +88,7 @@ def dead_letter_producer_config(settings: KafkaSettings) -> dict[str, Any]:
         "client.id": "chinook-consumer-dlq",
         "linger.ms": 5,
         "message.timeout.ms": 0,
-        **settings.client_config(),
+        **settings.client_properties(),
         "enable.idempotence": True,
         "acks": "all",
     }
@@ -149,7 +149,7 @@ class DeadLetterWriter:
     def _open(self) -> Producer:
         if self._producer is None:
             ensure_topic(self._settings, self._topic, PARTITIONS)
-            self._producer = Producer(dead_letter_producer_config(self._settings))
+            self._producer = Producer(dead_letter_producer_properties(self._settings))
         return self._producer
 
     def _produce(self, producer: Producer, letter: DeadLetter, where: _Where) -> None:

@@ -33,7 +33,7 @@ def librdkafka_properties(settings: ConsumerSettings) -> dict[str, Any]:
         **session,
         "fetch.queue.backoff.ms": 10,
         "fetch.wait.max.ms": 100,
-        **settings.kafka.client_config(),
+        **settings.kafka.client_properties(),
         "group.id": settings.group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

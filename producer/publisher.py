@@ -120,9 +120,9 @@ class Read:
             self._publisher.tracker.ack_all(self._seqs, self._offsets)
 
 
-def producer_config(settings: KafkaSettings) -> dict[str, Any]:
-    """librdkafka configuration: our defaults, overridden by the connection settings and extras."""
-    return {**DEFAULTS, **settings.client_config()}
+def producer_properties(settings: KafkaSettings) -> dict[str, Any]:
+    """librdkafka properties: our defaults, overridden by the connection settings and extras."""
+    return {**DEFAULTS, **settings.client_properties()}
 
 
 class Publisher:
@@ -148,7 +148,7 @@ class Publisher:
         self._broker_problem = False
         self.failed = False
         self.unconfirmed: set[int] = set()  # partitions whose reports are no longer trusted
-        self._producer = Producer({**producer_config(settings), "error_cb": self._on_error})
+        self._producer = Producer({**producer_properties(settings), "error_cb": self._on_error})
         self._produce_one = self._producer.produce
         self._connect()
         self._open: set[Read] = set()  # reads not yet acknowledged

@@ -128,7 +128,7 @@ def scan_topic(
     short: dict[int, int] = {}
     consumer = Consumer(
         {
-            **settings.client_config(),
+            **settings.client_properties(),
             "group.id": f"chinook-producer-recovery-{state.source_id}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

@@ -1,4 +1,4 @@
-"""Change events as Arrow record batches, the one conversion the lake formats share.
+"""Change events as Arrow record batches: the one conversion Parquet objects and tables share.
 
 The columns come from the Protobuf descriptor at run time (through ptars, in Rust), never from a
 hand-written list, so a field added to `proto/` flows into Parquet and Iceberg by itself: nested

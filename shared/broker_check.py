@@ -72,9 +72,9 @@ def check_broker(settings: KafkaSettings, timeout: float = 10.0) -> None:
     """Raise PipelineError, naming what to fix, unless the broker answers a metadata request
     within `timeout`. librdkafka's own lines are collected, not logged: the error says it all."""
     seen = Seen()
-    config = {**settings.client_config(), "error_cb": seen.error, "logger": seen}
+    properties = {**settings.client_properties(), "error_cb": seen.error, "logger": seen}
     try:
-        admin = AdminClient(config)
+        admin = AdminClient(properties)
     except KafkaException as error:
         raise PipelineError(
             scrub(f"cannot set up the Kafka client ({_reason(error)}): {TLS_FIX}", settings)
@@ -157,7 +157,7 @@ def _clean(text: str) -> str:
 
 def scrub(text: str, settings: KafkaSettings) -> str:
     """The text with every secret value of the configuration replaced, whatever echoed it."""
-    for key, value in settings.client_config().items():
+    for key, value in settings.client_properties().items():
         if key in SECRET_KEYS and isinstance(value, str) and value:
             text = text.replace(value, REDACTED)
     return text

@@ -1,4 +1,4 @@
-"""Kafka connection settings shared by both services, turned into librdkafka configuration.
+"""Kafka connection settings shared by both services, turned into librdkafka properties.
 
 Only the Kafka protocol is relied on, so any compatible broker works (Bufstream, Apache Kafka,
 Redpanda, the embedded Tansu).
@@ -67,9 +67,9 @@ class KafkaSettings(Settings):
     )
     extra: dict[str, str] = field(default_factory=dict)
 
-    def client_config(self) -> dict[str, Any]:
+    def client_properties(self) -> dict[str, Any]:
         """librdkafka properties for any client built from these settings."""
-        config: dict[str, Any] = {
+        properties: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             # librdkafka's own log lines go through Python logging, not straight to stderr.
             "logger": LIBRDKAFKA_LOG,
@@ -84,20 +84,20 @@ class KafkaSettings(Settings):
             "ssl.key.location": self.ssl_key_location,
             "ssl.key.password": self.ssl_key_password,
         }
-        config.update({key: value for key, value in optional.items() if value is not None})
+        properties.update({key: value for key, value in optional.items() if value is not None})
         if self.security_protocol and "ssl" in self.security_protocol.lower():
-            config["ssl.endpoint.identification.algorithm"] = (
+            properties["ssl.endpoint.identification.algorithm"] = (
                 "https" if self.ssl_verify_hostname else "none"
             )
-        config.update(self.extra)
-        return config
+        properties.update(self.extra)
+        return properties
 
 
-def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a librdkafka configuration that is safe to log."""
+def redact(properties: dict[str, Any]) -> dict[str, Any]:
+    """A copy of librdkafka properties that is safe to log."""
     return {
         key: REDACTED if key in SECRET_KEYS else value
-        for key, value in config.items()
+        for key, value in properties.items()
         if key != "logger"
     }
 
@@ -105,7 +105,7 @@ def redact(config: dict[str, Any]) -> dict[str, Any]:
 def admin_client(settings: KafkaSettings) -> AdminClient:
     """An admin client whose metadata requests never auto-create a topic (Tansu would, with its
     own default partition count)."""
-    return AdminClient({**settings.client_config(), "allow.auto.create.topics": False})
+    return AdminClient({**settings.client_properties(), "allow.auto.create.topics": False})
 
 
 def ensure_topic(

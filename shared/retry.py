@@ -35,7 +35,7 @@ T = TypeVar("T")
 # Iceberg and catalog errors, by class name so that nothing here imports pyiceberg or SQLAlchemy:
 # permanent ones with their fix; the rest of these (a commit conflict that outlasted the
 # committer's own retries, the catalog database locked or unreachable) are transient.
-_PERMANENT_LAKE: Final[dict[str, str]] = {
+_PERMANENT_TABLE: Final[dict[str, str]] = {
     "pyiceberg.exceptions.NoSuchTableError": "restore the table, or fix --table/--state-table",
     "pyiceberg.exceptions.NoSuchNamespaceError": "restore the namespace, or fix --table",
     "pyiceberg.exceptions.ForbiddenError": "grant the catalog credentials access to the table",
@@ -54,7 +54,7 @@ _PERMANENT_CATALOG_LOGIN: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
         "create the catalog's database and user, or fix --catalog-uri",
     ),
 )
-_TRANSIENT_LAKE: Final = frozenset(
+_TRANSIENT_TABLE: Final = frozenset(
     {
         "pyiceberg.exceptions.CommitFailedException",
         "pyiceberg.exceptions.ServiceUnavailableError",
@@ -123,9 +123,9 @@ def classify(error: BaseException) -> Fault:
         return Fault(False, text)
     if isinstance(error, FileNotFoundError) and METADATA_FILE in str(error):
         return Fault(True, f"table metadata gone: {_first_line(error)}", METADATA_GONE_FIX)
-    lake = _lake_fault(error)
-    if lake is not None:
-        return lake
+    fault = _table_fault(error)
+    if fault is not None:
+        return fault
     return Fault(False, f"{type(error).__name__}: {error}")
 
 
@@ -133,13 +133,13 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _lake_fault(error: BaseException) -> Fault | None:
+def _table_fault(error: BaseException) -> Fault | None:
     """An Iceberg or catalog error sorted by its class, in one line (SQLAlchemy appends the SQL
     statement on further lines); None for any other error."""
     for cls in type(error).__mro__:
         name = f"{cls.__module__}.{cls.__name__}"
-        fix = _PERMANENT_LAKE.get(name)
-        if fix is not None or name in _TRANSIENT_LAKE:
+        fix = _PERMANENT_TABLE.get(name)
+        if fix is not None or name in _TRANSIENT_TABLE:
             text = (str(error).strip().splitlines() or [""])[0]
             fix = fix or next((f for p, f in _PERMANENT_CATALOG_LOGIN if p.search(text)), None)
             return Fault(fix is not None, f"{type(error).__name__}: {text}", fix or "")

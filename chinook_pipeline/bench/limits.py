@@ -53,10 +53,10 @@ def messages(db: Path, scratch: Path) -> list[Payload]:
 
 def produce_all(settings: Any, topic: str, payloads: Sequence[Payload]) -> float:
     """Seconds to produce every payload and have it acknowledged, with the producer service's
-    own librdkafka configuration (`producer.publisher.producer_config`) and header."""
+    own librdkafka properties (`producer.publisher.producer_properties`) and header."""
     from confluent_kafka import Producer
 
-    from producer.publisher import producer_config
+    from producer.publisher import producer_properties
 
     failures: list[str] = []
 
@@ -64,7 +64,7 @@ def produce_all(settings: Any, topic: str, payloads: Sequence[Payload]) -> float
         if error is not None:
             failures.append(error.str())
 
-    producer = Producer(producer_config(settings))
+    producer = Producer(producer_properties(settings))
     producer.produce(topic, payloads[0].value, payloads[0].key)  # connected, producer id known
     producer.flush(30)
     headers = [(SOURCE_HEADER, b"bench")]
@@ -96,7 +96,7 @@ def produce_all(settings: Any, topic: str, payloads: Sequence[Payload]) -> float
 
 
 def consume_all(
-    client_config: Mapping[str, Any], topic: str, partitions: int, timeout: float
+    client_properties: Mapping[str, Any], topic: str, partitions: int, timeout: float
 ) -> tuple[float, dict[int, int]]:
     """Read every partition to its end by assignment, with no processing.
 
@@ -108,7 +108,7 @@ def consume_all(
 
     consumer = Consumer(
         {
-            **client_config,
+            **client_properties,
             "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

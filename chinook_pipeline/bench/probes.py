@@ -58,12 +58,12 @@ def wait_for_commits(consumer: Child, records: int, children: Sequence[Child]) -
 
 
 def committed_offsets(
-    client_config: Mapping[str, Any], topic: str, group: str, partitions: int
+    client_properties: Mapping[str, Any], topic: str, group: str, partitions: int
 ) -> dict[int, int]:
     """The group's committed offset of each partition (0 where nothing is committed)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({**client_config, "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer({**client_properties, "group.id": group, "enable.auto.commit": False})
     try:
         committed = consumer.committed(
             [TopicPartition(topic, p) for p in range(partitions)], timeout=30

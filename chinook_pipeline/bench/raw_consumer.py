@@ -1,7 +1,7 @@
 """The raw consume limit as a whole process: librdkafka alone, joining a group and committing.
 
-`python -m chinook_pipeline.bench.raw_consumer CONFIG_JSON TOPIC FLUSH_RECORDS` subscribes to
-TOPIC in the group of CONFIG_JSON (the consumer service's own librdkafka configuration, built by
+`python -m chinook_pipeline.bench.raw_consumer PROPERTIES_JSON TOPIC FLUSH_RECORDS` subscribes to
+TOPIC in the group of PROPERTIES_JSON (the consumer service's own librdkafka properties, built by
 the bench), reads every assigned partition to its end with no processing, and commits offsets
 when the service would: synchronously, for a partition, every FLUSH_RECORDS records (the
 service's `--flush-records`) and at its end. It exits 0 once every assigned partition is read to
@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 
-def consume(config: dict[str, Any], topic: str, flush_records: int) -> dict[str, float]:
+def consume(properties: dict[str, Any], topic: str, flush_records: int) -> dict[str, float]:
     """Messages read and seconds to join; raises RuntimeError on a consume or commit error."""
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-    consumer = Consumer(config)
+    consumer = Consumer(properties)
     assigned: set[int] = set()
     ended: set[int] = set()
     pending: dict[int, int] = {}  # partition -> records read since its last commit
@@ -74,5 +74,5 @@ def consume(config: dict[str, Any], topic: str, flush_records: int) -> dict[str,
 
 
 if __name__ == "__main__":
-    config_json, topic_name, flush = sys.argv[1:]
-    print(json.dumps(consume(json.loads(config_json), topic_name, int(flush))))
+    properties_json, topic_name, flush = sys.argv[1:]
+    print(json.dumps(consume(json.loads(properties_json), topic_name, int(flush))))

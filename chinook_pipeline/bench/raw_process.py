@@ -15,7 +15,7 @@ from shared.errors import PipelineError
 
 def raw_consume_process(bench: Session, topic: str, total: int, repeat: int) -> None:
     """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
-    the service's commits included; the consumer service's own librdkafka configuration."""
+    the service's commits included; the consumer service's own librdkafka properties."""
     from consumer.librdkafka import librdkafka_properties
     from consumer.settings import ConsumerSettings
     from shared.s3 import S3Settings

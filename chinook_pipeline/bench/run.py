@@ -7,7 +7,7 @@ librdkafka reading the same topic by assignment, and against the seed design (on
 record); the consumer as a whole process against librdkafka alone in a process that joins a group
 and commits. Each figure is measured `--repeat` times; the report gives the median and every run.
 
-The parts: `options` (what `bench` takes), `stack` (broker, S3, bucket), `session` (the options
+The parts: `settings` (what `bench` takes), `stack` (broker, S3, bucket), `session` (the settings
 and the stack the figures run on, and `results`, where their values go), `figures` (the order the
 figures run in and how each is timed), the figures themselves (`throughput`, `raw_process`,
 `parquet`, `table`, `freshness` and `table_freshness` on `steady`, `state_upsert`,
@@ -29,18 +29,18 @@ from typing import Any
 
 import click
 
-from chinook_pipeline.bench.options import BenchOptions
 from chinook_pipeline.bench.report import bench_figures, build_report, format_table
 from chinook_pipeline.bench.results import Results
+from chinook_pipeline.bench.settings import BenchSettings
 from chinook_pipeline.cli.options import build, options_from
 from shared.errors import PipelineError
 
 
 @click.command()
-@options_from(BenchOptions)
+@options_from(BenchSettings)
 def bench(**params: Any) -> None:
     """Measure throughput, limits, freshness, scale-out, memory and table costs; print a table."""
-    options = build(BenchOptions, params)
+    options = build(BenchSettings, params)
     report = run_bench(options, progress=lambda text: click.echo(text, err=True))
     click.echo(format_table(report))
     if options.out:
@@ -51,7 +51,7 @@ def bench(**params: Any) -> None:
         raise PipelineError(f"{len(report['errors'])} bench step(s) failed (listed above)")
 
 
-def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> dict[str, Any]:
+def run_bench(options: BenchSettings, progress: Callable[[str], None]) -> dict[str, Any]:
     """Run every figure `options.repeat` times; the report, partial when a step failed."""
     from chinook_pipeline.bench.figures import (
         run_figures,

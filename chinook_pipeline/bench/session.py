@@ -1,4 +1,4 @@
-"""One bench run as the figures see it: the options, the running stack, and where values go.
+"""One bench run as the figures see it: the settings, the running stack, and where values go.
 
 Every figure is a function of a `Session` (and of what earlier figures handed it, such as the
 topic the producer filled); the order they run in is `figures`.
@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chinook_pipeline.bench.options import BenchOptions
 from chinook_pipeline.bench.results import Results
+from chinook_pipeline.bench.settings import BenchSettings
 from chinook_pipeline.bench.stack import Stack
 from shared.errors import PipelineError
 
@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Session:
-    options: BenchOptions
+    options: BenchSettings
     stack: Stack
     results: Results
     say: Callable[[str], None]

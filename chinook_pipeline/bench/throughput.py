@@ -68,7 +68,7 @@ def raw_consume(bench: Session, topic: str) -> int:
     checked against the customers the producer captured."""
     customers = bench.options.customers
     elapsed, ends = consume_all(
-        bench.stack.kafka_settings().client_config(),
+        bench.stack.kafka_settings().client_properties(),
         topic,
         bench.options.partitions,
         SERVICE_TIMEOUT,
@@ -107,7 +107,7 @@ def consume(
     ]
     active, wall = run_to_exit(children, names.CONSUMER_RECORDS_CONSUMED)
     committed = committed_offsets(
-        stack.kafka_settings().client_config(), topic, group, bench.options.partitions
+        stack.kafka_settings().client_properties(), topic, group, bench.options.partitions
     )
     if sum(committed.values()) != total:
         raise PipelineError(

@@ -22,16 +22,16 @@ from chinook_pipeline.config_file import (
     kafka_properties,
     read_config_file,
 )
-from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.profile import PROFILE, apply_environment, read_profile, served
-from chinook_pipeline.tools.options import (
-    BucketSetupOptions,
-    MaintainOptions,
-    QueryOptions,
-    SeedOptions,
-    TableVerifyOptions,
-    VerifyOptions,
-    WriteOptions,
+from chinook_pipeline.local.settings import DevSettings
+from chinook_pipeline.tools.settings import (
+    BucketSetupSettings,
+    MaintainSettings,
+    QuerySettings,
+    SeedSettings,
+    TableVerifySettings,
+    VerifySettings,
+    WriteSettings,
 )
 from consumer.settings import ConsumerSettings
 from producer.settings import ProducerSettings
@@ -44,7 +44,7 @@ from shared.s3 import S3Settings, make_client
 if TYPE_CHECKING:
     import duckdb
 
-log = logging.getLogger("chinook_pipeline")
+log = logging.getLogger(__name__)
 
 
 class BadValue(click.ClickException):
@@ -180,37 +180,38 @@ def consumer(ctx: click.Context, **params: Any) -> None:
     from chinook_pipeline.cli.runner import run_service
     from consumer.service import run_consumer
 
-    config = build(ConsumerSettings, params, kafka=kafka_settings(ctx, params))
+    settings = build(ConsumerSettings, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
     logs.configure(service.log_level)
     where = (
-        {"table": config.table, "state_table": config.state_table or "none"}
-        if config.table
-        else {"bucket": config.bucket, "prefix": config.prefix, "format": config.format}
+        {"table": settings.table, "state_table": settings.state_table or "none"}
+        if settings.table
+        else {"bucket": settings.bucket, "prefix": settings.prefix, "format": settings.format}
     )
-    _log_start("consumer", config.kafka, **where, topic=config.topic, group=config.group_id)
-    run_service("consumer", lambda health, stop: run_consumer(config, health, stop), service)
+    _log_start("consumer", settings.kafka, **where, topic=settings.topic, group=settings.group_id)
+    run_service("consumer", lambda health, stop: run_consumer(settings, health, stop), service)
 
 
 def _log_start(name: str, kafka: KafkaSettings, **details: str) -> None:
     """The startup summary: where the service reads and writes; secrets redacted."""
     summary = " ".join(f"{key}={value}" for key, value in details.items())
-    log.info("%s starting: %s kafka=%s", name, summary, json.dumps(redact(kafka.client_config())))
+    properties = json.dumps(redact(kafka.client_properties()))
+    log.info("%s starting: %s kafka=%s", name, summary, properties)
 
 
 @cli.command()
-@options_from(SeedOptions)
+@options_from(SeedSettings)
 def seed(**params: Any) -> None:
     """Create (or extend) a database with the real Chinook Customer schema and synthetic customers."""
     from chinook_pipeline.tools.seed import seed_database
 
-    options = build(SeedOptions, params)
-    added = seed_database(options.db, options.customers, options.seed)
-    click.echo(f"added {added} customers to {options.db}")
+    settings = build(SeedSettings, params)
+    added = seed_database(settings.db, settings.customers, settings.seed)
+    click.echo(f"added {added} customers to {settings.db}")
 
 
 @cli.command()
-@options_from(WriteOptions)
+@options_from(WriteSettings)
 def write(**params: Any) -> None:
     """Keep applying inserts, updates and deletes to the Customer table (a demo workload)."""
     import signal
@@ -218,11 +219,11 @@ def write(**params: Any) -> None:
 
     from chinook_pipeline.tools.writer import ChangeWriter
 
-    options = build(WriteOptions, params)
+    settings = build(WriteSettings, params)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    counts = ChangeWriter(options.db, options.seed).run(options.rate, stop, options.duration)
+    counts = ChangeWriter(settings.db, settings.seed).run(settings.rate, stop, settings.duration)
     click.echo(" ".join(f"{op}={count}" for op, count in sorted(counts.items())))
 
 
@@ -232,7 +233,7 @@ def bucket() -> None:
 
 
 @bucket.command("setup")
-@options_from(BucketSetupOptions, S3Settings)
+@options_from(BucketSetupSettings, S3Settings)
 def bucket_setup(**params: Any) -> None:
     """Create the bucket if needed and apply versioning, encryption, public-access block, lifecycle.
 
@@ -241,19 +242,19 @@ def bucket_setup(**params: Any) -> None:
     """
     from chinook_pipeline.tools.bucket import setup_bucket
 
-    options, s3 = build(BucketSetupOptions, params), build(S3Settings, params)
+    settings, s3 = build(BucketSetupSettings, params), build(S3Settings, params)
     for line in setup_bucket(
         make_client(s3),
-        options.bucket,
+        settings.bucket,
         region=s3.region,
-        policy=options.policy,
-        dry_run=options.dry_run,
+        policy=settings.policy,
+        dry_run=settings.dry_run,
     ):
         click.echo(line)
 
 
 @cli.command()
-@options_from(VerifyOptions, S3Settings)
+@options_from(VerifySettings, S3Settings)
 def verify(**params: Any) -> None:
     """Rebuild each customer from the objects in S3 and compare with the database.
 
@@ -261,9 +262,9 @@ def verify(**params: Any) -> None:
     """
     from chinook_pipeline.tools.verify import verify as run_verify
 
-    options = build(VerifyOptions, params)
+    settings = build(VerifySettings, params)
     report = run_verify(
-        options.db, s3_client(params), options.bucket, options.prefix.strip("/"), options.format
+        settings.db, s3_client(params), settings.bucket, settings.prefix.strip("/"), settings.format
     )
     click.echo(report.summary())
     if not report.ok:
@@ -272,23 +273,23 @@ def verify(**params: Any) -> None:
 
 @cli.command()
 @click.argument("sql")
-@options_from(QueryOptions, CatalogSettings, S3Settings)
+@options_from(QuerySettings, CatalogSettings, S3Settings)
 def query(sql: str, **params: Any) -> None:
     """Run SQL (DuckDB) over the objects, or the Iceberg tables with --table (see docs/query.md)."""
     from chinook_pipeline.tools.query import connect, run_query
     from chinook_pipeline.tools.render import render
 
-    options = build(QueryOptions, params)
-    if options.table is not None:
-        connection = _table_connection(options.table, options.state_table, params)
-    elif options.state_table is not None:
+    settings = build(QuerySettings, params)
+    if settings.table is not None:
+        connection = _table_connection(settings.table, settings.state_table, params)
+    elif settings.state_table is not None:
         raise PipelineError("--state-table needs --table (the change table)")
     else:
         connection = connect(
-            s3_client(params), options.bucket, options.prefix.strip("/"), options.format
+            s3_client(params), settings.bucket, settings.prefix.strip("/"), settings.format
         )
     result = run_query(connection, sql)
-    for line in render(result.columns, result.rows, options.output):
+    for line in render(result.columns, result.rows, settings.output):
         click.echo(line)
 
 
@@ -329,17 +330,17 @@ def inspect(source: str, **params: Any) -> None:
 
 
 @cli.command()
-@options_from(DevOptions)
+@options_from(DevSettings)
 def dev(**params: Any) -> None:
     """Run the whole pipeline locally on real parts: Apache Kafka, moto S3, producer, consumer."""
     from chinook_pipeline.local.dev import run_dev
 
-    sys.exit(run_dev(build(DevOptions, params)))
+    sys.exit(run_dev(build(DevSettings, params)))
 
 
 @cli.group()
 def iceberg() -> None:
-    """Iceberg tables of the lake."""
+    """The consumer's Iceberg tables."""
 
 
 @iceberg.command("maintain")
@@ -352,7 +353,7 @@ def iceberg() -> None:
     show_envvar=False,
     help="Table to maintain (NAMESPACE.NAME), repeatable.",
 )
-@options_from(MaintainOptions, CatalogSettings, S3Settings)
+@options_from(MaintainSettings, CatalogSettings, S3Settings)
 def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
     """Compact closed days, expire old snapshots, remove orphan files.
 
@@ -362,17 +363,17 @@ def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
     from shared.iceberg.catalog import load_table, open_catalog
     from shared.units import parse_duration
 
-    options = build(MaintainOptions, params)
+    settings = build(MaintainSettings, params)
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
     for name in tables:
         table = load_table(catalog, name)
-        older_than = parse_duration(options.older_than)
-        for line in maintain(table, s3_client(params), older_than, options.dry_run):
+        older_than = parse_duration(settings.older_than)
+        for line in maintain(table, s3_client(params), older_than, settings.dry_run):
             click.echo(line)
 
 
 @iceberg.command("verify")
-@options_from(TableVerifyOptions, CatalogSettings, S3Settings)
+@options_from(TableVerifySettings, CatalogSettings, S3Settings)
 def iceberg_verify(**params: Any) -> None:
     """Compare the state table with the database; look for events stored twice in the change table.
 
@@ -381,10 +382,10 @@ def iceberg_verify(**params: Any) -> None:
     from chinook_pipeline.tools.verify_tables import verify_tables
     from shared.iceberg.catalog import load_table, open_catalog
 
-    options = build(TableVerifyOptions, params)
+    settings = build(TableVerifySettings, params)
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
-    state, changes = load_table(catalog, options.table), load_table(catalog, options.changes)
-    report = verify_tables(options.db, state, changes)
+    state, changes = load_table(catalog, settings.table), load_table(catalog, settings.changes)
+    report = verify_tables(settings.db, state, changes)
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)

@@ -16,7 +16,7 @@ from shared.errors import PipelineError
 from shared.health import Health
 from shared.http_server import HttpServer
 
-log = logging.getLogger("chinook_pipeline")
+log = logging.getLogger(__name__)
 # Each service's `/healthz` answer as a gauge on its `/metrics` (alerts read it).
 HEALTH_METRICS = {"producer": names.PRODUCER_HEALTHY, "consumer": names.CONSUMER_HEALTHY}
 STRAGGLER_GRACE: Final = 5.0  # seconds work threads get to end once the service has stopped

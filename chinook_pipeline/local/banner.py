@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Final
 
 from chinook_pipeline.local import embedded, kafka
-from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.parquet_sink import GROUP as PARQUET_GROUP
 from chinook_pipeline.local.parquet_sink import PREFIX as PARQUET_PREFIX
 from chinook_pipeline.local.processes import Child
 from chinook_pipeline.local.profile import PROFILE
+from chinook_pipeline.local.settings import DevSettings
 from chinook_pipeline.local.table_sink import CHANGES, STATE, TableSink
 
 COUNTRIES: Final = (
@@ -39,14 +39,14 @@ def executable() -> str:
 
 
 def profile_tables(
-    options: DevOptions, s3: embedded.S3Server, tables: TableSink
+    settings: DevSettings, s3: embedded.S3Server, tables: TableSink
 ) -> dict[str, dict[str, str]]:
     """Each command's options in the local profile: where this run's stack and data are."""
     s3_options = {"s3_endpoint_url": s3.endpoint_url, "s3_region": s3.env["AWS_DEFAULT_REGION"]}
-    db = str(options.db.resolve())
+    db = str(settings.db.resolve())
     return {
-        "query": {"bucket": options.bucket_name, "catalog_uri": tables.catalog_uri, **s3_options},
-        "verify": {"db": db, "bucket": options.bucket_name, **s3_options},
+        "query": {"bucket": settings.bucket_name, "catalog_uri": tables.catalog_uri, **s3_options},
+        "verify": {"db": db, "bucket": settings.bucket_name, **s3_options},
         "inspect": s3_options,
         "iceberg verify": {
             "db": db,
@@ -59,7 +59,7 @@ def profile_tables(
 
 
 def banner(
-    options: DevOptions,
+    settings: DevSettings,
     broker: kafka.Cluster,
     s3: embedded.S3Server,
     services: Mapping[str, Child],
@@ -68,12 +68,12 @@ def banner(
 ) -> str:
     """Where everything is, and the commands to paste in another terminal while dev runs."""
     run = executable()
-    topic, bucket = options.topic, options.bucket_name
+    topic, bucket = settings.topic, settings.bucket_name
     metrics = ", ".join(f"{name} {child.metrics_url}" for name, child in services.items())
     return "\n".join(
         [
             "chinook-pipeline dev: the whole pipeline on real parts (Ctrl-C to stop)",
-            f"  database   {options.db}",
+            f"  database   {settings.db}",
             f"  broker     Apache Kafka (KRaft) at {broker.bootstrap_servers}, topic {topic}",
             f"  S3         moto at {s3.endpoint_url}, in memory: every run starts empty",
             f"  objects    s3://{bucket}/{topic}/dt=.../hour=.../*.binpb.gz",

@@ -23,10 +23,10 @@ import click
 from chinook_pipeline.local import embedded, kafka, status
 from chinook_pipeline.local.banner import banner, executable, profile_tables
 from chinook_pipeline.local.embedded import LOCAL_CREDENTIALS
-from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.parquet_sink import ParquetSink
 from chinook_pipeline.local.processes import Child, stop_on_signals, tail, wait_for
 from chinook_pipeline.local.profile import PROFILE, read_profile, remove_profile, write_profile
+from chinook_pipeline.local.settings import DevSettings
 from chinook_pipeline.local.status import status_line
 from chinook_pipeline.local.table_sink import TableSink, catalog_files
 from chinook_pipeline.tools.bucket import setup_bucket
@@ -37,11 +37,11 @@ from shared import logs, names
 from shared.errors import PipelineError
 from shared.s3 import S3Settings, make_client
 
-log = logging.getLogger("chinook_pipeline.local.dev")
+log = logging.getLogger(__name__)
 GAUGE_REFRESH = 1.5  # seconds: the producer's checkpoint interval (1 s) and a margin
 
 
-def run_dev(options: DevOptions) -> int:
+def run_dev(settings: DevSettings) -> int:
     """Run until a signal (or `duration`); return the exit code (0 when verify passes).
 
     Raises PipelineError when another `dev` runs in this folder (its profile is live)."""
@@ -60,9 +60,9 @@ def run_dev(options: DevOptions) -> int:
             "(press Ctrl-C again to stop at once)"
         ),
     )
-    log_dir = options.db.parent / "logs"
+    log_dir = settings.db.parent / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    _forget_earlier_run(options, log_dir)
+    _forget_earlier_run(settings, log_dir)
     with ExitStack() as cleanup:
         s3 = embedded.start_s3(log=log_dir / "moto.log")
         cleanup.callback(s3.stop)
@@ -70,14 +70,14 @@ def run_dev(options: DevOptions) -> int:
         cleanup.callback(broker.stop)
         os.environ.update(s3.env)
         client = make_client(S3Settings())
-        for line in setup_bucket(client, options.bucket_name, region=None):
+        for line in setup_bucket(client, settings.bucket_name, region=None):
             log.info("bucket setup: %s", line)
-        if not options.db.exists():
-            added = seed_database(options.db, options.customers)
-            log.info("seeded %s with %d customers", options.db, added)
-        producer, consumer = _start_services(options, broker, log_dir)
-        parquet = ParquetSink.start(options, broker, log_dir)
-        tables = TableSink.start(options, broker, log_dir, client)
+        if not settings.db.exists():
+            added = seed_database(settings.db, settings.customers)
+            log.info("seeded %s with %d customers", settings.db, added)
+        producer, consumer = _start_services(settings, broker, log_dir)
+        parquet = ParquetSink.start(settings, broker, log_dir)
+        tables = TableSink.start(settings, broker, log_dir, client)
         services = {
             "producer": producer,
             "objects": consumer,
@@ -86,23 +86,23 @@ def run_dev(options: DevOptions) -> int:
         }
         for child in services.values():
             cleanup.callback(embedded.stop, child.process)
-        write_profile(PROFILE, os.getpid(), LOCAL_CREDENTIALS, profile_tables(options, s3, tables))
+        write_profile(PROFILE, os.getpid(), LOCAL_CREDENTIALS, profile_tables(settings, s3, tables))
         cleanup.callback(remove_profile, PROFILE, os.getpid())
-        click.echo(banner(options, broker, s3, services, tables, log_dir))
+        click.echo(banner(settings, broker, s3, services, tables, log_dir))
         writes = threading.Event()
-        writer = threading.Thread(target=_write, args=(options, writes), daemon=True)
-        if options.writes:
+        writer = threading.Thread(target=_write, args=(settings, writes), daemon=True)
+        if settings.writes:
             writer.start()
-        failed = _watch(options, stop, services, client)
+        failed = _watch(settings, stop, services, client)
         writes.set()
-        if options.writes:
+        if settings.writes:
             writer.join()
         if failed:
             return 1
         drained = _drain(producer, consumer)
-        report = verify(options.db, client, options.bucket_name, "", "protobuf")
-        parquet_report = parquet.finish(client, options)
-        tables_report = tables.finish(options)
+        report = verify(settings.db, client, settings.bucket_name, "", "protobuf")
+        parquet_report = parquet.finish(client, settings)
+        tables_report = tables.finish(settings)
         click.echo(f"final: {drained}")
         click.echo(f"verify: {report.summary()}")
         click.echo(f"verify (parquet): {parquet_report.summary()}")
@@ -111,12 +111,12 @@ def run_dev(options: DevOptions) -> int:
         return 0 if all(item is not None and item.ok for item in reports) else 1
 
 
-def _forget_earlier_run(options: DevOptions, log_dir: Path) -> None:
+def _forget_earlier_run(settings: DevSettings, log_dir: Path) -> None:
     """Every run starts with an empty broker and an empty S3 server (it keeps its data in
     memory), so what describes an earlier run's topic and files goes too: the broker's storage
     and the tables' catalog. The database stays: the producer finds that the topic lost its
     changes and snapshots the database again."""
-    for path in (log_dir / "kafka", *catalog_files(options)):
+    for path in (log_dir / "kafka", *catalog_files(settings)):
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
@@ -126,33 +126,33 @@ def _forget_earlier_run(options: DevOptions, log_dir: Path) -> None:
         log.info("removed %s, which belonged to an earlier run", path)
 
 
-def _write(options: DevOptions, stop: threading.Event) -> None:
+def _write(settings: DevSettings, stop: threading.Event) -> None:
     """The demo workload; the writer's SQLite connection must live in this thread."""
-    ChangeWriter(options.db, seed=int(time.time())).run(options.write_rate, stop)
+    ChangeWriter(settings.db, seed=int(time.time())).run(settings.write_rate, stop)
 
 
 def _start_services(
-    options: DevOptions, broker: kafka.Cluster, log_dir: Path
+    settings: DevSettings, broker: kafka.Cluster, log_dir: Path
 ) -> tuple[Child, Child]:
-    common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", options.topic]
+    common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", settings.topic]
     producer = Child.start(
-        "producer", ["producer", *common, "--db", str(options.db)], log_dir, metrics=True
+        "producer", ["producer", *common, "--db", str(settings.db)], log_dir, metrics=True
     )
-    consumer_args = ["--bucket", options.bucket_name, "--flush-age", str(options.flush_age)]
+    consumer_args = ["--bucket", settings.bucket_name, "--flush-age", str(settings.flush_age)]
     consumer = Child.start("consumer", ["consumer", *common, *consumer_args], log_dir, metrics=True)
     return producer, consumer
 
 
 def _watch(
-    options: DevOptions, stop: threading.Event, services: Mapping[str, Child], s3_client: Any
+    settings: DevSettings, stop: threading.Event, services: Mapping[str, Child], s3_client: Any
 ) -> bool:
     """Print a status line every few seconds until stopped, and how to read the first object
     once there is one; True when a child died."""
-    deadline = time.monotonic() + options.duration if options.duration else None
+    deadline = time.monotonic() + settings.duration if settings.duration else None
     sample = False
     producer, *_ = services.values()
     sinks = {name: child for name, child in services.items() if child is not producer}
-    while not stop.wait(options.status_interval):
+    while not stop.wait(settings.status_interval):
         for child in services.values():
             if not child.running():
                 click.echo(
@@ -162,7 +162,7 @@ def _watch(
                 )
                 return True
         click.echo(status_line(producer, sinks))
-        sample = sample or _print_sample(s3_client, options.bucket_name, options.topic)
+        sample = sample or _print_sample(s3_client, settings.bucket_name, settings.topic)
         if deadline and time.monotonic() >= deadline:
             break
     return False

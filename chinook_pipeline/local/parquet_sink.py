@@ -14,8 +14,8 @@ from typing import Any, Final
 import click
 
 from chinook_pipeline.local import kafka
-from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.processes import Child
+from chinook_pipeline.local.settings import DevSettings
 from chinook_pipeline.tools.verify import VerifyReport, verify
 
 GROUP: Final = "chinook-parquet-sink"
@@ -31,21 +31,21 @@ class ParquetSink:
     child: Child
 
     @classmethod
-    def start(cls, options: DevOptions, broker: kafka.Cluster, log_dir: Path) -> "ParquetSink":
+    def start(cls, settings: DevSettings, broker: kafka.Cluster, log_dir: Path) -> "ParquetSink":
         args = [
             *(
                 "consumer",
                 "--bootstrap-servers",
                 broker.bootstrap_servers,
                 "--topic",
-                options.topic,
+                settings.topic,
             ),
-            *("--bucket", options.bucket_name, "--flush-age", str(FLUSH_AGE)),
+            *("--bucket", settings.bucket_name, "--flush-age", str(FLUSH_AGE)),
             *("--format", "parquet", "--prefix", PREFIX, "--group-id", GROUP),
         ]
         return cls(Child.start("consumer-parquet", args, log_dir, metrics=True))
 
-    def finish(self, s3_client: Any, options: DevOptions) -> VerifyReport:
+    def finish(self, s3_client: Any, settings: DevSettings) -> VerifyReport:
         """Once the producer has stopped: wait until the sink has read the whole topic, stop it
         (SIGTERM: flush, upload, commit) and verify its objects against the database."""
         if not self.child.catch_up(CATCH_UP_TIMEOUT):
@@ -55,4 +55,4 @@ class ParquetSink:
                 err=True,
             )
         self.child.stop(timeout=CATCH_UP_TIMEOUT)
-        return verify(options.db, s3_client, options.bucket_name, PREFIX, "parquet")
+        return verify(settings.db, s3_client, settings.bucket_name, PREFIX, "parquet")

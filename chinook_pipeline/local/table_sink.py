@@ -18,14 +18,14 @@ from typing import Any, Final
 import click
 
 from chinook_pipeline.local import kafka
-from chinook_pipeline.local.options import DevOptions
 from chinook_pipeline.local.processes import Child
+from chinook_pipeline.local.settings import DevSettings
 from chinook_pipeline.tools.verify import VerifyReport
 
 GROUP: Final = "chinook-table-sink"
 CHANGES: Final = "chinook.customer_changes"
 STATE: Final = "chinook.customers"
-LAKE_BUCKET: Final = "chinook-lake"
+TABLES_BUCKET: Final = "chinook-lake"
 CATALOG: Final = "iceberg.db"  # in the data directory, beside the database
 SQLITE_FILES: Final = ("", "-journal", "-wal", "-shm")  # a SQLite database's file and companions
 FLUSH_AGE: Final = 10.0  # fresher than the 30 s default, for a demo; each flush is a commit
@@ -37,7 +37,7 @@ class TableSink:
     child: Child
     catalog: Path
     group: str = GROUP
-    warehouse: str = f"s3://{LAKE_BUCKET}/iceberg"
+    warehouse: str = f"s3://{TABLES_BUCKET}/iceberg"
 
     @property
     def catalog_uri(self) -> str:
@@ -45,20 +45,20 @@ class TableSink:
 
     @classmethod
     def start(
-        cls, options: DevOptions, broker: kafka.Cluster, log_dir: Path, s3_client: Any
+        cls, settings: DevSettings, broker: kafka.Cluster, log_dir: Path, s3_client: Any
     ) -> "TableSink":
-        """Create the lake's bucket (the S3 server starts empty) and start the consumer."""
-        s3_client.create_bucket(Bucket=LAKE_BUCKET)
-        catalog = catalog_path(options)
+        """Create the tables' bucket (the S3 server starts empty) and start the consumer."""
+        s3_client.create_bucket(Bucket=TABLES_BUCKET)
+        catalog = catalog_path(settings)
         args = [
             *("consumer", "--bootstrap-servers", broker.bootstrap_servers),
-            *("--topic", options.topic, "--group-id", GROUP),
+            *("--topic", settings.topic, "--group-id", GROUP),
             *("--table", CHANGES, "--state-table", STATE, "--catalog-uri", sqlite_uri(catalog)),
             *("--warehouse", cls.warehouse, "--flush-age", str(FLUSH_AGE)),
         ]
         return cls(Child.start("consumer-tables", args, log_dir, metrics=True), catalog)
 
-    def finish(self, options: DevOptions) -> VerifyReport | None:
+    def finish(self, settings: DevSettings) -> VerifyReport | None:
         """Once the producer has stopped: wait until the sink has read the whole topic, stop it
         (SIGTERM: flush, commit) and verify the tables against the database; None when the sink
         died or the tables cannot be read."""
@@ -77,16 +77,16 @@ class TableSink:
         except PipelineError as error:
             click.echo(f"error: {error}", err=True)
             return None
-        return verify_tables(options.db, *tables)
+        return verify_tables(settings.db, *tables)
 
 
-def catalog_path(options: DevOptions) -> Path:
-    return options.db.parent / CATALOG
+def catalog_path(settings: DevSettings) -> Path:
+    return settings.db.parent / CATALOG
 
 
-def catalog_files(options: DevOptions) -> list[Path]:
+def catalog_files(settings: DevSettings) -> list[Path]:
     """The SQLite catalog's file and its companions (journal, write-ahead log)."""
-    catalog = catalog_path(options)
+    catalog = catalog_path(settings)
     return [catalog.with_name(catalog.name + suffix) for suffix in SQLITE_FILES]
 
 

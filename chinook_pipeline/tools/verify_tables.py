@@ -1,4 +1,4 @@
-"""End-to-end check of the lake: the state table against the database, the change table for
+"""End-to-end check of the tables: the state table against the database, the change table for
 events stored twice.
 
 - The state table must hold exactly the database's customers, one row each, with the same values.

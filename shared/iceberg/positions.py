@@ -1,6 +1,6 @@
 """Kafka positions in Iceberg snapshot summaries: what a table already holds, per partition.
 
-Every commit of the lake committer records, in its snapshot summary, the next offset the table
+Every commit of the tables' committer records, in its snapshot summary, the next offset the table
 expects for each topic partition, under the consumer group's name:
 `chinook.position.<group>.<topic>.<partition>` = `<next offset>`. Positions are carried forward:
 a commit copies every position the table knows and overwrites those of the partitions it covers,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from chinook_pipeline.bench.options import parse_sizes
 from chinook_pipeline.bench.report import (
     FIGURES,
     PEER_FIGURES,
@@ -22,6 +21,7 @@ from chinook_pipeline.bench.report import (
     percentile,
     targets,
 )
+from chinook_pipeline.bench.settings import parse_sizes
 from tests.conftest import Cli
 
 STATE_SIZES = (500, 2000)

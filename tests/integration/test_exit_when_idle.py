@@ -4,7 +4,7 @@ Members of the group are killed -9 at random instants, then one holds partitions
 it has not flushed; an `--exit-when-idle` run beside it must not exit 0 while those partitions
 are short of their end: it waits (`degraded`, naming them), gives up after `--held-timeout`
 with one line listing them (checked once, for objects: the code is the sinks'), and, once the
-holder is killed -9 and its session has timed out, drains them too, so that the lake verifies
+holder is killed -9 and its session has timed out, drains them too, so that the sink verifies
 exact the moment it exits 0. Objects and tables.
 
 And a dependency that never answers at start (S3, an Iceberg catalog, each at a closed port)

@@ -22,7 +22,7 @@ from shared.units import parse_duration
 from tests.conftest import Cli
 from tests.table_batches import BASE_MS, DAY_MS, batch, change, inserts
 
-GROUP, TOPIC = "chinook-lake", "chinook.customers"
+GROUP, TOPIC = "chinook-tables", "chinook.customers"
 CHANGES, STATE = "chinook.customer_changes", "chinook.customers"
 
 
@@ -33,11 +33,11 @@ def catalog_uri(tmp_path: Path) -> str:
 
 @pytest.fixture()
 def catalog(catalog_uri: str, bucket: str) -> Catalog:
-    return open_catalog(CatalogSettings(catalog_uri, f"s3://{bucket}/lake"), S3Settings())
+    return open_catalog(CatalogSettings(catalog_uri, f"s3://{bucket}/warehouse"), S3Settings())
 
 
 @pytest.fixture()
-def lake(catalog: Catalog) -> LakeCommitter:
+def committer(catalog: Catalog) -> LakeCommitter:
     return LakeCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
 
 
@@ -76,10 +76,10 @@ def test_durations_parse() -> None:
 
 
 def test_orphans_and_old_snapshots_go_and_committed_data_and_positions_stay(
-    catalog: Catalog, lake: LakeCommitter, s3_client: object, bucket: str
+    catalog: Catalog, committer: LakeCommitter, s3_client: object, bucket: str
 ) -> None:
     for first in range(0, 50, 10):
-        lake.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
+        committer.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
     changes = catalog.load_table(CHANGES)
     prefix = changes.location().removeprefix(f"s3://{bucket}/")
     orphan = f"{prefix}/data/captured_day=2023-11-14/00000-0-never-committed.parquet"
@@ -101,13 +101,13 @@ def test_orphans_and_old_snapshots_go_and_committed_data_and_positions_stay(
     assert rows_of(changes) == before
     assert len(changes.snapshots()) == 1
     assert recover(summaries(changes), GROUP, TOPIC) == {0: 50}
-    assert lake.start_positions(GROUP, TOPIC, [0]) == {0: 50}
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 50, 5, 51)})
+    assert committer.start_positions(GROUP, TOPIC, [0]) == {0: 50}
+    committer.commit(GROUP, TOPIC, {0: inserts(0, 50, 5, 51)})
     assert len(rows_of(changes)) == 55
 
 
 def test_compaction_rewrites_closed_days_only_and_keeps_every_row(
-    catalog: Catalog, lake: LakeCommitter, s3_client: object
+    catalog: Catalog, committer: LakeCommitter, s3_client: object
 ) -> None:
     day_one, day_two = BASE_MS, BASE_MS + DAY_MS  # 2023-11-14 and 2023-11-15
     for flush in range(4):
@@ -115,9 +115,9 @@ def test_compaction_rewrites_closed_days_only_and_keeps_every_row(
             change(10 * flush + i, i, Operation.OPERATION_INSERT, captured_ms=day)
             for i, day in enumerate([day_one, day_one, day_two])
         ]
-        lake.commit(GROUP, TOPIC, {0: batch(0, 3 * flush, values)})
+        committer.commit(GROUP, TOPIC, {0: batch(0, 3 * flush, values)})
     changes = catalog.load_table(CHANGES)
-    before, positions = rows_of(changes), lake.start_positions(GROUP, TOPIC, [0])
+    before, positions = rows_of(changes), committer.start_positions(GROUP, TOPIC, [0])
     files = data_files_by_day(changes)
     assert list(files.values()) == [4, 4]
 
@@ -132,11 +132,11 @@ def test_compaction_rewrites_closed_days_only_and_keeps_every_row(
     assert lines[0] == f"{CHANGES}: compacted day 2023-11-14: 4 data files (8 rows)"
     assert sorted(data_files_by_day(changes).values()) == [1, 4]  # the open day is left alone
     assert rows_of(changes) == before
-    assert lake.start_positions(GROUP, TOPIC, [0]) == positions
+    assert committer.start_positions(GROUP, TOPIC, [0]) == positions
 
 
 def test_an_unpartitioned_table_is_compacted_whole(
-    catalog: Catalog, lake: LakeCommitter, s3_client: object
+    catalog: Catalog, committer: LakeCommitter, s3_client: object
 ) -> None:
     # A state table of several files, as consumers that appended each flush as a file left it.
     changes = LakeCommitter(catalog.load_table(CHANGES))
@@ -148,13 +148,13 @@ def test_an_unpartitioned_table_is_compacted_whole(
     lines = list(maintain(state, s3_client, timedelta(hours=1), dry_run=False))
     assert lines[0] == f"{STATE}: compacted the table: 3 data files (30 rows)"
     assert len(state.inspect.files()) == 1
-    assert lake.start_positions(GROUP, TOPIC, [0]) == {0: 30}
+    assert committer.start_positions(GROUP, TOPIC, [0]) == {0: 30}
 
 
 def test_the_command_line_maintains_and_says_what_is_wrong(
-    cli: Cli, lake: LakeCommitter, catalog_uri: str, bucket: str
+    cli: Cli, committer: LakeCommitter, catalog_uri: str, bucket: str
 ) -> None:
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
+    committer.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
     base = ["iceberg", "maintain", "--catalog-uri", catalog_uri]
     result = cli.run(*base, "--table", CHANGES, "--table", STATE, "--dry-run")
     assert result.stdout.splitlines() == [

@@ -232,7 +232,7 @@ def test_objects_of_an_older_and_a_newer_schema_are_queried_together(
         "kafka_timestamp",
     ]
     new_key = "t/dt=2024-03-10/hour=11/t+0+00000000000000000003.parquet"
-    local = tmp_path / "lake"
+    local = tmp_path / "objects"
     for key in (old_key, new_key):
         (local / key).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(newer_table, local / new_key, compression="zstd")

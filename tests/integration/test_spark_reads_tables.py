@@ -75,7 +75,7 @@ class Moment:
 
 
 @dataclasses.dataclass(frozen=True)
-class Lake:
+class Tables:
     """Both tables in one catalog (pyiceberg's URI of it, their warehouse), at two moments, and
     the database's Customer rows now."""
 
@@ -96,10 +96,10 @@ class Lake:
 
 @dataclasses.dataclass(frozen=True)
 class Reader:
-    """A Spark session whose catalog `default` is the lake's catalog."""
+    """A Spark session whose catalog `default` is the tables' catalog."""
 
     spark: SparkSession
-    lake: Lake
+    tables: Tables
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         return [row.asDict() for row in self.spark.sql(sql).collect()]
@@ -127,12 +127,12 @@ def s3_module_env(s3_server: embedded.S3Server) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def lakes(
+def tables(
     s3_module_env: dict[str, str],
     broker: kafka.Cluster,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, Lake]]:
-    directory = tmp_path_factory.mktemp("spark-lake")
+) -> Iterator[dict[str, Tables]]:
+    directory = tmp_path_factory.mktemp("spark-tables")
     cli = user_cli(s3_module_env, directory)
     topic = f"chinook.customers.{uuid.uuid4().hex[:8]}"
     buckets = {kind: f"test-{uuid.uuid4().hex[:12]}" for kind in KINDS}
@@ -170,7 +170,7 @@ def lakes(
         now = load()
         database = customer_rows(first.db)
         yield {
-            kind: Lake(
+            kind: Tables(
                 uris[kind], f"s3://{buckets[kind]}/iceberg", earlier[kind], now[kind], database
             )
             for kind in KINDS
@@ -210,25 +210,25 @@ def spark(
 def reader(
     request: pytest.FixtureRequest,
     spark: SparkSession,
-    lakes: dict[str, Lake],
+    tables: dict[str, Tables],
     s3_server: embedded.S3Server,
 ) -> Reader:
-    lake = lakes[request.param]
-    return Reader(catalog_session(spark, lake.spark_catalog(s3_server)), lake)
+    chosen = tables[request.param]
+    return Reader(catalog_session(spark, chosen.spark_catalog(s3_server)), chosen)
 
 
 def test_spark_reads_both_tables_as_query_and_the_database_do(reader: Reader) -> None:
-    now = reader.lake.now
-    assert reader.count(spark_name(STATE)) == len(reader.lake.database)
+    now = reader.tables.now
+    assert reader.count(spark_name(STATE)) == len(reader.tables.database)
     assert reader.countries(spark_name(STATE)) == now.query_countries == now.database_countries
     assert reader.count(spark_name(CHANGES)) == now.query_changes
     columns = ", ".join(FIELD_NAMES)
     rows = reader.spark.sql(f"SELECT {columns} FROM {spark_name(STATE)} ORDER BY 1").collect()
-    assert [tuple(row) for row in rows] == reader.lake.database
+    assert [tuple(row) for row in rows] == reader.tables.database
 
 
 def test_spark_travels_to_an_earlier_snapshot(reader: Reader) -> None:
-    earlier, now = reader.lake.earlier, reader.lake.now
+    earlier, now = reader.tables.earlier, reader.tables.now
     assert earlier.database_countries != now.database_countries  # the rounds differ
     state = f"{spark_name(STATE)} VERSION AS OF {earlier.snapshots[STATE]}"
     assert reader.countries(state) == earlier.query_countries == earlier.database_countries
@@ -238,7 +238,7 @@ def test_spark_travels_to_an_earlier_snapshot(reader: Reader) -> None:
 
 @pytest.mark.parametrize("name", [CHANGES, STATE])
 def test_spark_sees_the_snapshots_and_history_pyiceberg_wrote(reader: Reader, name: str) -> None:
-    table = reader.lake.table(name)
+    table = reader.tables.table(name)
     snapshots = reader.rows(f"SELECT {SNAPSHOTS} FROM {spark_name(name)}.snapshots")
     written = millis(table.inspect.snapshots(), "committed_at")
     for row in written:
@@ -248,8 +248,8 @@ def test_spark_sees_the_snapshots_and_history_pyiceberg_wrote(reader: Reader, na
     history = reader.rows(f"SELECT {HISTORY} FROM {spark_name(name)}.history")
     assert history == millis(table.inspect.history(), "made_current_at")
     ids = [row["snapshot_id"] for row in history]
-    assert reader.lake.earlier.snapshots[name] in ids
-    assert ids[-1] == reader.lake.now.snapshots[name]
+    assert reader.tables.earlier.snapshots[name] in ids
+    assert ids[-1] == reader.tables.now.snapshots[name]
 
 
 def millis(rows: pa.Table, column: str) -> list[dict[str, Any]]:
@@ -264,7 +264,7 @@ def test_a_spark_catalog_named_otherwise_sees_no_table(
 ) -> None:
     """Iceberg's JDBC catalog keys its rows by its own name: the Spark catalog must be named as
     pyiceberg's (`default`, or the consumer's --catalog-name), not as one likes."""
-    session = catalog_session(spark, reader.lake.spark_catalog(s3_server, "lake"))
-    assert session.sql("SHOW NAMESPACES IN lake").collect() == []
+    session = catalog_session(spark, reader.tables.spark_catalog(s3_server, "elsewhere"))
+    assert session.sql("SHOW NAMESPACES IN elsewhere").collect() == []
     with pytest.raises(AnalysisException, match="TABLE_OR_VIEW_NOT_FOUND"):
-        session.table(f"lake.{STATE}")
+        session.table(f"elsewhere.{STATE}")

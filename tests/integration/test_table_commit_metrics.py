@@ -23,7 +23,7 @@ TABLES = ("metrics.customer_changes", "metrics.customers")
 @pytest.fixture()
 def catalog(tmp_path: Path, bucket: str) -> Catalog:
     settings = CatalogSettings(
-        uri=f"sqlite:///{tmp_path}/catalog/catalog.db", warehouse=f"s3://{bucket}/lake"
+        uri=f"sqlite:///{tmp_path}/catalog/catalog.db", warehouse=f"s3://{bucket}/warehouse"
     )
     return open_catalog(settings, S3Settings())
 
@@ -61,21 +61,21 @@ def delta(before: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
 def test_each_commit_counts_once_per_table_with_its_rows_and_a_replay_counts_nothing(
     catalog: Catalog,
 ) -> None:
-    lake = committer(catalog)
+    tables = committer(catalog)
     exported = counts()
     for table in TABLES:  # exported (at 0) before any failure, so that `increase` sees the first
         labels = {"table": table}
         assert REGISTRY.get_sample_value(names.CONSUMER_TABLE_COMMIT_FAILURES, labels) is not None
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10), 1: inserts(1, 0, 5, 100)})
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 10), 1: inserts(1, 0, 5, 100)})
     one = {"commits": 1.0, "rows": 15.0, "failures": 0.0, "timed": 1.0}
     assert delta(exported) == {table: one for table in TABLES}
 
     replayed = counts()
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)})  # every record already held: no snapshot
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)})  # every record already held: no snapshot
     assert delta(replayed) == {table: dict.fromkeys(one, 0.0) for table in TABLES}
 
     overlapping = counts()
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 5, 10, 6)})  # offsets 5..14: only 10..14 are new
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 5, 10, 6)})  # offsets 5..14: only 10..14 are new
     assert delta(overlapping) == {table: {**one, "rows": 5.0} for table in TABLES}
     duration = REGISTRY.get_sample_value(
         names.CONSUMER_TABLE_COMMIT_DURATION + "_sum", {"table": TABLES[0]}
@@ -85,7 +85,7 @@ def test_each_commit_counts_once_per_table_with_its_rows_and_a_replay_counts_not
 
 def test_a_commit_that_raises_counts_a_failure_and_no_commit(catalog: Catalog) -> None:
     changes = open_change_table(catalog, TABLES[0])
-    lake = LakeCommitter(changes, open_state_table(catalog, TABLES[1]), attempts=2)
+    tables = LakeCommitter(changes, open_state_table(catalog, TABLES[1]), attempts=2)
 
     def conflict() -> None:
         raise CommitFailedException("someone else committed first")
@@ -93,7 +93,7 @@ def test_a_commit_that_raises_counts_a_failure_and_no_commit(catalog: Catalog) -
     changes.transaction = conflict  # type: ignore[method-assign]
     before = counts()
     with pytest.raises(CommitFailedException, match="2 conflicting commits"):
-        lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
+        tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
     assert delta(before) == {
         TABLES[0]: {"commits": 0.0, "rows": 0.0, "failures": 1.0, "timed": 0.0},
         TABLES[1]: dict.fromkeys(("commits", "rows", "failures", "timed"), 0.0),

@@ -35,7 +35,7 @@ STATE = "chinook.customers"
 @pytest.fixture()
 def catalog_settings(tmp_path: Path, bucket: str) -> CatalogSettings:
     return CatalogSettings(
-        uri=f"sqlite:///{tmp_path}/catalog/catalog.db", warehouse=f"s3://{bucket}/lake"
+        uri=f"sqlite:///{tmp_path}/catalog/catalog.db", warehouse=f"s3://{bucket}/warehouse"
     )
 
 
@@ -79,15 +79,15 @@ def test_tables_are_created_on_first_use_and_loaded_after(catalog: Catalog) -> N
 
 
 def test_a_commit_records_each_partitions_next_offset(catalog: Catalog) -> None:
-    lake = committer(catalog)
-    durable = lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10), 1: inserts(1, 0, 5, 100)})
+    tables = committer(catalog)
+    durable = tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 10), 1: inserts(1, 0, 5, 100)})
     assert durable == {0: 10, 1: 5}
     changes = catalog.load_table(CHANGES)
     assert len(offsets(changes)) == 15
     summary = changes.current_snapshot().summary.additional_properties
     assert summary[position_key(GROUP, TOPIC, 0)] == "10"
     assert summary[position_key(GROUP, TOPIC, 1)] == "5"
-    assert lake.start_positions(GROUP, TOPIC, [0, 1, 2]) == {0: 10, 1: 5, 2: 0}
+    assert tables.start_positions(GROUP, TOPIC, [0, 1, 2]) == {0: 10, 1: 5, 2: 0}
 
 
 def test_positions_are_recovered_after_interleaved_commits(
@@ -108,14 +108,14 @@ def test_positions_are_recovered_after_interleaved_commits(
 def test_a_replayed_batch_adds_nothing_and_an_overlapping_one_only_the_new_records(
     catalog: Catalog,
 ) -> None:
-    lake = committer(catalog)
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)})
+    tables = committer(catalog)
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)})
     changes = catalog.load_table(CHANGES)
     snapshots = len(changes.snapshots())
-    assert lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)}) == {0: 10}
+    assert tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)}) == {0: 10}
     changes.refresh()
     assert len(changes.snapshots()) == snapshots
-    assert lake.commit(GROUP, TOPIC, {0: inserts(0, 5, 10, 6)}) == {0: 15}
+    assert tables.commit(GROUP, TOPIC, {0: inserts(0, 5, 10, 6)}) == {0: 15}
     assert offsets(catalog.load_table(CHANGES)) == [(0, offset) for offset in range(15)]
 
 
@@ -167,8 +167,8 @@ def test_concurrent_committers_leave_each_event_once(
 
 
 def test_the_state_table_keeps_the_latest_event_of_each_live_customer(catalog: Catalog) -> None:
-    lake = committer(catalog)
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 4)})  # customers 1-4, sequences 1-4
+    tables = committer(catalog)
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 4)})  # customers 1-4, sequences 1-4
     flush = [
         change(10, 1, city="Bergen"),
         change(11, 1, city="Tromsø"),  # two changes of one customer in one flush: the later wins
@@ -177,26 +177,26 @@ def test_the_state_table_keeps_the_latest_event_of_each_live_customer(catalog: C
         change(14, 6, Operation.OPERATION_INSERT),
         change(15, 6, Operation.OPERATION_DELETE),  # inserted and deleted within the flush
     ]
-    lake.commit(GROUP, TOPIC, {0: batch(0, 4, flush)})
+    tables.commit(GROUP, TOPIC, {0: batch(0, 4, flush)})
     state = catalog.load_table(STATE)
     assert state_of(state) == {1: (11, "Tromsø"), 3: (3, "Oslo"), 4: (4, "Oslo"), 5: (13, "Oslo")}
     # An older event arriving after a newer one (another partition, a later offset) is ignored,
     # and so is a replay of the whole flush.
-    lake.commit(
+    tables.commit(
         GROUP, TOPIC, {1: batch(1, 0, [change(10, 1, city="Bergen"), change(9, 5, city="Old")])}
     )
-    lake.commit(GROUP, TOPIC, {0: batch(0, 4, flush)})
+    tables.commit(GROUP, TOPIC, {0: batch(0, 4, flush)})
     assert state_of(state) == {1: (11, "Tromsø"), 3: (3, "Oslo"), 4: (4, "Oslo"), 5: (13, "Oslo")}
-    lake.commit(GROUP, TOPIC, {1: batch(1, 2, [change(20, 4, Operation.OPERATION_DELETE)])})
+    tables.commit(GROUP, TOPIC, {1: batch(1, 2, [change(20, 4, Operation.OPERATION_DELETE)])})
     assert set(state_of(state)) == {1, 3, 5}
 
 
 def test_a_crash_between_the_two_commits_is_repaired_by_the_replay(catalog: Catalog) -> None:
     changes_only = committer(catalog, state=False)
     changes_only.commit(GROUP, TOPIC, {0: inserts(0, 0, 5)})  # the state commit never happened
-    lake = committer(catalog)
-    assert lake.start_positions(GROUP, TOPIC, [0]) == {0: 0}
-    assert lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 5)}) == {0: 5}
+    tables = committer(catalog)
+    assert tables.start_positions(GROUP, TOPIC, [0]) == {0: 0}
+    assert tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 5)}) == {0: 5}
     assert len(offsets(catalog.load_table(CHANGES))) == 5
     assert set(state_of(catalog.load_table(STATE))) == {1, 2, 3, 4, 5}
 
@@ -210,8 +210,8 @@ def test_a_field_added_to_the_proto_becomes_a_column(catalog: Catalog) -> None:
     # A newer consumer added a column this one does not know: this one still commits.
     with changes.update_schema() as update:
         update.add_column("loyalty_tier", StringType())
-    lake = LakeCommitter(changes)
-    lake.commit(GROUP, TOPIC, {0: batch(0, 0, [change(1, 1, Operation.OPERATION_DELETE)])})
+    tables = LakeCommitter(changes)
+    tables.commit(GROUP, TOPIC, {0: batch(0, 0, [change(1, 1, Operation.OPERATION_DELETE)])})
     rows = catalog.load_table(CHANGES).scan().to_arrow().to_pylist()
     assert rows[0]["before"]["city"] == "Oslo" and rows[0]["loyalty_tier"] is None
 
@@ -219,12 +219,12 @@ def test_a_field_added_to_the_proto_becomes_a_column(catalog: Catalog) -> None:
 def test_a_state_table_with_a_column_this_consumer_does_not_know_is_still_upserted(
     catalog: Catalog,
 ) -> None:
-    lake = committer(catalog)
+    tables = committer(catalog)
     state = catalog.load_table(STATE)
     with state.update_schema() as update:
         update.add_column("loyalty_tier", StringType())
-    lake.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
-    lake.commit(GROUP, TOPIC, {0: batch(0, 3, [change(10, 2, city="Bergen")])})
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
+    tables.commit(GROUP, TOPIC, {0: batch(0, 3, [change(10, 2, city="Bergen")])})
     assert state_of(state) == {1: (1, "Oslo"), 2: (10, "Bergen"), 3: (3, "Oslo")}
     assert state.scan().to_arrow()["loyalty_tier"].null_count == 3
 
@@ -232,15 +232,15 @@ def test_a_state_table_with_a_column_this_consumer_does_not_know_is_still_upsert
 def test_commits_expire_old_snapshots_keeping_the_newest_and_the_positions(
     catalog: Catalog,
 ) -> None:
-    lake = committer(catalog)
+    tables = committer(catalog)
     for name in (CHANGES, STATE):
         with catalog.load_table(name).transaction() as transaction:
             transaction.set_properties({MAX_AGE: "0", MIN_KEPT: "3"})
     for flush in range(30):
-        lake.commit(GROUP, TOPIC, {flush % 2: inserts(flush % 2, flush // 2, 1, flush + 1)})
+        tables.commit(GROUP, TOPIC, {flush % 2: inserts(flush % 2, flush // 2, 1, flush + 1)})
     for name in (CHANGES, STATE):
         assert 3 <= len(catalog.load_table(name).snapshots()) < 3 + BATCH
-    assert lake.start_positions(GROUP, TOPIC, [0, 1]) == {0: 15, 1: 15}
+    assert tables.start_positions(GROUP, TOPIC, [0, 1]) == {0: 15, 1: 15}
     assert len(offsets(catalog.load_table(CHANGES))) == 30
     assert set(state_of(catalog.load_table(STATE))) == set(range(1, 31))
 

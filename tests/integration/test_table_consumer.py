@@ -27,41 +27,43 @@ LOCK_SECONDS = 10.0  # past SQLite's 5 s busy timeout: commits fail, then land
 
 
 @pytest.fixture()
-def lake(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Pipeline:
+def pipeline(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Pipeline:
     return table_pipeline(cli, broker, topic, bucket, tmp_path, CUSTOMERS, BATCHES)
 
 
-def test_every_change_becomes_one_row_and_the_state_matches(lake: Pipeline, tmp_path: Path) -> None:
-    lake.produce_all()
-    lake.consume_all()
-    first = verify_tables_ok(lake.cli, lake.db, catalog_uri(tmp_path))
+def test_every_change_becomes_one_row_and_the_state_matches(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline.produce_all()
+    pipeline.consume_all()
+    first = verify_tables_ok(pipeline.cli, pipeline.db, catalog_uri(tmp_path))
     assert "OK: " in first and " 300 events" in first, first
-    with closing(sqlite3.connect(lake.db)) as connection, connection:
+    with closing(sqlite3.connect(pipeline.db)) as connection, connection:
         connection.execute("UPDATE Customer SET City = 'Tromsø' WHERE CustomerId % 7 = 0")
         connection.execute("DELETE FROM Customer WHERE CustomerId % 11 = 0")
-    lake.produce_all()
-    lake.consume_all()  # a second run: starts at the tables' positions, adds only the new events
-    second = verify_tables_ok(lake.cli, lake.db, catalog_uri(tmp_path))
+    pipeline.produce_all()
+    pipeline.consume_all()  # a second run: starts at the tables' positions, adds only new events
+    second = verify_tables_ok(pipeline.cli, pipeline.db, catalog_uri(tmp_path))
     assert "OK: " in second and " 0 duplicate events" in second, second
 
     changes = open_catalog(CatalogSettings(uri=catalog_uri(tmp_path)), S3Settings()).load_table(
         CHANGES
     )
     changes.append(changes.scan(limit=1).to_arrow())  # one event stored twice
-    with closing(sqlite3.connect(lake.db)) as connection, connection:
+    with closing(sqlite3.connect(pipeline.db)) as connection, connection:
         connection.execute("UPDATE Customer SET Email = 'x@y' WHERE CustomerId = 2")
-    caught = verify_tables(lake.cli, lake.db, catalog_uri(tmp_path))
+    caught = verify_tables(pipeline.cli, pipeline.db, catalog_uri(tmp_path))
     assert caught.returncode == 1, caught.stdout + caught.stderr
     assert "1 different" in caught.stdout and "kafka record" in caught.stdout, caught.stdout
 
 
-def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
+def test_a_locked_catalog_is_ridden_out(pipeline: Pipeline, tmp_path: Path) -> None:
     """Locked at start (the tables cannot be opened), then while batches are being committed."""
-    lake.produce_all()
+    pipeline.produce_all()
     try:
         with closing(sqlite3.connect(tmp_path / "iceberg.db", timeout=30)) as catalog:
             catalog.execute("BEGIN EXCLUSIVE")
-            consumer = lake.start_consumer()
+            consumer = pipeline.start_consumer()
             opening = wait_for(
                 lambda: [
                     r for r in _degraded_within(consumer, 0.5) if r.startswith("tables: open")
@@ -72,8 +74,8 @@ def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
             catalog.rollback()
         assert "database is locked" in str(opening), opening
         wait_for(lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED), "a first commit")
-        writes, _ = start_writes(lake.db, 300, 100.0, 5)
-        producer = lake.start_producer()
+        writes, _ = start_writes(pipeline.db, 300, 100.0, 5)
+        producer = pipeline.start_producer()
         with closing(sqlite3.connect(tmp_path / "iceberg.db", timeout=30)) as catalog:
             catalog.execute("BEGIN EXCLUSIVE")  # no commit can land while this is held
             reasons = _degraded_within(consumer, LOCK_SECONDS)
@@ -83,7 +85,7 @@ def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
             f"health never showed the locked catalog ({reasons}):\n{consumer.output()[-3000:]}"
         )
         wait_for(
-            lambda: verify_tables(lake.cli, lake.db, catalog_uri(tmp_path)).returncode == 0,
+            lambda: verify_tables(pipeline.cli, pipeline.db, catalog_uri(tmp_path)).returncode == 0,
             "every change in the tables",
             120,
             interval=1.0,
@@ -92,7 +94,7 @@ def test_a_locked_catalog_is_ridden_out(lake: Pipeline, tmp_path: Path) -> None:
         for service in (producer, consumer):
             assert service.stop() == 0, service.output()[-3000:]
     finally:
-        lake.kill_all()
+        pipeline.kill_all()
 
 
 def _degraded_within(consumer: Service, seconds: float) -> list[str]:
@@ -106,15 +108,17 @@ def _degraded_within(consumer: Service, seconds: float) -> list[str]:
     return reasons
 
 
-def test_poison_records_go_to_the_dead_letter_topic_once(lake: Pipeline, tmp_path: Path) -> None:
-    lake.produce_all()
-    producer = Producer({"bootstrap.servers": lake.bootstrap_servers})
+def test_poison_records_go_to_the_dead_letter_topic_once(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline.produce_all()
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap_servers})
     for partition in range(3):
-        producer.produce(lake.topic, b"\xff\xff not a change", partition=partition)
+        producer.produce(pipeline.topic, b"\xff\xff not a change", partition=partition)
     assert producer.flush(30) == 0
-    lake.consume_all()
-    assert len(read_letters(lake.bootstrap_servers, f"{lake.topic}.dlq")) == 3
-    lake.consume_all()  # again: the tables' positions are past the poison
-    assert len(read_letters(lake.bootstrap_servers, f"{lake.topic}.dlq")) == 3
-    summary = verify_tables_ok(lake.cli, lake.db, catalog_uri(tmp_path))
+    pipeline.consume_all()
+    assert len(read_letters(pipeline.bootstrap_servers, f"{pipeline.topic}.dlq")) == 3
+    pipeline.consume_all()  # again: the tables' positions are past the poison
+    assert len(read_letters(pipeline.bootstrap_servers, f"{pipeline.topic}.dlq")) == 3
+    summary = verify_tables_ok(pipeline.cli, pipeline.db, catalog_uri(tmp_path))
     assert " 300 events" in summary, summary

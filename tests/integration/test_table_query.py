@@ -20,7 +20,7 @@ COUNTRIES = "SELECT country, count(*) AS n FROM customers GROUP BY country"
 
 
 @pytest.fixture()
-def lake(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Path:
+def replicated_db(cli: Cli, broker: kafka.Cluster, topic: str, bucket: str, tmp_path: Path) -> Path:
     """A database whose snapshot, updates and deletes went through a table consumer run."""
     pipeline = table_pipeline(cli, broker, topic, bucket, tmp_path, CUSTOMERS, BATCHES)
     db = pipeline.db
@@ -41,12 +41,12 @@ def query(cli: Cli, directory: Path, *tables: str, sql: str) -> list[dict[str, o
 
 
 def test_query_reads_the_tables_and_matches_the_database(
-    cli: Cli, lake: Path, tmp_path: Path
+    cli: Cli, replicated_db: Path, tmp_path: Path
 ) -> None:
-    with closing(sqlite3.connect(lake)) as connection:
+    with closing(sqlite3.connect(replicated_db)) as connection:
         count = connection.execute("SELECT count(*) FROM Customer").fetchone()[0]
         countries = dict(connection.execute("SELECT Country, count(*) FROM Customer GROUP BY 1"))
-    database = [tuple(row) for row in customer_rows(lake)]
+    database = [tuple(row) for row in customer_rows(replicated_db)]
     columns = ", ".join(FIELD_NAMES)
     # From the state table, and derived from the change table as for objects: the same answers.
     for tables in (("--table", CHANGES, "--state-table", STATE), ("--table", CHANGES)):
@@ -58,7 +58,9 @@ def test_query_reads_the_tables_and_matches_the_database(
         assert [tuple(row[name] for name in FIELD_NAMES) for row in state] == database, tables
 
 
-def test_change_table_view_has_the_object_columns(cli: Cli, lake: Path, tmp_path: Path) -> None:
+def test_change_table_view_has_the_object_columns(
+    cli: Cli, replicated_db: Path, tmp_path: Path
+) -> None:
     rows = query(
         cli,
         tmp_path,
@@ -77,7 +79,7 @@ def test_change_table_view_has_the_object_columns(cli: Cli, lake: Path, tmp_path
     assert rows[1]["n"] == 300
 
 
-def test_table_errors_are_one_line(cli: Cli, lake: Path, tmp_path: Path) -> None:
+def test_table_errors_are_one_line(cli: Cli, replicated_db: Path, tmp_path: Path) -> None:
     secret = "postgresql+psycopg2://chinook:planted-secret@127.0.0.1:1/catalog"
     down = cli.run("query", "--table", CHANGES, "--catalog-uri", secret, "SELECT 1", check=False)
     assert down.returncode == 1 and "cannot open the Iceberg catalog" in down.stderr, down.stderr

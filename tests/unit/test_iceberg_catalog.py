@@ -24,7 +24,7 @@ from shared.s3 import S3Settings
 
 def test_table_names_are_namespace_dot_name() -> None:
     assert table_identifier("chinook.customer_changes") == ("chinook", "customer_changes")
-    assert table_identifier("lake.chinook.customers") == ("lake.chinook", "customers")
+    assert table_identifier("prod.chinook.customers") == ("prod.chinook", "customers")
     for bad in ("customers", "chinook.", ".customers", "chinook.customer changes", ""):
         with pytest.raises(PipelineError, match=r"use NAMESPACE\.NAME"):
             table_identifier(bad)

@@ -13,7 +13,7 @@ import pytest
 from chinook_pipeline.cli.main import cli
 from chinook_pipeline.cli.options import build
 from chinook_pipeline.cli.service_options import ServiceSettings
-from chinook_pipeline.local.options import DevOptions
+from chinook_pipeline.local.settings import DevSettings
 from consumer.settings import ConsumerSettings
 from producer.settings import ProducerSettings
 from shared.errors import PipelineError
@@ -94,7 +94,7 @@ def _parsed(command: str, *args: str) -> dict[str, Any]:
             ["--bootstrap-servers", "broker:9092", "--bucket", "chinook-data"],
             ConsumerSettings(KAFKA, S3Settings(), "chinook-data"),
         ),
-        ("dev", [], DevOptions()),
+        ("dev", [], DevSettings()),
     ],
 )
 def test_the_command_line_defaults_are_the_definitions(

@@ -65,7 +65,7 @@ def test_retry_call_ends_at_the_window_when_the_operation_never_succeeds() -> No
             "opening the catalog",
             policy=FAST,
             health=Health(),
-            name="lake",
+            name="tables",
             stop=threading.Event(),
             log=logging.getLogger("test"),
             window=StartWindow(0.05, "check the catalog"),

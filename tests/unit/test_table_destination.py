@@ -242,17 +242,17 @@ def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
 
 
 def queue_flushes(
-    lake: TableDestination, committer: GatedCommitter, buffers: Mapping[int, PartitionBuffer]
+    tables: TableDestination, committer: GatedCommitter, buffers: Mapping[int, PartitionBuffer]
 ) -> list[threading.Thread]:
     """Flush each buffer on its own thread, in order: the first commit waits for the gate, the
     others queue behind it (each queued before the next starts)."""
     threads = []
     for queued, (partition, buffer) in enumerate(buffers.items()):
-        threads.append(threading.Thread(target=lake.flush, args=(partition, buffer)))
+        threads.append(threading.Thread(target=tables.flush, args=(partition, buffer)))
         threads[-1].start()
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (
-            committer.entered.is_set() and len(lake._queue) == queued
+            committer.entered.is_set() and len(tables._queue) == queued
         ):
             time.sleep(0.005)
     return threads
@@ -279,10 +279,10 @@ def test_a_commit_takes_waiting_batches_only_up_to_the_flush_limits(
 
     monkeypatch.setattr("consumer.tables.destination.batch_rows", counting_rows)
     committer = GatedCommitter()
-    lake = destination(committer, FlushLimits(records=4, bytes=1_000_000, age=5.0))
+    tables = destination(committer, FlushLimits(records=4, bytes=1_000_000, age=5.0))
     sizes = {0: 1, 1: 2, 2: 2, 3: 3, 4: 6, 5: 1}  # partition: records in its batch
-    threads = queue_flushes(lake, committer, {p: records(n) for p, n in sizes.items()})
-    assert len(lake._queue) == 5 and converted == [1]  # the waiting batches are not Arrow yet
+    threads = queue_flushes(tables, committer, {p: records(n) for p, n in sizes.items()})
+    assert len(tables._queue) == 5 and converted == [1]  # the waiting batches are not Arrow yet
     committer.gate.set()
     for thread in threads:
         thread.join(10)
@@ -300,8 +300,8 @@ def test_a_commit_takes_waiting_batches_only_up_to_the_flush_limits(
 
 def test_a_commit_takes_waiting_batches_only_up_to_the_flush_bytes() -> None:
     committer = GatedCommitter()
-    lake = destination(committer, FlushLimits(records=1000, bytes=2 * len(change(0)), age=5.0))
-    threads = queue_flushes(lake, committer, {p: records(1) for p in range(4)})
+    tables = destination(committer, FlushLimits(records=1000, bytes=2 * len(change(0)), age=5.0))
+    threads = queue_flushes(tables, committer, {p: records(1) for p in range(4)})
     committer.gate.set()
     for thread in threads:
         thread.join(10)

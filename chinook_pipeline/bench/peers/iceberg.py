@@ -153,11 +153,11 @@ def _sink(bench: Session, name: str, topic: str) -> IcebergSink:
 
 
 def _copy_argv(bench: Session, source: str, target: str, mode: str) -> list[str]:
-    config = {
-        k: v for k, v in bench.stack.kafka_settings().client_config().items() if k != "logger"
+    properties = {
+        k: v for k, v in bench.stack.kafka_settings().client_properties().items() if k != "logger"
     }
     module = "chinook_pipeline.bench.peers.json_copy"
-    return [sys.executable, "-m", module, json.dumps(config), source, target, mode]
+    return [sys.executable, "-m", module, json.dumps(properties), source, target, mode]
 
 
 def _copy(bench: Session, source: str, target: str, mode: str) -> int:

@@ -1,7 +1,7 @@
 """A JSON copy of a changes topic, for the peers: Maven Central serves no Protobuf converter for
 Kafka Connect, so they read the same changes as Kafka Connect JSON (`JsonConverter` with schemas).
 
-`python -m chinook_pipeline.bench.peers.json_copy CONFIG_JSON SOURCE TARGET follow|backlog`
+`python -m chinook_pipeline.bench.peers.json_copy PROPERTIES_JSON SOURCE TARGET follow|backlog`
 reads every partition of SOURCE from its start (by assignment, no group) and produces each change,
 decoded from Protobuf, to the same partition of TARGET with the same key and timestamp. `backlog`
 (for a topic no longer written) exits 0 once every partition is copied to its end, printing
@@ -92,20 +92,22 @@ class JsonEncoder:
         return f'{self._prefix},"payload":{json.dumps(payload, separators=(",", ":"))}}}'.encode()
 
 
-def copy(config: dict[str, Any], source: str, target: str, follow: threading.Event | None) -> int:
+def copy(
+    properties: dict[str, Any], source: str, target: str, follow: threading.Event | None
+) -> int:
     """Copy SOURCE to TARGET as JSON: to the partitions' ends, or while `follow` is unset; the
     number of changes copied. RuntimeError on a consume or delivery error."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
     consumer = Consumer(
         {
-            **config,
+            **properties,
             "group.id": "json-copy",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
         }
     )
-    producer = Producer({**config, "linger.ms": 5, "enable.idempotence": True})
+    producer = Producer({**properties, "linger.ms": 5, "enable.idempotence": True})
     failures: list[str] = []
 
     def delivered(error: Any, _message: Any) -> None:
@@ -151,8 +153,12 @@ def copy(config: dict[str, Any], source: str, target: str, follow: threading.Eve
 
 
 if __name__ == "__main__":
-    config_json, source_topic, target_topic, mode = sys.argv[1:]
+    properties_json, source_topic, target_topic, mode = sys.argv[1:]
     stop = threading.Event() if mode == "follow" else None
     if stop is not None:
         signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    print(json.dumps({"messages": copy(json.loads(config_json), source_topic, target_topic, stop)}))
+    print(
+        json.dumps(
+            {"messages": copy(json.loads(properties_json), source_topic, target_topic, stop)}
+        )
+    )

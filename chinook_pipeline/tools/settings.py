@@ -1,4 +1,4 @@
-"""The tools' options, each defined once (see shared/settings.py); the commands in
+"""The tools' settings, each defined once (see shared/settings.py); the commands in
 chinook_pipeline/cli/main.py are generated from these dataclasses."""
 
 from dataclasses import dataclass, field
@@ -13,14 +13,14 @@ from shared.units import parse_duration
 
 
 @dataclass(frozen=True)
-class SeedOptions(Settings):
+class SeedSettings(Settings):
     db: Path = setting(help="SQLite database to create or extend.")
     customers: int = setting(1000, min=0, max=100_000_000, help="Synthetic customers to add.")
     seed: int = setting(DEFAULT_SEED, help="Random seed: the same seed gives the same customers.")
 
 
 @dataclass(frozen=True)
-class WriteOptions(Settings):
+class WriteSettings(Settings):
     db: Path = setting(help="SQLite database to change.")
     rate: float = setting(20.0, min=0.1, max=100_000, help="Changes per second.")
     duration: float | None = setting(
@@ -30,14 +30,14 @@ class WriteOptions(Settings):
 
 
 @dataclass(frozen=True)
-class BucketSetupOptions(Settings):
+class BucketSetupSettings(Settings):
     bucket: str = BUCKET.field(help="Bucket to create or bring up to date.")
     policy: BucketPolicy = field(default_factory=BucketPolicy)
     dry_run: bool = setting(False, help="Print what would change; change nothing.")
 
 
 @dataclass(frozen=True)
-class VerifyOptions(Settings):
+class VerifySettings(Settings):
     db: Path = setting(help="SQLite database to compare with.")
     bucket: str = BUCKET.field(help="Bucket holding the objects.")
     prefix: str = setting(
@@ -51,7 +51,7 @@ class VerifyOptions(Settings):
 
 
 @dataclass(frozen=True)
-class QueryOptions(Settings):
+class QuerySettings(Settings):
     bucket: str = BUCKET.field(default="chinook-data", help="Bucket holding the objects.")
     prefix: str = setting(
         "", help="The consumer's --prefix: only its objects directly under it are read."
@@ -80,7 +80,7 @@ class QueryOptions(Settings):
 
 
 @dataclass(frozen=True)
-class TableVerifyOptions(Settings):
+class TableVerifySettings(Settings):
     db: Path = setting(help="SQLite database to compare with.")
     table: str = setting(help="State table to compare with the database (NAMESPACE.NAME).")
     change_table: str | None = setting(
@@ -95,7 +95,7 @@ class TableVerifyOptions(Settings):
 
 
 @dataclass(frozen=True)
-class MaintainOptions(Settings):
+class MaintainSettings(Settings):
     older_than: str = setting(
         "1h",
         rule=parse_duration,

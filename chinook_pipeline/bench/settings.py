@@ -1,4 +1,4 @@
-"""The bench's options: how much it measures, how often, and on which broker and S3."""
+"""The bench's settings: how much it measures, how often, and on which broker and S3."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ def sizes_rule(text: str) -> None:
 
 
 @dataclass(frozen=True)
-class BenchOptions(Settings):
+class BenchSettings(Settings):
     customers: int = setting(
         200_000, min=1, help="Customers seeded for the throughput figures (one change each)."
     )

@@ -1,4 +1,4 @@
-"""The options of `chinook-pipeline dev`, defined once (see shared/settings.py); kept apart from
+"""The settings of `chinook-pipeline dev`, defined once (see shared/settings.py); kept apart from
 dev.py so the command line can list them without importing what `dev` runs."""
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)
-class DevOptions(Settings):
+class DevSettings(Settings):
     db: Path = setting(Path("data/chinook.db"), help="Database to seed (if absent) and capture.")
     customers: int = setting(1000, min=1, help="Customers to seed when the database is created.")
     bucket_name: str = BUCKET.field(
