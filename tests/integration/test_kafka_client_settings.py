@@ -132,7 +132,7 @@ def test_redact_hides_every_secret_key_and_settings_repr_hides_passwords() -> No
     assert SASL_PASSWORD not in repr(settings) and KEY_PASSWORD not in repr(settings)
 
 
-@pytest.mark.parametrize("key", ["ssl.key.pem", "sasl.oauthbearer.properties"])
+@pytest.mark.parametrize("key", ["ssl.key.pem", "sasl.oauthbearer.config"])
 def test_redact_hides_inline_keys_and_oauth_config(key: str) -> None:
     assert redact({key: SASL_PASSWORD})[key] == REDACTED
 
