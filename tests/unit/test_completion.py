@@ -129,10 +129,10 @@ def test_the_bound_defaults_to_six_session_timeouts() -> None:
     from shared.kafka import KafkaSettings
     from shared.s3 import S3Settings
 
-    def config(extra: dict[str, str], bound: float | None = None) -> ConsumerSettings:
+    def settings(extra: dict[str, str], bound: float | None = None) -> ConsumerSettings:
         kafka = KafkaSettings("localhost:1", extra=extra)
         return ConsumerSettings(kafka=kafka, s3=S3Settings(), bucket="chinook", held_timeout=bound)
 
-    assert held_timeout(config({})) == 60.0
-    assert held_timeout(config({"session.timeout.ms": "45000"})) == 270.0
-    assert held_timeout(config({}, 5.0)) == 5.0
+    assert held_timeout(settings({})) == 60.0
+    assert held_timeout(settings({"session.timeout.ms": "45000"})) == 270.0
+    assert held_timeout(settings({}, 5.0)) == 5.0

@@ -211,13 +211,13 @@ def test_exit_when_idle_gives_up_when_no_partition_comes() -> None:
 
 @pytest.mark.parametrize(("give_up_after", "probe"), [(600.0, 30.0), (5.0, 5.0), (0.0, 30.0)])
 def test_the_probe_never_outlasts_the_give_up_window(give_up_after: float, probe: float) -> None:
-    config = ConsumerSettings(
+    settings = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"),
         s3=S3Settings(),
         bucket="chinook-data",
         give_up_after=give_up_after,
     )
-    policy = retry_policy(config)
+    policy = retry_policy(settings)
     assert (policy.probe_interval, policy.give_up_after) == (probe, give_up_after)
     with pytest.raises(PipelineError, match="give-up-after"):
         ConsumerSettings(
@@ -291,15 +291,15 @@ def test_the_bucket_check_at_start_retries_transient_faults_and_stops_on_permane
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fast = RetryPolicy(base=0.001, cap=0.001, probe_interval=0.001)
-    monkeypatch.setattr(bucket, "retry_policy", lambda config: fast)
-    config = ConsumerSettings(
+    monkeypatch.setattr(bucket, "retry_policy", lambda settings: fast)
+    settings = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
     )
     health, stop = Health(), threading.Event()
-    assert bucket.wait_for_bucket(Bucket(RESET, SLOW_DOWN, None), config, health, stop)
+    assert bucket.wait_for_bucket(Bucket(RESET, SLOW_DOWN, None), settings, health, stop)
     assert health.report()[1]["status"] == "ok"
     missing = ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadBucket")
     with pytest.raises(PipelineError, match=r"does not exist.*bucket setup"):
-        bucket.wait_for_bucket(Bucket(RESET, missing), config, health, stop)
+        bucket.wait_for_bucket(Bucket(RESET, missing), settings, health, stop)
     stop.set()
-    assert not bucket.wait_for_bucket(Bucket(RESET, RESET), config, Health(), stop)
+    assert not bucket.wait_for_bucket(Bucket(RESET, RESET), settings, Health(), stop)

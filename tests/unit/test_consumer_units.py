@@ -171,21 +171,21 @@ def test_config_rejects_unusable_values() -> None:
 def test_the_group_protocol_settings_are_ones_librdkafka_takes(protocol: str) -> None:
     """KIP-848 leaves the session, heartbeat and assignment to the broker: librdkafka refuses a
     consumer that sets them, so they are left out; the classic protocol keeps its own."""
-    config = ConsumerSettings(
+    settings = ConsumerSettings(
         kafka=KafkaSettings("127.0.0.1:1"),
         s3=S3Settings(),
         bucket="chinook-data",
         group_protocol=protocol,
     )
-    settings = librdkafka_properties(config)
+    properties = librdkafka_properties(settings)
     if protocol == "classic":
-        assert settings["partition.assignment.strategy"] == "cooperative-sticky"
-        assert settings["session.timeout.ms"] == 10_000
-        assert "group.protocol" not in settings
+        assert properties["partition.assignment.strategy"] == "cooperative-sticky"
+        assert properties["session.timeout.ms"] == 10_000
+        assert "group.protocol" not in properties
     else:
-        assert settings["group.protocol"] == "consumer"
-        assert not CLASSIC_ONLY & settings.keys()
-    Consumer(librdkafka_properties(config)).close()  # librdkafka accepts them
+        assert properties["group.protocol"] == "consumer"
+        assert not CLASSIC_ONLY & properties.keys()
+    Consumer(librdkafka_properties(settings)).close()  # librdkafka accepts them
 
 
 def test_group_settings_that_do_not_apply_are_one_clear_error() -> None:
@@ -217,10 +217,10 @@ def test_gzip_level_is_configurable_and_every_level_reads_back() -> None:
         list(unframe(body)) == [change(customer_id=i + 1) for i in range(200)]
         for body in bodies.values()
     )
-    config = ConsumerSettings(
+    settings = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="chinook-data"
     )
-    assert config.gzip_level == 1
-    assert object_format(config.format, config.compression, config.gzip_level) == ProtobufFormat(
-        "gzip", 1
-    )
+    assert settings.gzip_level == 1
+    assert object_format(
+        settings.format, settings.compression, settings.gzip_level
+    ) == ProtobufFormat("gzip", 1)

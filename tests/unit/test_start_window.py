@@ -85,13 +85,13 @@ class UnreachableBucket:
 def test_the_bucket_check_ends_at_the_start_timeout_naming_the_endpoint(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bucket, "retry_policy", lambda config: FAST)
-    config = ConsumerSettings(
+    monkeypatch.setattr(bucket, "retry_policy", lambda settings: FAST)
+    settings = ConsumerSettings(
         kafka=KafkaSettings("localhost:1"), s3=S3Settings(), bucket="eval-x", start_timeout=0.05
     )
     health = Health()
     with pytest.raises(PipelineError) as raised:
-        bucket.wait_for_bucket(UnreachableBucket(), config, health, threading.Event())
+        bucket.wait_for_bucket(UnreachableBucket(), settings, health, threading.Event())
     message = str(raised.value)
     assert "checking bucket eval-x at http://127.0.0.1:9" in message
     assert "--s3-endpoint-url" in message and "\n" not in message

@@ -232,12 +232,12 @@ def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
 ) -> None:
     for name in [name for name in os.environ if name.startswith("PYICEBERG_")]:
         monkeypatch.delenv(name)
-    config = ConsumerSettings(
+    settings = ConsumerSettings(
         KafkaSettings("localhost:1"), S3Settings(), table="a.b", catalog=catalog
     )
     started = time.monotonic()
     with pytest.raises(CatalogConfigError, match=message) as caught:
-        open_destination(config, Health(), threading.Event())
+        open_destination(settings, Health(), threading.Event())
     assert time.monotonic() - started < 5 and "hunter2" not in str(caught.value)
 
 
