@@ -15,7 +15,7 @@ import click
 
 from chinook_pipeline.bench.run import bench
 from chinook_pipeline.cli.options import build, option, options_from, where
-from chinook_pipeline.cli.service_options import ServiceSettings
+from chinook_pipeline.cli.service_settings import ServiceSettings
 from chinook_pipeline.config_file import (
     KAFKA_TABLE,
     default_map,

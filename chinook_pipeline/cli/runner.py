@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from chinook_pipeline.cli.service_options import ServiceSettings
+from chinook_pipeline.cli.service_settings import ServiceSettings
 from chinook_pipeline.local.processes import stop_on_signals
 from shared import logs, names
 from shared.errors import PipelineError

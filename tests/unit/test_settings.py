@@ -12,7 +12,7 @@ import pytest
 
 from chinook_pipeline.cli.main import cli
 from chinook_pipeline.cli.options import build
-from chinook_pipeline.cli.service_options import ServiceSettings
+from chinook_pipeline.cli.service_settings import ServiceSettings
 from chinook_pipeline.local.settings import DevSettings
 from consumer.settings import ConsumerSettings
 from producer.settings import ProducerSettings

@@ -1,4 +1,4 @@
-"""The options every long-lived service has, defined once (see shared/settings.py); apart from
+"""The settings every long-lived service has, defined once (see shared/settings.py); apart from
 runner.py so the command line can list them without importing the metrics server."""
 
 from dataclasses import dataclass
