@@ -86,7 +86,7 @@ def _tables(
     from consumer.tables.definitions import open_change_table, open_state_table
     from consumer.tables.destination import TableDestination
     from shared.iceberg.catalog import (
-        CatalogConfigError,
+        CatalogSettingsError,
         open_catalog,
         safe_uri,
         table_identifier,
@@ -100,10 +100,10 @@ def _tables(
         f"the Iceberg catalog at {safe_uri(uri)}" if uri else f"pyiceberg's catalog {name!r}"
     )
 
-    def connect() -> LakeCommitter | CatalogConfigError:
+    def connect() -> LakeCommitter | CatalogSettingsError:
         try:
             catalog = open_catalog(settings.catalog, settings.s3)
-        except CatalogConfigError as error:
+        except CatalogSettingsError as error:
             return error  # not retried: raised below
         changes = open_change_table(catalog, table)
         state = open_state_table(catalog, settings.state_table) if settings.state_table else None
@@ -124,7 +124,7 @@ def _tables(
         if stop.is_set():
             return None
         raise
-    if isinstance(opened, CatalogConfigError):
+    if isinstance(opened, CatalogSettingsError):
         raise opened
     log.info(
         "writing table %s%s", table, f" and {settings.state_table}" if settings.state_table else ""

@@ -30,7 +30,7 @@ from shared.retry import classify
 from shared.s3 import S3Settings
 
 
-class CatalogConfigError(PipelineError):
+class CatalogSettingsError(PipelineError):
     """The catalog settings cannot work: no retry fixes them (a bad URI, no catalog configured, a
     catalog database that refuses the login)."""
 
@@ -104,7 +104,7 @@ def s3_properties(s3: S3Settings) -> dict[str, str]:
 
 def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
     """A connected catalog; raises PipelineError (one line, no secrets) when it cannot open:
-    CatalogConfigError when the settings cannot work, whether or not the catalog is up."""
+    CatalogSettingsError when the settings cannot work, whether or not the catalog is up."""
     properties = s3_properties(s3)
     if settings.warehouse:
         properties["warehouse"] = settings.warehouse
@@ -114,7 +114,7 @@ def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
     try:
         url = make_url(settings.uri)
     except ArgumentError:
-        raise CatalogConfigError(
+        raise CatalogSettingsError(
             f"bad catalog URI {where!r}: use sqlite:///PATH or postgresql+psycopg2://USER@HOST/DB"
         ) from None
     if url.get_backend_name() == "sqlite" and url.database:
@@ -122,14 +122,14 @@ def open_catalog(settings: CatalogSettings, s3: S3Settings) -> Catalog:
     try:
         return SqlCatalog(settings.name, uri=settings.uri, **properties)
     except (NoSuchModuleError, ImportError) as error:
-        raise CatalogConfigError(
+        raise CatalogSettingsError(
             f"no database driver for the catalog at {where}: {_one_line(error, url.password)}: "
             "use sqlite:///PATH or postgresql+psycopg2://..."
         ) from None
     except Exception as error:
         fault = classify(error)
         if fault.permanent:
-            raise CatalogConfigError(
+            raise CatalogSettingsError(
                 f"the Iceberg catalog at {where} refused: {_one_line(error, url.password)}: "
                 f"{fault.fix}"
             ) from None
@@ -144,12 +144,12 @@ def _configured(name: str, properties: dict[str, str]) -> Catalog:
         return load_catalog(name, **properties)
     except ValueError as error:
         if "URI missing" in str(error) or "Could not initialize" in str(error):
-            raise CatalogConfigError(
+            raise CatalogSettingsError(
                 f"no Iceberg catalog configured: pass --catalog-uri (sqlite:///PATH or "
                 f"postgresql+psycopg2://...) or configure pyiceberg's catalog {name!r} "
                 f"(.pyiceberg.yaml or PYICEBERG_CATALOG__{name.upper()}__*)"
             ) from None
-        raise CatalogConfigError(f"bad Iceberg catalog {name!r}: {_one_line(error)}") from None
+        raise CatalogSettingsError(f"bad Iceberg catalog {name!r}: {_one_line(error)}") from None
     except Exception as error:
         raise PipelineError(
             f"cannot open the Iceberg catalog {name!r}: {_one_line(error)}: check pyiceberg's "

@@ -23,7 +23,7 @@ from shared.arrow import batch_to_changes
 from shared.changes import Customer, CustomerChange, Operation
 from shared.errors import PipelineError
 from shared.health import Health
-from shared.iceberg.catalog import CatalogConfigError
+from shared.iceberg.catalog import CatalogSettingsError
 from shared.iceberg.settings import CatalogSettings
 from shared.kafka import KafkaSettings
 from shared.retry import RetryPolicy, classify
@@ -236,7 +236,7 @@ def test_catalog_settings_that_cannot_work_stop_the_start_at_once(
         KafkaSettings("localhost:1"), S3Settings(), table="a.b", catalog=catalog
     )
     started = time.monotonic()
-    with pytest.raises(CatalogConfigError, match=message) as caught:
+    with pytest.raises(CatalogSettingsError, match=message) as caught:
         open_destination(settings, Health(), threading.Event())
     assert time.monotonic() - started < 5 and "hunter2" not in str(caught.value)
 
