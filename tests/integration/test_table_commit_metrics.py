@@ -15,7 +15,7 @@ from shared.iceberg.catalog import CatalogSettings, open_catalog
 from shared.s3 import S3Settings
 from tests.table_batches import inserts
 
-GROUP = "chinook-lake"
+GROUP = "chinook-tables"
 TOPIC = "chinook.customers"
 TABLES = ("metrics.customer_changes", "metrics.customers")
 

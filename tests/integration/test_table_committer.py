@@ -26,7 +26,7 @@ from shared.iceberg.positions import position_key
 from shared.s3 import S3Settings
 from tests.table_batches import batch, change, inserts
 
-GROUP = "chinook-lake"
+GROUP = "chinook-tables"
 TOPIC = "chinook.customers"
 CHANGES = "chinook.customer_changes"
 STATE = "chinook.customers"
