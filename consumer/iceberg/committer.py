@@ -27,6 +27,7 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 
 from consumer import metrics
+from consumer.iceberg.position_deletes import transaction
 from consumer.iceberg.retention import expire_old_snapshots
 from consumer.iceberg.state import stage_upsert
 from consumer.iceberg.tables import refresh
@@ -94,9 +95,9 @@ class TableWriter:
                 return {partition: positions.get(partition, 0) for partition in batches}, None
             staged = pa.Table.from_batches(rows)
             try:
-                with table.transaction() as transaction:
+                with transaction(table) as staging:
                     properties = advanced(known, group, topic, pending)
-                    self._stage(transaction, table, staged, properties)
+                    self._stage(staging, table, staged, properties)
             except CommitFailedException:
                 log.info(
                     "commit to %s conflicted (attempt %d): retrying", table.name(), attempt + 1

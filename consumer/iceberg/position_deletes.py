@@ -9,8 +9,12 @@ adds what the state table needs, each in ONE snapshot:
   position), operation `overwrite` (`append` when nothing is deleted), as Iceberg's RowDelta.
 - `commit_rewrite`: every live data and delete file of the parent snapshot replaced by new data
   files (compaction), operation `overwrite`.
+- `transaction`: a transaction whose staged metadata is built once per staged change. pyiceberg
+  0.12 re-applies the staged updates and deep-copies the whole table metadata on every read of
+  `Transaction.table_metadata`, about 18 times per commit: 0.17 s of a 1,000-change flush at
+  1,000,000 customers, more than finding and writing the rows.
 
-It leans on `_MergeAppendFiles`/`_SnapshotProducer` (manifest plumbing), `ManifestWriterV2` (a
+It leans on `Transaction.table_metadata`/`_updates`, `_MergeAppendFiles`/`_SnapshotProducer` (manifest plumbing), `ManifestWriterV2` (a
 delete manifest), `DataFile.from_args` and `_dataframe_to_data_files` (Parquet data files with
 Iceberg statistics). `tests/unit/test_position_deletes_contract.py` pins these to
 PYICEBERG_VERSION. Upstream would need a position-delete writer and a RowDelta/rewrite snapshot
@@ -36,8 +40,10 @@ from pyiceberg.manifest import (
     ManifestWriter,
     ManifestWriterV2,
 )
-from pyiceberg.table import Transaction
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation
+from pyiceberg.table.update import TableUpdate, update_table_metadata
 from pyiceberg.table.update.snapshot import _MergeAppendFiles, _SnapshotProducer
 from pyiceberg.typedef import Record
 
@@ -50,6 +56,28 @@ POSITION_DELETE_SCHEMA: Final = pa.schema(
         pa.field("pos", pa.int64(), False, {b"PARQUET:field_id": str(POS_FIELD_ID)}),
     ]
 )
+
+
+class _StagedOnce(Transaction):
+    """A Transaction whose `table_metadata` is computed once per (table metadata, staged updates)
+    pair, not on every read. The metadata models are frozen (pydantic), so sharing one copy is
+    safe; a new stage or refresh replaces `_updates` or `_table.metadata` and rebuilds it."""
+
+    _staged: tuple[TableMetadata, tuple[TableUpdate, ...], TableMetadata] | None = None
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        base, updates = self._table.metadata, self._updates
+        staged = self._staged
+        if staged is None or staged[0] is not base or staged[1] is not updates:
+            staged = (base, updates, update_table_metadata(base, updates))
+            self._staged = staged
+        return staged[2]
+
+
+def transaction(table: Table) -> Transaction:
+    """`table.transaction()`, reading its staged metadata at the cost of one copy per change."""
+    return _StagedOnce(table)
 
 
 class _DeleteManifestWriter(ManifestWriterV2):
