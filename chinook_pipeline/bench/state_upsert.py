@@ -17,15 +17,16 @@ into Arrow), timed each run; then the state table's compaction by `iceberg maint
 same read again. Every table's files are removed afterwards.
 """
 
+import json
 import random
 import resource
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -103,15 +104,11 @@ def _measure_size(bench: "Bench", db: Path, customers: int) -> None:
     repeat = bench.options.repeat
     with _built_table(bench, db, customers, "state") as (table, catalog_settings):
         for changes in FLUSH_CHANGES:
-            with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as child:
-                first, runs, peak_mb = child.submit(
-                    _flushes,
-                    catalog_settings,
-                    stack.s3_endpoint_url,
-                    ".".join(table.name()),
-                    db,
-                    (customers, changes, repeat),
-                ).result()
+            shape = (customers, changes, repeat)
+            name = ".".join(table.name())
+            first, runs, peak_mb = _in_child(
+                catalog_settings, stack.s3_endpoint_url, name, db, shape
+            )
             for run, seconds in enumerate(runs, start=1):
                 detail = {"customers": customers, "changes": changes, "run": run}
                 bench.record(figure_name(changes, customers), seconds, **detail)
@@ -125,6 +122,31 @@ def _measure_size(bench: "Bench", db: Path, customers: int) -> None:
             )
 
 
+def _in_child(*args: Any) -> tuple[float, list[float], float]:
+    """`_flushes(*args)` in a fresh interpreter, so that its peak RSS is the flushes' alone (a
+    forked child would start with this process's pages)."""
+    from shared.errors import PipelineError
+
+    code = f"from {__name__} import _child_main; _child_main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([str(arg) if isinstance(arg, Path) else arg for arg in args]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise PipelineError(f"state upsert flushes failed: {result.stderr.strip()[-2000:]}")
+    first, runs, peak_mb = json.loads(result.stdout.splitlines()[-1])
+    return first, runs, peak_mb
+
+
+def _child_main() -> None:
+    """The child's side of `_in_child`: arguments as JSON on stdin, the result on stdout."""
+    settings, endpoint, name, db, shape = json.loads(sys.stdin.read())
+    print(json.dumps(_flushes(tuple(settings), endpoint, name, Path(db), tuple(shape))))
+
+
 def _flushes(
     catalog_settings: tuple[str, str],
     s3_endpoint_url: str | None,
@@ -132,9 +154,8 @@ def _flushes(
     db: Path,
     shape: tuple[int, int, int],
 ) -> tuple[float, list[float], float]:
-    """In a process of its own, 1 + `repeat` flushes of `changes` changes to a table of
-    `customers` (`shape`): (the first one's seconds, the others', the process's peak RSS in MB).
-    """
+    """1 + `repeat` flushes of `changes` changes to a table of `customers` (`shape`): (the first
+    one's seconds, the others', the process's peak RSS in MB)."""
     from consumer.iceberg.committer import TableWriter
     from consumer.iceberg.state import stage_upsert
     from shared.iceberg.catalog import CatalogSettings, open_catalog
