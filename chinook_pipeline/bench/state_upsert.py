@@ -18,8 +18,8 @@ same read again. Every table's files are removed afterwards.
 """
 
 import json
+import os
 import random
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +29,9 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from chinook_pipeline.bench.probes import MB
+from chinook_pipeline.local.processes import _high_water_rss
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -123,8 +126,8 @@ def _measure_size(bench: "Bench", db: Path, customers: int) -> None:
 
 
 def _in_child(*args: Any) -> tuple[float, list[float], float]:
-    """`_flushes(*args)` in a fresh interpreter, so that its peak RSS is the flushes' alone (a
-    forked child would start with this process's pages)."""
+    """`_flushes(*args)` in a fresh interpreter, so that its peak RSS (VmHWM) is the flushes'
+    alone, not this process's."""
     from shared.errors import PipelineError
 
     code = f"from {__name__} import _child_main; _child_main()"
@@ -175,7 +178,7 @@ def _flushes(
         writer.commit(GROUP, TOPIC, {0: (batch, offset + changes)})
         seconds.append(time.perf_counter() - started)
         offset += changes
-    return seconds[0], seconds[1:], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return seconds[0], seconds[1:], _high_water_rss(os.getpid()) / MB
 
 
 def _measure_reads(bench: "Bench", db: Path, customers: int, flushes: int) -> None:
