@@ -14,10 +14,11 @@ otherwise, and for a large unsorted file, only the `customer_id` and `sequence` 
 groups whose statistics can hold a key are read. Rows a delete file already removed are dropped.
 
 A flush's own data file spans the keys it changed, so its bounds prune nothing; such small files
-(and the delete files, grouped by the data file they name) are read whole once and kept, up to
-CACHE_ROWS rows, least recently used dropped first. Later flushes look them up in memory instead of
-reading one file per earlier flush. Manifests are read from the snapshot directly and their entries
-kept the same way; pyiceberg's scan planning would match every delete file to every data file.
+(and the delete files, grouped by the data file they name) are read whole once, or kept as the
+flush that wrote them had them (`remember`), up to CACHE_ROWS rows, least recently used dropped
+first. Later flushes look them up in memory instead of reading one file per earlier flush.
+Manifests are read from the snapshot directly and their entries kept the same way; pyiceberg's
+scan planning would match every delete file to every data file.
 """
 
 import struct
@@ -64,17 +65,16 @@ class _KeyIndex:
     then a view of its int64 values; None when the file is not sorted by key)."""
 
     def __init__(self, column: pa.Array) -> None:
-        self._column = column  # owns the buffer `keys` views
         ordered = (
             len(column) < 2
-            or pc.all(pc.less(column.slice(0, len(column) - 1), column.slice(1))).as_py()
+            or pc.all(pc.less_equal(column.slice(0, len(column) - 1), column.slice(1))).as_py()
         )
         values = memoryview(column.buffers()[1]).cast("q")  # type: ignore[arg-type]
-        offset = column.offset
+        offset = column.offset  # the view keeps the column's buffer alive, nothing else
         self.keys = values[offset : offset + len(column)] if ordered else None
 
     def __len__(self) -> int:
-        return len(self._column) if self.keys is not None else 1
+        return len(self.keys) if self.keys is not None else 1
 
     def positions(self, sorted_keys: list[int]) -> tuple[list[int], list[int]]:
         """(keys found, their positions) among `sorted_keys`."""
@@ -166,6 +166,16 @@ def _large_rows(
             rows = pa.table({KEY: pa.array(found, pa.int64())})
             return _found(rows, pa.array(positions, pa.int64()), deleted, path, bound)
     return _rows_of(io, data_file, keys, deleted, bound)
+
+
+def remember(data_file: DataFile, rows: pa.Table) -> None:
+    """Keep what a flush just wrote, so the next flush need not read it back: `rows` (with
+    `customer_id` and `sequence`, in file order) of a small data file, or the (file_path, pos)
+    rows of a position-delete file."""
+    if data_file.content == DataFileContent.POSITION_DELETES:
+        _DELETE_FILES.get(data_file.file_path, lambda: _grouped(rows))
+    elif data_file.record_count <= SMALL_FILE_ROWS and data_file.record_count == rows.num_rows:
+        _SMALL_FILES.get(data_file.file_path, lambda: rows.select([KEY, SEQUENCE]))
 
 
 def _small_rows(
@@ -331,9 +341,13 @@ def _deleted(
 
 
 def _read_deletes(io: FileIO, path: str) -> dict[str, pa.Array]:
-    """{data file path: positions} of one position-delete file."""
     with io.new_input(path).open() as stream:
-        rows = pq.read_table(stream, columns=["file_path", "pos"])
+        return _grouped(pq.read_table(stream, columns=["file_path", "pos"]))
+
+
+def _grouped(rows: pa.Table) -> dict[str, pa.Array]:
+    """{data file path: positions} of the rows of a position-delete file."""
+    rows = rows.select(["file_path", "pos"])
     rows = rows.cast(pa.schema([("file_path", pa.string()), ("pos", pa.int64())]))
     grouped = rows.group_by("file_path").aggregate([("pos", "list")])
     return {
