@@ -10,7 +10,10 @@ The JSON report (`--out`) has this shape (version 1):
                    "s3": "..."},
       "figures": {                                      # every name in FIGURES, in that order,
                                                         # then state_upsert_<changes>_at_<customers>
-                                                        # for each of --state-sizes, then
+                                                        # and state_upsert_rss_at_<customers> for
+                                                        # each of --state-sizes,
+                                                        # state_read_after_flushes,
+                                                        # state_read_after_maintenance, then
                                                         # PEER_FIGURES with --peers
         "<name>": {"label": "...", "unit": "messages/s" | "changes/s" | "records/s" | "s" | "MB" | "files",
                    "median": 1234.5, "runs": [1200.1, 1234.5, 1300.2],
@@ -126,19 +129,11 @@ class Target:
 
 
 def bench_figures(state_sizes: Sequence[int], peers: bool = False) -> tuple[Figure, ...]:
-    """FIGURES, then the state table's upsert cost at each of `state_sizes` customers, then
+    """FIGURES, then the state table's figures for `state_sizes` (`state_upsert.figures`), then
     PEER_FIGURES with `peers`."""
     return (
         FIGURES
-        + tuple(
-            Figure(
-                state_upsert.figure_name(changes, customers),
-                state_upsert.figure_label(changes, customers),
-                "s",
-            )
-            for customers in state_sizes
-            for changes in state_upsert.FLUSH_CHANGES
-        )
+        + tuple(Figure(*figure) for figure in state_upsert.figures(state_sizes))
         + (PEER_FIGURES if peers else ())
     )
 

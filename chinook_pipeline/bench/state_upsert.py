@@ -1,109 +1,275 @@
-"""The state table's upsert cost as the number of customers grows.
+"""The state table's costs as the number of customers grows: a flush's time and memory, and a
+reader's time after many flushes, with and without maintenance.
 
-For each size N of `--state-sizes`, a state table of N customers is built in one bulk append
-(the rows of a seeded database, encoded by the producer's encoder, turned into state rows by
-`consumer.tables.state`), in a SQLite catalog of its own with its files in the bench's bucket.
-Then each run times one flush of each size of FLUSH_CHANGES: updates of customers drawn at
-random (with replacement) from the N, committed by the consumer's own `TableWriter` with
-`stage_upsert`, exactly as a table consumer's flush commits them (the changed customers' rows
-found by key, one position-delete file and one data file of the winners in one snapshot, the
-positions). The table's files are removed
-afterwards.
+For each size N of `--state-sizes`, a state table of N customers is built in one commit (the rows
+of a seeded database, encoded by the producer's encoder, turned into state rows by
+`consumer.tables`, written BUILD_ROWS at a time as files sorted by key, as `iceberg
+maintain` leaves the table), in a SQLite catalog of its own with its files in the bench's bucket.
+Then, for each size C of FLUSH_CHANGES, a process of its own, as a consumer is, makes one untimed
+flush (it reads what a consumer keeps between flushes: manifests, the large files' key index; its
+time is in `details`), then one timed flush per run: C updates of customers drawn at random (with
+replacement) from the N, committed by the consumer's own `TableWriter` with `stage_upsert`, exactly
+as a table consumer's flush commits them. That process's peak RSS is `state_upsert_rss_<C>_at_<N>`.
+
+The reader's figures: on a table of `reader_shape(sizes)` customers, READER_FLUSHES flushes of
+1,000 changes (fewer on a small bench), then a full read as `query` makes it (a pyiceberg scan
+into Arrow), timed each run; then the state table's compaction by `iceberg maintain`, and the
+same read again. Every table's files are removed afterwards.
 """
 
+import json
+import os
 import random
 import sqlite3
+import subprocess
+import sys
 import time
-from collections.abc import Mapping, Sequence
-from contextlib import closing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from chinook_pipeline.bench.probes import MB
+from chinook_pipeline.local.processes import _high_water_rss
+
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
     from chinook_pipeline.bench.session import Session
 
 FLUSH_CHANGES: Final = (1000, 10_000)  # changes per flush, one figure each
-CHUNK: Final = 100_000  # customers encoded at a time while building a table
+BUILD_ROWS: Final = 250_000  # customers encoded and written as one data file at a time
+READER_CUSTOMERS: Final = 100_000  # the reader's table, or the largest size when smaller
+READER_FLUSHES: Final = 1000  # at READER_CUSTOMERS; proportionally fewer (at least 10) below
+READER_CHANGES: Final = 1000
 GROUP: Final = "bench-state"
 TOPIC: Final = "bench.customers"
+READ_AFTER_FLUSHES: Final = "state_read_after_flushes"
+READ_AFTER_MAINTENANCE: Final = "state_read_after_maintenance"
 
 
 def figure_name(changes: int, customers: int) -> str:
     return f"state_upsert_{changes}_at_{customers}"
 
 
-def figure_label(changes: int, customers: int) -> str:
-    return f"state table upsert: one flush of {changes:,} changes, {customers:,} customers"
+def rss_name(changes: int, customers: int) -> str:
+    return f"state_upsert_rss_{changes}_at_{customers}"
+
+
+def reader_shape(sizes: Sequence[int]) -> tuple[int, int]:
+    """(customers, flushes) of the reader's figures for a bench of state `sizes`."""
+    customers = min(READER_CUSTOMERS, max(sizes))
+    return customers, max(10, READER_FLUSHES * customers // READER_CUSTOMERS)
+
+
+def figures(sizes: Sequence[int]) -> list[tuple[str, str, str]]:
+    """(name, label, unit) of every figure of this module for `--state-sizes` `sizes`."""
+    per_size = [
+        figure
+        for customers in sizes
+        for changes in FLUSH_CHANGES
+        for figure in (
+            (
+                figure_name(changes, customers),
+                f"state table upsert: one flush of {changes:,} changes, {customers:,} customers",
+                "s",
+            ),
+            (
+                rss_name(changes, customers),
+                f"state table upsert peak RSS: flushes of {changes:,} changes, "
+                f"{customers:,} customers",
+                "MB",
+            ),
+        )
+    ]
+    customers, flushes = reader_shape(sizes)
+    shape = f"{flushes:,} flushes of {READER_CHANGES:,} changes, {customers:,} customers"
+    return [
+        *per_size,
+        (READ_AFTER_FLUSHES, f"state table full read after {shape}", "s"),
+        (READ_AFTER_MAINTENANCE, f"state table full read after {shape}, maintained", "s"),
+    ]
 
 
 def measure_sizes(bench: "Session", db: Path, sizes: Sequence[int]) -> None:
-    """Every size: build the table, then `repeat` flushes of each FLUSH_CHANGES size."""
+    """Every size's flush figures, then the reader's figures."""
     for customers in sizes:
         bench.say(f"state table of {customers:,} customers: upsert cost")
         bench.attempt(f"state upsert at {customers:,}", _measure_size, bench, db, customers)
+    customers, flushes = reader_shape(sizes)
+    bench.say(f"state table of {customers:,} customers: full reads after {flushes:,} flushes")
+    bench.attempt("state reads", _measure_reads, bench, db, customers, flushes)
 
 
 def _measure_size(bench: "Session", db: Path, customers: int) -> None:
-    from consumer.tables import TableWriter, open_state_table, stage_upsert
+    stack = bench.stack
+    repeat = bench.options.repeat
+    with _built_table(bench, db, customers, "state") as (table, catalog_settings):
+        for changes in FLUSH_CHANGES:
+            shape = (customers, changes, repeat)
+            name = ".".join(table.name())
+            first, runs, peak_mb = _in_child(
+                catalog_settings, stack.s3_endpoint_url, name, db, shape
+            )
+            for run, seconds in enumerate(runs, start=1):
+                detail = {"customers": customers, "changes": changes, "run": run}
+                bench.record(figure_name(changes, customers), seconds, **detail)
+            bench.record(
+                rss_name(changes, customers),
+                peak_mb,
+                customers=customers,
+                changes=changes,
+                first_flush_seconds=round(first, 3),
+                flushes=1 + repeat,
+            )
+
+
+def _in_child(*args: Any) -> tuple[float, list[float], float]:
+    """`_flushes(*args)` in a fresh interpreter, so that its peak RSS (VmHWM) is the flushes'
+    alone, not this process's."""
+    from shared.errors import PipelineError
+
+    code = f"from {__name__} import _child_main; _child_main()"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps([str(arg) if isinstance(arg, Path) else arg for arg in args]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise PipelineError(f"state upsert flushes failed: {result.stderr.strip()[-2000:]}")
+    first, runs, peak_mb = json.loads(result.stdout.splitlines()[-1])
+    return first, runs, peak_mb
+
+
+def _child_main() -> None:
+    """The child's side of `_in_child`: arguments as JSON on stdin, the result on stdout."""
+    settings, endpoint, name, db, shape = json.loads(sys.stdin.read())
+    print(json.dumps(_flushes(tuple(settings), endpoint, name, Path(db), tuple(shape))))
+
+
+def _flushes(
+    catalog_settings: tuple[str, str],
+    s3_endpoint_url: str | None,
+    name: str,
+    db: Path,
+    shape: tuple[int, int, int],
+) -> tuple[float, list[float], float]:
+    """1 + `repeat` flushes of `changes` changes to a table of `customers` (`shape`): (the first
+    one's seconds, the others', the process's peak RSS in MB)."""
+    from consumer.tables import TableWriter, stage_upsert
+    from shared.iceberg.catalog import CatalogSettings, open_catalog
+    from shared.s3 import S3Settings
+
+    customers, changes, repeat = shape
+    catalog = open_catalog(
+        CatalogSettings(*catalog_settings), S3Settings(endpoint_url=s3_endpoint_url)
+    )
+    writer = TableWriter(catalog.load_table(name), stage_upsert)
+    rng = random.Random(customers * changes)
+    offset = writer.positions(GROUP, TOPIC).get(0, 0)  # the previous process's flushes
+    seconds = []
+    for _ in range(1 + repeat):
+        batch = _updates(db, customers, changes, offset, rng)
+        started = time.perf_counter()
+        writer.commit(GROUP, TOPIC, {0: (batch, offset + changes)})
+        seconds.append(time.perf_counter() - started)
+        offset += changes
+    return seconds[0], seconds[1:], _high_water_rss(os.getpid()) / MB
+
+
+def _measure_reads(bench: "Session", db: Path, customers: int, flushes: int) -> None:
+    from chinook_pipeline.tools.iceberg_maintain import compact
+    from consumer.tables import TableWriter, stage_upsert
+
+    with _built_table(bench, db, customers, "state-reads") as (table, _):
+        writer = TableWriter(table, stage_upsert)
+        rng = random.Random(-customers)
+        started = time.perf_counter()
+        for flush in range(flushes):
+            offset = flush * READER_CHANGES
+            batch = _updates(db, customers, READER_CHANGES, offset, rng)
+            writer.commit(GROUP, TOPIC, {0: (batch, offset + READER_CHANGES)})
+        bench.say(f"  {flushes:,} flushes in {time.perf_counter() - started:.1f}s")
+        _record_reads(bench, table, READ_AFTER_FLUSHES, customers, flushes=flushes)
+        started = time.perf_counter()
+        for line in compact(table, datetime.now(UTC), dry_run=False):
+            bench.say(f"  {line}")
+        maintained = time.perf_counter() - started
+        _record_reads(
+            bench, table, READ_AFTER_MAINTENANCE, customers, maintenance_seconds=maintained
+        )
+
+
+def _record_reads(
+    bench: "Session", table: "Table", figure: str, customers: int, **detail: Any
+) -> None:
+    """Time a full read of the state table as `query` makes it, once per run."""
+    from shared.errors import PipelineError
+
+    table.refresh()
+    files = len(list(table.scan().plan_files()))
+    for repeat in range(1, bench.options.repeat + 1):
+        started = time.perf_counter()
+        rows = table.scan().to_arrow().num_rows  # as `query` reads it
+        seconds = time.perf_counter() - started
+        if rows != customers:
+            raise PipelineError(f"{figure}: read {rows:,} rows, expected {customers:,}")
+        bench.record(figure, seconds, customers=customers, data_files=files, run=repeat, **detail)
+
+
+@contextmanager
+def _built_table(
+    bench: "Session", db: Path, customers: int, name: str
+) -> Iterator[tuple["Table", tuple[str, str]]]:
+    """A state table of the first `customers` customers of `db`, in one commit, and its catalog
+    settings (uri, warehouse); its files are removed on exit."""
+    from consumer.tables import commit_row_delta, data_files, open_state_table, transaction
     from shared.iceberg.catalog import CatalogSettings, open_catalog
     from shared.s3 import S3Settings
 
     stack = bench.stack
-    prefix = stack.name("state", customers)
+    prefix = stack.name(name, customers)
+    settings = (
+        f"sqlite:///{stack.work / f'iceberg-{name}-{customers}.db'}",
+        f"s3://{stack.bucket}/{prefix}",
+    )
     catalog = open_catalog(
-        CatalogSettings(
-            uri=f"sqlite:///{stack.work / f'iceberg-state-{customers}.db'}",
-            warehouse=f"s3://{stack.bucket}/{prefix}",
-        ),
-        S3Settings(endpoint_url=stack.s3_endpoint_url),
+        CatalogSettings(*settings), S3Settings(endpoint_url=stack.s3_endpoint_url)
     )
     table = open_state_table(catalog, f"bench.customers_{customers}")
     try:
         started = time.perf_counter()
-        table.append(_state_rows(db, customers))
+        with transaction(table) as staging:
+            added = [f for rows in _state_rows(db, customers) for f in data_files(staging, rows)]
+            commit_row_delta(staging, added, None, {})
         bench.say(f"  built in {time.perf_counter() - started:.1f}s")
-        writer = TableWriter(table, stage_upsert)
-        rng = random.Random(customers)
-        offset = 0
-        for repeat in range(1, bench.options.repeat + 1):
-            for changes in FLUSH_CHANGES:
-                batch = _updates(db, customers, changes, offset, rng)
-                started = time.perf_counter()
-                writer.commit(GROUP, TOPIC, {0: (batch, offset + changes)})
-                seconds = time.perf_counter() - started
-                bench.record(
-                    figure_name(changes, customers),
-                    seconds,
-                    customers=customers,
-                    changes=changes,
-                    run=repeat,
-                )
-                offset += changes
+        yield table, settings
     finally:
         _remove(stack, prefix)
 
 
-def _state_rows(db: Path, customers: int) -> Any:
-    """The state rows of the first `customers` customers of `db`, as snapshot events would
-    leave them (sequence = position in the table)."""
+def _state_rows(db: Path, customers: int) -> Iterator[Any]:
+    """The state rows of the first `customers` customers of `db`, BUILD_ROWS at a time, as
+    snapshot events would leave them (sequence = position in the table), sorted by key."""
     import pyarrow as pa
 
     from consumer.tables import state_rows
     from producer.change_log import snapshot_row
 
     now_ms = int(time.time() * 1000)
-    parts = []
     with closing(sqlite3.connect(db)) as connection:
         cursor = connection.execute(
             "SELECT * FROM Customer ORDER BY CustomerId LIMIT ?", (customers,)
         )
         sequence = 0
-        while rows := cursor.fetchmany(CHUNK):
+        while rows := cursor.fetchmany(BUILD_ROWS):
             changes = [snapshot_row(sequence + i + 1, row, now_ms) for i, row in enumerate(rows)]
             events = _events(changes, sequence, now_ms)
-            parts.append(state_rows(pa.Table.from_batches([events])))
+            yield state_rows(pa.Table.from_batches([events]))
             sequence += len(changes)
-    return pa.concat_tables(parts)
 
 
 def _updates(db: Path, customers: int, changes: int, offset: int, rng: random.Random) -> Any:

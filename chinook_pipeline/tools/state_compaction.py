@@ -26,7 +26,7 @@ from pyiceberg.manifest import DataFileContent
 from pyiceberg.table import Table
 from pyiceberg.types import IntegerType, LongType
 
-from consumer.tables import commit_rewrite, data_files
+from consumer.tables import commit_rewrite, data_files, transaction
 
 SLICE_ROWS: Final = (
     250_000  # also the size of the files it writes: the next run reads one at a time
@@ -39,14 +39,14 @@ def rewrite_table(table: Table, properties: dict[str, str]) -> int:
     schema = table.schema()
     keys = [schema.find_column_name(i) for i in schema.identifier_field_ids]
     written, added = 0, []
-    with table.transaction() as transaction:
+    with transaction(table) as staging:
         for row_filter in slices(table, keys):
             part = table.scan(row_filter=row_filter).to_arrow()
             part = part.sort_by([(key, "ascending") for key in keys]) if keys else part
-            added += data_files(transaction, part)
+            added += data_files(staging, part)
             written += part.num_rows
             del part  # one slice in memory at a time
-        commit_rewrite(transaction, added, properties)
+        commit_rewrite(staging, added, properties)
     return written
 
 

@@ -10,15 +10,22 @@ what the tools and the bench use.
 
 from consumer.tables.committer import TableWriter
 from consumer.tables.definitions import open_change_table, open_state_table
-from consumer.tables.position_deletes import commit_rewrite, data_files
+from consumer.tables.position_deletes import (
+    commit_rewrite,
+    commit_row_delta,
+    data_files,
+    transaction,
+)
 from consumer.tables.state import stage_upsert, state_rows
 
 __all__ = [
     "TableWriter",
     "commit_rewrite",
+    "commit_row_delta",
     "data_files",
     "open_change_table",
     "open_state_table",
     "stage_upsert",
     "state_rows",
+    "transaction",
 ]

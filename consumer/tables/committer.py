@@ -28,6 +28,7 @@ from pyiceberg.table import Table, Transaction
 
 from consumer import metrics
 from consumer.tables.definitions import refresh
+from consumer.tables.position_deletes import transaction
 from consumer.tables.retention import expire_old_snapshots
 from consumer.tables.state import stage_upsert
 from shared.arrow import KAFKA_OFFSET
@@ -94,9 +95,9 @@ class TableWriter:
                 return {partition: positions.get(partition, 0) for partition in batches}, None
             staged = pa.Table.from_batches(rows)
             try:
-                with table.transaction() as transaction:
+                with transaction(table) as staging:
                     properties = advanced(known, group, topic, pending)
-                    self._stage(transaction, table, staged, properties)
+                    self._stage(staging, table, staged, properties)
             except CommitFailedException:
                 log.info(
                     "commit to %s conflicted (attempt %d): retrying", table.name(), attempt + 1

@@ -7,10 +7,15 @@ adds what the state table needs, each in ONE snapshot:
 
 - `commit_row_delta`: new data files plus one position-delete file (the replaced rows' file and
   position), operation `overwrite` (`append` when nothing is deleted), as Iceberg's RowDelta.
+  Delete manifests are folded into one once FOLD_DELETE_MANIFESTS pile up.
 - `commit_rewrite`: every live data and delete file of the parent snapshot replaced by new data
   files (compaction), operation `overwrite`.
+- `transaction`: a transaction whose staged metadata is built once per staged change. pyiceberg
+  0.12 re-applies the staged updates and deep-copies the whole table metadata on every read of
+  `Transaction.table_metadata`, about 18 times per commit: 0.17 s of a 1,000-change flush at
+  1,000,000 customers, more than finding and writing the rows. `expire_snapshots` uses it too.
 
-It leans on `_MergeAppendFiles`/`_SnapshotProducer` (manifest plumbing), `ManifestWriterV2` (a
+It leans on `Transaction.table_metadata`/`_updates`, `_MergeAppendFiles`/`_SnapshotProducer` (manifest plumbing), `ManifestWriterV2` (a
 delete manifest), `DataFile.from_args` and `_dataframe_to_data_files` (Parquet data files with
 Iceberg statistics). `tests/unit/test_position_deletes_contract.py` pins these to
 PYICEBERG_VERSION. Upstream would need a position-delete writer and a RowDelta/rewrite snapshot
@@ -20,6 +25,7 @@ producer (apache/iceberg-python #3618); this module then shrinks to calls of the
 import io
 import struct
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Final
 
 import pyarrow as pa
@@ -36,20 +42,52 @@ from pyiceberg.manifest import (
     ManifestWriter,
     ManifestWriterV2,
 )
-from pyiceberg.table import Transaction
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation
-from pyiceberg.table.update.snapshot import _MergeAppendFiles, _SnapshotProducer
+from pyiceberg.table.update import TableUpdate, update_table_metadata
+from pyiceberg.table.update.snapshot import ExpireSnapshots, _MergeAppendFiles, _SnapshotProducer
 from pyiceberg.typedef import Record
 
 PYICEBERG_VERSION: Final = "0.12.0"
 PATH_FIELD_ID: Final = 2147483546  # the Iceberg spec's reserved ids of a position-delete file
 POS_FIELD_ID: Final = 2147483545
+FOLD_DELETE_MANIFESTS: Final = 16
 POSITION_DELETE_SCHEMA: Final = pa.schema(
     [
         pa.field("file_path", pa.string(), False, {b"PARQUET:field_id": str(PATH_FIELD_ID)}),
         pa.field("pos", pa.int64(), False, {b"PARQUET:field_id": str(POS_FIELD_ID)}),
     ]
 )
+
+
+class _StagedOnce(Transaction):
+    """A Transaction whose `table_metadata` is computed once per (table metadata, staged updates)
+    pair, not on every read. The metadata models are frozen (pydantic), so sharing one copy is
+    safe; a new stage or refresh replaces `_updates` or `_table.metadata` and rebuilds it."""
+
+    _staged: tuple[TableMetadata, tuple[TableUpdate, ...], TableMetadata] | None = None
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        base, updates = self._table.metadata, self._updates
+        staged = self._staged
+        if staged is None or staged[0] is not base or staged[1] is not updates:
+            staged = (base, updates, update_table_metadata(base, updates))
+            self._staged = staged
+        return staged[2]
+
+
+def transaction(table: Table) -> Transaction:
+    """`table.transaction()`, reading its staged metadata at the cost of one copy per change."""
+    return _StagedOnce(table)
+
+
+def expire_snapshots(table: Table, snapshot_ids: list[int]) -> None:
+    """`table.maintenance.expire_snapshots().by_ids(snapshot_ids).commit()`, on a transaction
+    that copies the metadata once rather than twice per expired snapshot."""
+    ExpireSnapshots(transaction=_StagedOnce(table, autocommit=True)).by_ids(snapshot_ids).commit()
 
 
 class _DeleteManifestWriter(ManifestWriterV2):
@@ -77,13 +115,17 @@ class _RowDelta(_MergeAppendFiles):
         self._delete_files.append(delete_file)
 
     def _existing_manifests(self) -> list[ManifestFile]:
-        """The parent's data manifests, and its delete manifests folded with the new delete
-        files into one: a scan then opens one delete manifest, not one per flush."""
+        """The parent's manifests, the new delete files in a delete manifest of their own; once
+        FOLD_DELETE_MANIFESTS delete manifests pile up, all folded into one. A scan opens at
+        most that many delete manifests, and a flush reads none it has not read before (folding
+        every flush would re-read every delete entry since the last compaction, each flush)."""
         carried = super()._existing_manifests()
-        data = [m for m in carried if m.content == ManifestContent.DATA]
-        deletes = [m for m in carried if m.content == ManifestContent.DELETES]
-        if not self._delete_files and len(deletes) < 2:
+        if not self._delete_files:
             return carried
+        deletes = [m for m in carried if m.content == ManifestContent.DELETES]
+        if len(deletes) + 1 < FOLD_DELETE_MANIFESTS:
+            return [_write_delete_manifest(self, self._delete_files), *carried]
+        data = [m for m in carried if m.content == ManifestContent.DATA]
         existing = [
             entry
             for manifest in deletes
@@ -161,11 +203,20 @@ def data_files(transaction: Transaction, rows: pa.Table) -> list[DataFile]:
     if not rows.num_rows:
         return []
     metadata = transaction.table_metadata
-    _check_pyarrow_schema_compatible(
-        metadata.schema(), provided_schema=rows.schema, format_version=metadata.format_version
-    )
+    _checked(metadata.schema().model_dump_json(), rows.schema, metadata.format_version)
     return list(
         _dataframe_to_data_files(table_metadata=metadata, df=rows, io=transaction._table.io)
+    )
+
+
+@lru_cache(maxsize=16)
+def _checked(schema_json: str, provided: pa.Schema, format_version: int) -> None:
+    """pyiceberg's check that `provided` fits the table schema, once per pair: it costs about
+    3 ms, the same every flush."""
+    _check_pyarrow_schema_compatible(
+        Schema.model_validate_json(schema_json),
+        provided_schema=provided,
+        format_version=format_version,  # type: ignore[arg-type]
     )
 
 

@@ -22,6 +22,7 @@ from typing import Final
 
 from pyiceberg.table import Table, TableProperties
 
+from consumer.tables.position_deletes import expire_snapshots
 from shared.iceberg.snapshots import expirable
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def expire_old_snapshots(table: Table) -> int:
         doomed = expirable(table, time.time() * 1000 - max_age, kept)
         if len(doomed) < BATCH:
             return 0
-        table.maintenance.expire_snapshots().by_ids(sorted(doomed)).commit()
+        expire_snapshots(table, sorted(doomed))
     except Exception as error:  # the flush is durable already: retry after a later commit
         log.info("expiring old snapshots of %s failed, retried later: %s", table.name(), error)
         return 0

@@ -9,7 +9,7 @@ Merge-on-read, one snapshot per flush: the rows a flush replaces or deletes are 
 and sequence columns), removed by one v2 position-delete file, and the winners added as one data
 file sorted by key, both in ONE commit (`position_deletes.commit_row_delta`). A reader, by time or
 by snapshot, only ever sees the table as a whole flush left it, and a flush costs what its changes
-touch, not the table. Delete files and small files pile up; `iceberg maintain` merges them.
+touch, not the table. What a flush wrote is kept for the next (`live_rows.remember`). Delete files and small files pile up; `iceberg maintain` merges them.
 
 pyiceberg's own `upsert` is not used: it compares every column rather than the sequence, cannot
 delete, and rewrites whole files. Its `overwrite` commits two snapshots (a delete, then the append).
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.table import Table, Transaction
 
-from consumer.tables.live_rows import live_rows
+from consumer.tables.live_rows import live_rows, remember
 from consumer.tables.position_deletes import commit_row_delta, data_files, position_delete_file
 from shared.arrow import change_schema
 from shared.changes import Operation
@@ -91,5 +91,10 @@ def stage_upsert(
     won = winners(latest, current.select([KEY, SEQUENCE]))
     replaced = current.filter(pc.is_in(current[KEY], value_set=won[KEY]))
     deletes = position_delete_file(transaction, replaced) if replaced.num_rows else None
-    added = data_files(transaction, state_rows(won).sort_by(KEY))
+    rows = state_rows(won).sort_by(KEY)
+    added = data_files(transaction, rows)
     commit_row_delta(transaction, added, deletes, properties)
+    if deletes is not None:
+        remember(deletes, replaced)
+    if len(added) == 1:
+        remember(added[0], rows)

@@ -22,6 +22,7 @@ from chinook_pipeline.bench.report import (
     targets,
 )
 from chinook_pipeline.bench.settings import parse_sizes
+from chinook_pipeline.bench.state_upsert import FLUSH_CHANGES
 from tests.conftest import Cli
 
 STATE_SIZES = (500, 2000)
@@ -99,7 +100,8 @@ def test_table_shows_every_figure_missing_ones_and_failures() -> None:
         figures,
     )
     table = format_table(report)
-    assert len(figures) == len(FIGURES) + 2 * len(STATE_SIZES)
+    # per size and flush size: time and peak RSS; then the reader's two figures
+    assert len(figures) == len(FIGURES) + 2 * len(FLUSH_CHANGES) * len(STATE_SIZES) + 2
     for figure in figures:
         assert figure.label in table
     assert "failed: producer (run 1): boom" in table

@@ -9,14 +9,16 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.manifest import DataFileContent, ManifestContent, ManifestWriterV2
-from pyiceberg.table import Table
-from pyiceberg.table.update.snapshot import _MergeAppendFiles, _SnapshotProducer
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.update.snapshot import ExpireSnapshots, _MergeAppendFiles, _SnapshotProducer
 
+from consumer.tables import position_deletes
 from consumer.tables.position_deletes import (
     PYICEBERG_VERSION,
     commit_rewrite,
     commit_row_delta,
     data_files,
+    expire_snapshots,
     position_delete_file,
 )
 
@@ -51,6 +53,31 @@ def test_the_internals_keep_the_shapes_the_module_relies_on() -> None:
     for name in ("_existing_manifests", "_deleted_entries", "_summary", "new_manifest_output"):
         assert callable(getattr(_SnapshotProducer, name))
     assert hasattr(ManifestWriterV2, "content") and hasattr(ManifestWriterV2, "_meta")
+    assert list(inspect.signature(ExpireSnapshots.__init__).parameters)[:2] == [
+        "self",
+        "transaction",
+    ]
+    assert isinstance(inspect.getattr_static(Transaction, "table_metadata"), property)
+
+
+def test_a_transaction_copies_the_metadata_once_per_staged_change(table: Table) -> None:
+    staging = position_deletes.transaction(table)
+    first = staging.table_metadata
+    assert staging.table_metadata is first and first == table.metadata
+    staging.set_properties({"owner": "state"})
+    assert staging.table_metadata is not first
+    assert staging.table_metadata.properties["owner"] == "state"
+    staging.commit_transaction()
+    assert table.properties["owner"] == "state"
+
+
+def test_snapshots_expire_in_one_commit(table: Table) -> None:
+    table.append(pa.table({"id": [5], "name": ["e"]}, schema=ROWS))
+    table.append(pa.table({"id": [6], "name": ["f"]}, schema=ROWS))
+    old = [s.snapshot_id for s in sorted(table.snapshots(), key=lambda s: s.sequence_number)]
+    expire_snapshots(table, old[:2])
+    assert [s.snapshot_id for s in table.snapshots()] == old[2:]
+    assert ids(table) == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_row_delta_is_one_snapshot_the_scan_applies(table: Table) -> None:
@@ -99,17 +126,23 @@ def test_a_rewrite_replaces_every_file_in_one_snapshot(table: Table) -> None:
     assert table.current_snapshot().summary["total-records"] == "3"
 
 
-def test_delete_manifests_are_folded_into_one_and_every_delete_still_applies(table: Table) -> None:
+def test_delete_manifests_pile_up_then_are_folded_into_one_and_every_delete_still_applies(
+    table: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(position_deletes, "FOLD_DELETE_MANIFESTS", 3)
     victim = next(iter(table.scan().plan_files())).file.file_path
-    for position in (0, 2):
+    counts, states = [], []
+    for position in (0, 2, 3):
         with table.transaction() as transaction:
             deletes = position_delete_file(
                 transaction, pa.table({"file_path": [victim], "pos": [position]})
             )
             commit_row_delta(transaction, [], deletes, {})
-    table.refresh()
-    manifests = table.current_snapshot().manifests(table.io)
-    assert [m.content for m in manifests].count(ManifestContent.DELETES) == 1
-    assert ids(table) == [2, 4]
+        table.refresh()
+        manifests = table.current_snapshot().manifests(table.io)
+        counts.append([m.content for m in manifests].count(ManifestContent.DELETES))
+        states.append(ids(table))
+    assert counts == [1, 2, 1], "a delete manifest per commit until 3 pile up, then one"
+    assert states == [[2, 3, 4], [2, 4], [2]]
     first_delete = sorted(table.snapshots(), key=lambda s: s.sequence_number)[1]
     assert ids(table, first_delete.snapshot_id) == [2, 3, 4]
