@@ -82,7 +82,7 @@ def open_destination(
 def _tables(
     settings: ConsumerSettings, table: str, health: Health, stop: threading.Event
 ) -> Destination | None:
-    from consumer.tables.committer import LakeCommitter
+    from consumer.tables.committer import TableCommitter
     from consumer.tables.definitions import open_change_table, open_state_table
     from consumer.tables.destination import TableDestination
     from shared.iceberg.catalog import (
@@ -100,14 +100,14 @@ def _tables(
         f"the Iceberg catalog at {safe_uri(uri)}" if uri else f"pyiceberg's catalog {name!r}"
     )
 
-    def connect() -> LakeCommitter | CatalogSettingsError:
+    def connect() -> TableCommitter | CatalogSettingsError:
         try:
             catalog = open_catalog(settings.catalog, settings.s3)
         except CatalogSettingsError as error:
             return error  # not retried: raised below
         changes = open_change_table(catalog, table)
         state = open_state_table(catalog, settings.state_table) if settings.state_table else None
-        return LakeCommitter(changes, state)
+        return TableCommitter(changes, state)
 
     try:
         opened = retry_call(

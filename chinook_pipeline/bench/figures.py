@@ -46,7 +46,7 @@ def run_figures(bench: Session) -> None:
     the steps that do not depend on it."""
     _throughput(bench)
     _freshness(bench)
-    sizes = bench.options.state_size_list
+    sizes = bench.settings.state_size_list
     state_upsert.measure_sizes(bench, seed(bench, "state", max(sizes)), sizes)
     _capture_tax(bench)
     _memory(bench)
@@ -54,11 +54,11 @@ def run_figures(bench: Session) -> None:
 
 def _throughput(bench: Session) -> None:
     """The services against their limits, and the other consumers on the same topic."""
-    options, attempt = bench.options, bench.attempt
-    pristine = seed(bench, "customers", options.customers)
+    settings, attempt = bench.settings, bench.attempt
+    pristine = seed(bench, "customers", settings.customers)
     payloads = messages(pristine, bench.stack.work / "messages.db")
-    for repeat in range(1, options.repeat + 1):
-        bench.say(f"run {repeat}/{options.repeat}: throughput on {len(payloads):,} changes")
+    for repeat in range(1, settings.repeat + 1):
+        bench.say(f"run {repeat}/{settings.repeat}: throughput on {len(payloads):,} changes")
         attempt(f"raw_produce (run {repeat})", raw_produce, bench, payloads, repeat)
         topic = attempt(f"producer (run {repeat})", producer, bench, pristine, repeat)
         total = attempt(f"raw_consume (run {repeat})", raw_consume, bench, topic) if topic else None
@@ -79,13 +79,13 @@ def _throughput(bench: Session) -> None:
                 ("consumer_table", table_consumer),
             ):
                 attempt(f"{step} (run {repeat})", figure, bench, topic, total, repeat)
-            if options.peers:
+            if settings.peers:
                 attempt(f"peer_table (run {repeat})", peer_table, bench, topic, total, repeat)
         attempt(
             f"baseline (run {repeat})",
             baseline,
             bench,
-            payloads[: options.baseline_records],
+            payloads[: settings.baseline_records],
             repeat,
         )
         if topic:
@@ -94,27 +94,27 @@ def _throughput(bench: Session) -> None:
 
 def _freshness(bench: Session) -> None:
     """Objects, then tables (and the peer's table), under steady writes."""
-    options = bench.options
-    for repeat in range(1, options.repeat + 1):
+    settings = bench.settings
+    for repeat in range(1, settings.repeat + 1):
         bench.say(
-            f"run {repeat}/{options.repeat}: freshness at {options.freshness_rate:g} changes/s"
+            f"run {repeat}/{settings.repeat}: freshness at {settings.freshness_rate:g} changes/s"
         )
         bench.attempt(f"freshness (run {repeat})", freshness, bench, repeat)
-    for repeat in range(1, options.repeat + 1):
+    for repeat in range(1, settings.repeat + 1):
         bench.say(
-            f"run {repeat}/{options.repeat}: table freshness at "
-            f"{options.freshness_rate:g} changes/s"
+            f"run {repeat}/{settings.repeat}: table freshness at "
+            f"{settings.freshness_rate:g} changes/s"
         )
         bench.attempt(f"table freshness (run {repeat})", table_freshness, bench, repeat)
-        if options.peers:
+        if settings.peers:
             bench.attempt(f"peer freshness (run {repeat})", peer_freshness, bench, repeat)
 
 
 def _capture_tax(bench: Session) -> None:
-    options = bench.options
+    settings = bench.settings
     taxed = seed(bench, "capture-tax", capture_tax.CUSTOMERS)
-    for repeat in range(1, options.repeat + 1):
-        bench.say(f"run {repeat}/{options.repeat}: capture tax on the application's writes")
+    for repeat in range(1, settings.repeat + 1):
+        bench.say(f"run {repeat}/{settings.repeat}: capture tax on the application's writes")
         bench.attempt(
             f"capture tax (run {repeat})",
             capture_tax.measure,
@@ -126,10 +126,10 @@ def _capture_tax(bench: Session) -> None:
 
 
 def _memory(bench: Session) -> None:
-    options = bench.options
-    backlog = seed(bench, "backlog", options.backlog)
-    for repeat in range(1, options.repeat + 1):
+    settings = bench.settings
+    backlog = seed(bench, "backlog", settings.backlog)
+    for repeat in range(1, settings.repeat + 1):
         bench.say(
-            f"run {repeat}/{options.repeat}: memory on a backlog of {options.backlog:,} changes"
+            f"run {repeat}/{settings.repeat}: memory on a backlog of {settings.backlog:,} changes"
         )
         bench.attempt(f"memory (run {repeat})", memory, bench, backlog, repeat)

@@ -30,19 +30,19 @@ def memory(bench: Session, pristine: Path, repeat: int) -> None:
     bench.record(
         "producer_rss",
         producer.peak_rss / MB,
-        changes=bench.options.backlog,
+        changes=bench.settings.backlog,
         wall_seconds=producer.elapsed,
     )
     bench.record(
         "consumer_rss",
         consumer.peak_rss / MB,
-        records=bench.options.backlog,
+        records=bench.settings.backlog,
         wall_seconds=consumer.elapsed,
     )
     bench.record(
         "consumer_table_rss",
         table.peak_rss / MB,
-        records=bench.options.backlog,
+        records=bench.settings.backlog,
         wall_seconds=table.elapsed,
     )
     db.unlink()

@@ -40,19 +40,19 @@ from shared.errors import PipelineError
 @options_from(BenchSettings)
 def bench(**params: Any) -> None:
     """Measure throughput, limits, freshness, scale-out, memory and table costs; print a table."""
-    options = build(BenchSettings, params)
-    report = run_bench(options, progress=lambda text: click.echo(text, err=True))
+    settings = build(BenchSettings, params)
+    report = run_bench(settings, progress=lambda text: click.echo(text, err=True))
     click.echo(format_table(report))
-    if options.out:
-        options.out.parent.mkdir(parents=True, exist_ok=True)
-        options.out.write_text(json.dumps(report, indent=2) + "\n")
-        click.echo(f"\nreport written to {options.out}")
+    if settings.out:
+        settings.out.parent.mkdir(parents=True, exist_ok=True)
+        settings.out.write_text(json.dumps(report, indent=2) + "\n")
+        click.echo(f"\nreport written to {settings.out}")
     if report["errors"]:
         raise PipelineError(f"{len(report['errors'])} bench step(s) failed (listed above)")
 
 
-def run_bench(options: BenchSettings, progress: Callable[[str], None]) -> dict[str, Any]:
-    """Run every figure `options.repeat` times; the report, partial when a step failed."""
+def run_bench(settings: BenchSettings, progress: Callable[[str], None]) -> dict[str, Any]:
+    """Run every figure `settings.repeat` times; the report, partial when a step failed."""
     from chinook_pipeline.bench.figures import (
         run_figures,
     )  # here: the services' start needs neither
@@ -60,32 +60,34 @@ def run_bench(options: BenchSettings, progress: Callable[[str], None]) -> dict[s
     from chinook_pipeline.bench.stack import open_stack
 
     started = datetime.now(UTC)
-    figures = bench_figures(options.state_size_list, options.peers)
+    figures = bench_figures(settings.state_size_list, settings.peers)
     results = Results({figure.name: figure.unit for figure in figures})
-    settings: dict[str, Any] = {
-        k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()
+    reported: dict[str, Any] = {
+        k: str(v) if isinstance(v, Path) else v for k, v in asdict(settings).items()
     }
     work = Path(
-        tempfile.mkdtemp(prefix="chinook-bench-", dir=options.work_dir and _mkdir(options.work_dir))
+        tempfile.mkdtemp(
+            prefix="chinook-bench-", dir=settings.work_dir and _mkdir(settings.work_dir)
+        )
     )
     try:
         with open_stack(
-            options.bootstrap_servers, options.s3_endpoint_url, options.bucket, work, progress
+            settings.bootstrap_servers, settings.s3_endpoint_url, settings.bucket, work, progress
         ) as stack:
-            settings.update(broker=stack.broker_description, s3=stack.s3_description)
-            run_figures(Session(options, stack, results, progress))
+            reported.update(broker=stack.broker_description, s3=stack.s3_description)
+            run_figures(Session(settings, stack, results, progress))
     except PipelineError as failure:
         results.errors.append(str(failure))
     report = build_report(
         results.runs,
-        settings,
+        reported,
         results.details,
         started,
-        options.flush_age,
+        settings.flush_age,
         results.errors,
         figures,
     )
-    if results.errors or options.work_dir:
+    if results.errors or settings.work_dir:
         progress(f"databases and service logs kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)

@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Session:
-    options: BenchSettings
+    settings: BenchSettings
     stack: Stack
     results: Results
     say: Callable[[str], None]

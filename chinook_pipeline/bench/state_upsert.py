@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from chinook_pipeline.bench.probes import MB
-from chinook_pipeline.local.processes import _high_water_rss
+from chinook_pipeline.local.processes import high_water_rss
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -104,7 +104,7 @@ def measure_sizes(bench: "Session", db: Path, sizes: Sequence[int]) -> None:
 
 def _measure_size(bench: "Session", db: Path, customers: int) -> None:
     stack = bench.stack
-    repeat = bench.options.repeat
+    repeat = bench.settings.repeat
     with _built_table(bench, db, customers, "state") as (table, catalog_settings):
         for changes in FLUSH_CHANGES:
             shape = (customers, changes, repeat)
@@ -177,7 +177,7 @@ def _flushes(
         writer.commit(GROUP, TOPIC, {0: (batch, offset + changes)})
         seconds.append(time.perf_counter() - started)
         offset += changes
-    return seconds[0], seconds[1:], _high_water_rss(os.getpid()) / MB
+    return seconds[0], seconds[1:], high_water_rss(os.getpid()) / MB
 
 
 def _measure_reads(bench: "Session", db: Path, customers: int, flushes: int) -> None:
@@ -211,7 +211,7 @@ def _record_reads(
 
     table.refresh()
     files = len(list(table.scan().plan_files()))
-    for repeat in range(1, bench.options.repeat + 1):
+    for repeat in range(1, bench.settings.repeat + 1):
         started = time.perf_counter()
         rows = table.scan().to_arrow().num_rows  # as `query` reads it
         seconds = time.perf_counter() - started

@@ -27,18 +27,18 @@ def steady_pipeline(
     from chinook_pipeline.tools.seed import seed_database
     from shared.kafka import ensure_topic
 
-    options, stack = bench.options, bench.stack
+    settings, stack = bench.settings, bench.stack
     db = stack.work / f"{name}-{repeat}.db"
     seed_database(db, FRESHNESS_CUSTOMERS)
     topic, group = stack.name(name, repeat), stack.name(f"{name}-sink", repeat)
-    ensure_topic(stack.kafka_settings(), topic, options.partitions)  # subscribed at start
+    ensure_topic(stack.kafka_settings(), topic, settings.partitions)  # subscribed at start
     services = [
-        stack.producer(f"{name}-producer-{repeat}", db, topic, options.partitions),
+        stack.producer(f"{name}-producer-{repeat}", db, topic, settings.partitions),
         stack.consumer(
             f"{name}-consumer-{repeat}",
             topic,
             group,
-            *("--flush-age", str(options.flush_age), *consumer_args),
+            *("--flush-age", str(settings.flush_age), *consumer_args),
             metrics=True,
         ),
     ]
@@ -62,20 +62,20 @@ def write_steadily(
     """Run `write` on `db` at `--freshness-rate` for `--freshness-seconds`, calling `poll`
     every POLL_SECONDS meanwhile and afterwards, until `drained(changes written)` or
     DRAIN_TIMEOUT; the changes written."""
-    options = bench.options
+    settings = bench.settings
     first = last_change(db) + 1
     writer = bench.stack.spawn(
         name,
         "write",
-        *("--db", str(db), "--rate", str(options.freshness_rate)),
-        *("--duration", str(options.freshness_seconds), "--seed", str(repeat)),
+        *("--db", str(db), "--rate", str(settings.freshness_rate)),
+        *("--duration", str(settings.freshness_seconds), "--seed", str(repeat)),
     )
     while writer.running():
         poll()
         time.sleep(POLL_SECONDS)
     writer.wait(SERVICE_TIMEOUT)
     written = last_change(db) + 1 - first
-    deadline = time.monotonic() + options.flush_age + DRAIN_TIMEOUT
+    deadline = time.monotonic() + settings.flush_age + DRAIN_TIMEOUT
     while not drained(written) and time.monotonic() < deadline:
         poll()
         time.sleep(POLL_SECONDS)

@@ -31,7 +31,7 @@ def raw_produce(bench: Session, payloads: Sequence[Payload], repeat: int) -> Non
     stack = bench.stack
     topic = stack.name("raw", repeat)
     settings = stack.kafka_settings()
-    ensure_topic(settings, topic, bench.options.partitions)
+    ensure_topic(settings, topic, bench.settings.partitions)
     elapsed = produce_all(settings, topic, payloads)
     bench.record("raw_produce", len(payloads) / elapsed, messages=len(payloads), seconds=elapsed)
     stack.delete_topics(topic)
@@ -39,7 +39,7 @@ def raw_produce(bench: Session, payloads: Sequence[Payload], repeat: int) -> Non
 
 def producer(bench: Session, pristine: Path, repeat: int) -> str:
     """Figures `producer` and `producer_process`; the topic it filled."""
-    customers = bench.options.customers
+    customers = bench.settings.customers
     topic = bench.stack.name("changes", repeat)
     db = copy(bench.stack, pristine, f"producer-{repeat}")
     child = run_producer(bench, db, topic, f"producer-{repeat}")
@@ -59,18 +59,18 @@ def producer(bench: Session, pristine: Path, repeat: int) -> str:
 def run_producer(bench: Session, db: Path, topic: str, name: str) -> Child:
     """A producer capturing `db` into `topic` until it is idle."""
     return bench.stack.producer(
-        name, db, topic, bench.options.partitions, "--exit-when-idle", metrics=True
+        name, db, topic, bench.settings.partitions, "--exit-when-idle", metrics=True
     )
 
 
 def raw_consume(bench: Session, topic: str) -> int:
     """Figure `raw_consume`: librdkafka reading `topic` by assignment; the records it holds,
     checked against the customers the producer captured."""
-    customers = bench.options.customers
+    customers = bench.settings.customers
     elapsed, ends = consume_all(
         bench.stack.kafka_settings().client_properties(),
         topic,
-        bench.options.partitions,
+        bench.settings.partitions,
         SERVICE_TIMEOUT,
     )
     total = sum(ends.values())
@@ -107,7 +107,7 @@ def consume(
     ]
     active, wall = run_to_exit(children, names.CONSUMER_RECORDS_CONSUMED)
     committed = committed_offsets(
-        stack.kafka_settings().client_properties(), topic, group, bench.options.partitions
+        stack.kafka_settings().client_properties(), topic, group, bench.settings.partitions
     )
     if sum(committed.values()) != total:
         raise PipelineError(

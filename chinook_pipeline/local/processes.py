@@ -75,7 +75,7 @@ def wait_for(
     return None
 
 
-def _high_water_rss(pid: int) -> int:
+def high_water_rss(pid: int) -> int:
     """The process's peak RSS so far (VmHWM, bytes; 0 once it is gone).
 
     Not wait4's ru_maxrss: Linux carries that across fork and exec, so a child forked from a
@@ -142,7 +142,7 @@ class Child:
         """False once it has exited (then reaped, with its exit code, wall time and peak RSS)."""
         if self.process.returncode is not None:
             return False
-        self.peak_rss = max(self.peak_rss, _high_water_rss(self.process.pid))
+        self.peak_rss = max(self.peak_rss, high_water_rss(self.process.pid))
         pid, status, _usage = os.wait4(self.process.pid, os.WNOHANG)
         if not pid:
             return True

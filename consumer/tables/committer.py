@@ -138,8 +138,8 @@ def _from(batch: pa.RecordBatch, start: int) -> pa.RecordBatch:
     return batch.filter(pc.greater_equal(offsets, start))
 
 
-class LakeCommitter:
-    """The consumer's one handle on the lake: where partitions start, and durable commits."""
+class TableCommitter:
+    """The consumer's one handle on the tables: where partitions start, and durable commits."""
 
     def __init__(
         self, changes: Table, state: Table | None = None, attempts: int = DEFAULT_ATTEMPTS

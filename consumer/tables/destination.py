@@ -1,7 +1,7 @@
 """The tables sink: each batch becomes rows of the Iceberg tables.
 
 Beside the objects sink (the journal says where a partition resumes, the object writer makes a
-batch durable), this one answers the same two calls through `LakeCommitter`:
+batch durable), this one answers the same two calls through `TableCommitter`:
 - `find`: a newly assigned partition resumes at the tables' own position (their snapshot
   summaries), whatever offset Kafka committed; no journal is needed, since a batch replayed after
   a crash is skipped by every table that already holds it.
@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from consumer.buffer import FlushLimits, PartitionBuffer
 from consumer.positions import Position
-from consumer.tables.committer import LakeCommitter
+from consumer.tables.committer import TableCommitter
 from shared.arrow import changes_to_batch
 from shared.framing import split
 
@@ -65,7 +65,7 @@ class TableDestination:
     larger flush)."""
 
     def __init__(
-        self, committer: LakeCommitter, group: str, topic: str, limits: FlushLimits
+        self, committer: TableCommitter, group: str, topic: str, limits: FlushLimits
     ) -> None:
         self._committer, self._group, self._topic = committer, group, topic
         self._limits = limits

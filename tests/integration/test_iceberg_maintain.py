@@ -10,7 +10,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table, Transaction
 
 from chinook_pipeline.tools.iceberg_maintain import maintain
-from consumer.tables.committer import LakeCommitter, TableWriter
+from consumer.tables.committer import TableCommitter, TableWriter
 from consumer.tables.definitions import open_change_table, open_state_table
 from consumer.tables.state import latest_events, state_rows
 from shared.changes import Operation
@@ -37,8 +37,8 @@ def catalog(catalog_uri: str, bucket: str) -> Catalog:
 
 
 @pytest.fixture()
-def committer(catalog: Catalog) -> LakeCommitter:
-    return LakeCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
+def committer(catalog: Catalog) -> TableCommitter:
+    return TableCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
 
 
 def append_state_rows(
@@ -76,7 +76,7 @@ def test_durations_parse() -> None:
 
 
 def test_orphans_and_old_snapshots_go_and_committed_data_and_positions_stay(
-    catalog: Catalog, committer: LakeCommitter, s3_client: object, bucket: str
+    catalog: Catalog, committer: TableCommitter, s3_client: object, bucket: str
 ) -> None:
     for first in range(0, 50, 10):
         committer.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
@@ -107,7 +107,7 @@ def test_orphans_and_old_snapshots_go_and_committed_data_and_positions_stay(
 
 
 def test_compaction_rewrites_closed_days_only_and_keeps_every_row(
-    catalog: Catalog, committer: LakeCommitter, s3_client: object
+    catalog: Catalog, committer: TableCommitter, s3_client: object
 ) -> None:
     day_one, day_two = BASE_MS, BASE_MS + DAY_MS  # 2023-11-14 and 2023-11-15
     for flush in range(4):
@@ -136,10 +136,10 @@ def test_compaction_rewrites_closed_days_only_and_keeps_every_row(
 
 
 def test_an_unpartitioned_table_is_compacted_whole(
-    catalog: Catalog, committer: LakeCommitter, s3_client: object
+    catalog: Catalog, committer: TableCommitter, s3_client: object
 ) -> None:
     # A state table of several files, as consumers that appended each flush as a file left it.
-    changes = LakeCommitter(catalog.load_table(CHANGES))
+    changes = TableCommitter(catalog.load_table(CHANGES))
     appending = TableWriter(catalog.load_table(STATE), append_state_rows)
     for first in range(0, 30, 10):
         changes.commit(GROUP, TOPIC, {0: inserts(0, first, 10, first + 1)})
@@ -152,7 +152,7 @@ def test_an_unpartitioned_table_is_compacted_whole(
 
 
 def test_the_command_line_maintains_and_says_what_is_wrong(
-    cli: Cli, committer: LakeCommitter, catalog_uri: str, bucket: str
+    cli: Cli, committer: TableCommitter, catalog_uri: str, bucket: str
 ) -> None:
     committer.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})
     base = ["iceberg", "maintain", "--catalog-uri", catalog_uri]

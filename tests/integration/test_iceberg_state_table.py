@@ -17,7 +17,7 @@ from pyiceberg.table import Table
 from chinook_pipeline.tools import state_compaction
 from chinook_pipeline.tools.iceberg_maintain import maintain
 from consumer.tables import live_rows
-from consumer.tables.committer import LakeCommitter
+from consumer.tables.committer import TableCommitter
 from consumer.tables.definitions import open_change_table, open_state_table
 from consumer.tables.retention import MAX_AGE
 from consumer.tables.state import latest_events, state_rows
@@ -47,7 +47,7 @@ def state_at(table: Table, snapshot_id: int | None = None) -> State:
     return {row["customer_id"]: (row["sequence"], row["city"]) for row in found}
 
 
-def flushes(lake: LakeCommitter, count: int, seed: int, first_offset: int = 0) -> list[State]:
+def flushes(lake: TableCommitter, count: int, seed: int, first_offset: int = 0) -> list[State]:
     """`count` flushes of random inserts, updates and deletes (some stale, some repeated);
     the state after each, as a model of the table computes it."""
     rng, model, states, offset = random.Random(seed), {}, [], first_offset
@@ -74,7 +74,7 @@ def flushes(lake: LakeCommitter, count: int, seed: int, first_offset: int = 0) -
 
 
 def test_every_snapshot_is_a_whole_flush_by_version_and_by_timestamp(catalog: Catalog) -> None:
-    lake = LakeCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
+    lake = TableCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
     with catalog.load_table(STATE).transaction() as transaction:
         transaction.set_properties({MAX_AGE: "3600000"})  # keep every snapshot for the check
     states = flushes(lake, 12, seed=7)
@@ -102,7 +102,7 @@ def test_maintenance_merges_files_in_one_snapshot_and_keeps_state_and_positions(
     their sequences taken from the file's bound when every change is newer)."""
     monkeypatch.setattr(live_rows, "SMALL_FILE_ROWS", small_file_rows)
     monkeypatch.setattr(state_compaction, "SLICE_ROWS", 7)  # several slices of the 40 keys
-    lake = LakeCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
+    lake = TableCommitter(open_change_table(catalog, CHANGES), open_state_table(catalog, STATE))
     states = flushes(lake, 6, seed=3)
     table = catalog.load_table(STATE)
     positions = recover(summaries(table), GROUP, TOPIC)
@@ -124,7 +124,7 @@ def test_a_table_of_the_whole_rewrite_design_keeps_working(catalog: Catalog) -> 
     table = open_state_table(catalog, STATE)
     old = latest_events(pa.Table.from_batches([batch(0, 0, [change(i, i) for i in (1, 2, 3)])[0]]))
     table.overwrite(state_rows(old), overwrite_filter=AlwaysTrue())
-    lake = LakeCommitter(open_change_table(catalog, CHANGES), table)
+    lake = TableCommitter(open_change_table(catalog, CHANGES), table)
     lake.commit(GROUP, TOPIC, {0: batch(0, 0, [change(10, 2, city="Bergen")])})
     lake.commit(GROUP, TOPIC, {0: batch(0, 1, [change(11, 3, Operation.OPERATION_DELETE)])})
     table.refresh()

@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 
-from consumer.tables.committer import LakeCommitter
+from consumer.tables.committer import TableCommitter
 from consumer.tables.definitions import open_change_table, open_state_table
 from shared import names
 from shared.iceberg.catalog import CatalogSettings, open_catalog
@@ -28,9 +28,9 @@ def catalog(tmp_path: Path, bucket: str) -> Catalog:
     return open_catalog(settings, S3Settings())
 
 
-def committer(catalog: Catalog) -> LakeCommitter:
+def committer(catalog: Catalog) -> TableCommitter:
     changes, state = TABLES
-    return LakeCommitter(open_change_table(catalog, changes), open_state_table(catalog, state))
+    return TableCommitter(open_change_table(catalog, changes), open_state_table(catalog, state))
 
 
 def counts() -> dict[str, dict[str, float]]:
@@ -85,7 +85,7 @@ def test_each_commit_counts_once_per_table_with_its_rows_and_a_replay_counts_not
 
 def test_a_commit_that_raises_counts_a_failure_and_no_commit(catalog: Catalog) -> None:
     changes = open_change_table(catalog, TABLES[0])
-    tables = LakeCommitter(changes, open_state_table(catalog, TABLES[1]), attempts=2)
+    tables = TableCommitter(changes, open_state_table(catalog, TABLES[1]), attempts=2)
 
     def conflict() -> None:
         raise CommitFailedException("someone else committed first")

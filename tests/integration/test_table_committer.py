@@ -9,7 +9,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
-from consumer.tables.committer import LakeCommitter
+from consumer.tables.committer import TableCommitter
 from consumer.tables.definitions import (
     DAY_PARTITION,
     RETRIES_PROPERTY,
@@ -44,8 +44,8 @@ def catalog(catalog_settings: CatalogSettings) -> Catalog:
     return open_catalog(catalog_settings, S3Settings())
 
 
-def committer(catalog: Catalog, state: bool = True) -> LakeCommitter:
-    return LakeCommitter(
+def committer(catalog: Catalog, state: bool = True) -> TableCommitter:
+    return TableCommitter(
         open_change_table(catalog, CHANGES), open_state_table(catalog, STATE) if state else None
     )
 
@@ -132,7 +132,7 @@ def test_concurrent_committers_leave_each_event_once(
     a = committer(catalog)
     other = open_catalog(catalog_settings, S3Settings())
     b_changes, b_state = open_change_table(other, CHANGES), open_state_table(other, STATE)
-    b = LakeCommitter(b_changes, b_state)
+    b = TableCommitter(b_changes, b_state)
     a_batch = {0: inserts(0, 0, 20)}
     b_batch = {0: inserts(0, 0, 30)} if same_partition else {1: inserts(1, 0, 30, 100)}
     start_transaction = type(b_changes).transaction
@@ -210,7 +210,7 @@ def test_a_field_added_to_the_proto_becomes_a_column(catalog: Catalog) -> None:
     # A newer consumer added a column this one does not know: this one still commits.
     with changes.update_schema() as update:
         update.add_column("loyalty_tier", StringType())
-    tables = LakeCommitter(changes)
+    tables = TableCommitter(changes)
     tables.commit(GROUP, TOPIC, {0: batch(0, 0, [change(1, 1, Operation.OPERATION_DELETE)])})
     rows = catalog.load_table(CHANGES).scan().to_arrow().to_pylist()
     assert rows[0]["before"]["city"] == "Oslo" and rows[0]["loyalty_tier"] is None

@@ -40,7 +40,7 @@ def change(sequence: int) -> bytes:
 
 
 class FakeCommitter:
-    """Stands in for LakeCommitter: records every commit; fails the first `failures` ones."""
+    """Stands in for TableCommitter: records every commit; fails the first `failures` ones."""
 
     def __init__(self, positions: dict[int, int], failures: int = 0) -> None:
         self.positions, self.failures = positions, failures

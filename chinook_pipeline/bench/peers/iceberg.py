@@ -107,13 +107,13 @@ def _steady_peer(bench: Session, repeat: int) -> Iterator[tuple[Path, Path, Chil
     from chinook_pipeline.tools.seed import seed_database
     from shared.kafka import ensure_topic
 
-    options, stack = bench.options, bench.stack
+    settings, stack = bench.settings, bench.stack
     name = stack.name("peer-fresh", repeat)
     db = stack.work / f"peer-fresh-{repeat}.db"
     seed_database(db, FRESHNESS_CUSTOMERS)
     for topic in (name, f"{name}.json"):
-        ensure_topic(stack.kafka_settings(), topic, options.partitions)
-    producer = stack.producer(f"peer-fresh-producer-{repeat}", db, name, options.partitions)
+        ensure_topic(stack.kafka_settings(), topic, settings.partitions)
+    producer = stack.producer(f"peer-fresh-producer-{repeat}", db, name, settings.partitions)
     copy = _start_copy(bench, name, f"{name}.json", f"peer-fresh-copy-{repeat}")
     sink = _sink(bench, name, f"{name}.json")
     connect = sink.start(stack.env)
@@ -147,7 +147,7 @@ def _sink(bench: Session, name: str, topic: str) -> IcebergSink:
         catalog_db=stack.work / f"iceberg-{name}.db",
         warehouse=f"s3://{stack.bucket}/{name}",
         s3_endpoint_url=stack.s3_endpoint_url,
-        commit_interval=bench.options.flush_age,
+        commit_interval=bench.settings.flush_age,
         directory=stack.work / "logs" / name,
     )
 
@@ -165,7 +165,7 @@ def _copy(bench: Session, source: str, target: str, mode: str) -> int:
     from shared.kafka import ensure_topic
 
     stack = bench.stack
-    ensure_topic(stack.kafka_settings(), target, bench.options.partitions)
+    ensure_topic(stack.kafka_settings(), target, bench.settings.partitions)
     log = stack.work / "logs" / f"{target}.copy.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as errors:
