@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 KAFKA_ENV_PREFIX = "CHINOOK_KAFKA__"
 KAFKA_TABLE = "kafka"

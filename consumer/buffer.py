@@ -15,7 +15,7 @@ two compact arrays beside it (16 bytes a record), which formats with per-row Kaf
 from array import array
 from dataclasses import dataclass, field
 
-from shared.framing import length_prefix
+from chinook_shared.framing import length_prefix
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Committing the end offsets of durable batches to the group.
 
 Call only once each batch is durable in the sink and its dead letters are acknowledged
-(`consumer.settle`): the committed offset is where a new owner starts.
+(`chinook_consumer.settle`): the committed offset is where a new owner starts.
 """
 
 import logging
@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from consumer import metrics
-from consumer.jobs import Flush
-from consumer.partition import Partition
+from chinook_consumer import metrics
+from chinook_consumer.jobs import Flush
+from chinook_consumer.partition import Partition
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from typing import Final
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from consumer.librdkafka import librdkafka_properties
-from consumer.settings import ConsumerSettings
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.retry import classify
+from chinook_consumer.librdkafka import librdkafka_properties
+from chinook_consumer.settings import ConsumerSettings
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.retry import classify
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from typing import Any, Final
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from consumer import metrics
-from shared.errors import PipelineError
-from shared.kafka import KafkaSettings, ensure_topic
-from shared.names import (
+from chinook_consumer import metrics
+from chinook_shared.errors import PipelineError
+from chinook_shared.kafka import KafkaSettings, ensure_topic
+from chinook_shared.names import (
     DLQ_ERROR_HEADER,
     DLQ_KEY_HEADER,
     DLQ_OFFSET_HEADER,

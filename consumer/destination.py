@@ -2,8 +2,8 @@
 tables sink (rows of Iceberg tables).
 
 A destination is two halves the executor's jobs call (consumer/jobs.py): `positions` says where a
-newly assigned partition resumes, `writer` makes a batch durable. Objects (`consumer.objects`):
-the journal and the object writer. Tables (`--table`, `consumer.tables`): `TableDestination` for
+newly assigned partition resumes, `writer` makes a batch durable. Objects (`chinook_consumer.objects`):
+the journal and the object writer. Tables (`--table`, `chinook_consumer.tables`): `TableDestination` for
 both, over the tables opened here (created or evolved on first use). pyiceberg is imported only
 for tables.
 """
@@ -14,20 +14,20 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Final
 
-from consumer.completion import DurablePositions
-from consumer.jobs import Writer
-from consumer.objects.bucket import wait_for_bucket
-from consumer.objects.formats import object_format
-from consumer.objects.journal import Journal
-from consumer.objects.keys import Keys, bucket_ms
-from consumer.objects.uploader import Uploader
-from consumer.objects.writer import ObjectWriter
-from consumer.positions import Positions
-from consumer.settings import ConsumerSettings, retry_policy
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.retry import StartWindow, retry_call
-from shared.s3 import make_client
+from chinook_consumer.completion import DurablePositions
+from chinook_consumer.jobs import Writer
+from chinook_consumer.objects.bucket import wait_for_bucket
+from chinook_consumer.objects.formats import object_format
+from chinook_consumer.objects.journal import Journal
+from chinook_consumer.objects.keys import Keys, bucket_ms
+from chinook_consumer.objects.uploader import Uploader
+from chinook_consumer.objects.writer import ObjectWriter
+from chinook_consumer.positions import Positions
+from chinook_consumer.settings import ConsumerSettings, retry_policy
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.retry import StartWindow, retry_call
+from chinook_shared.s3 import make_client
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ def open_destination(
 def _tables(
     settings: ConsumerSettings, table: str, health: Health, stop: threading.Event
 ) -> Destination | None:
-    from consumer.tables.committer import TableCommitter
-    from consumer.tables.definitions import open_change_table, open_state_table
-    from consumer.tables.destination import TableDestination
-    from shared.iceberg.catalog import (
+    from chinook_consumer.tables.committer import TableCommitter
+    from chinook_consumer.tables.definitions import open_change_table, open_state_table
+    from chinook_consumer.tables.destination import TableDestination
+    from chinook_shared.iceberg.catalog import (
         CatalogSettingsError,
         open_catalog,
         safe_uri,

@@ -1,6 +1,6 @@
 """One record into a partition's filling batch, parsed once and checked against the flush limits.
 
-The record and byte limits are exact (`consumer.buffer.fits`): the record that would pass one
+The record and byte limits are exact (`chinook_consumer.buffer.fits`): the record that would pass one
 does not join the batch but starts the next one, so no object, Parquet file or table commit holds
 more than `--flush-records` records, nor more than `--flush-bytes` value bytes unless it is one
 larger record. A tombstone adds nothing to a batch; a poison record adds a dead letter, and a
@@ -9,9 +9,9 @@ batch holds at most `--flush-records` of those too. This runs for every record: 
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
-from consumer.buffer import FlushLimits, PartitionBuffer, fits
-from consumer.dead_letters import DeadLetter
-from consumer.poison import parse_change, reject
+from chinook_consumer.buffer import FlushLimits, PartitionBuffer, fits
+from chinook_consumer.dead_letters import DeadLetter
+from chinook_consumer.poison import parse_change, reject
 
 
 def offer(

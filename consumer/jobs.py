@@ -1,8 +1,8 @@
 """The jobs a partition asks for, and the consumer's one executor that runs them.
 
 A partition's state machine asks for two jobs: `FindPosition` (where it resumes) and `Flush`
-(make its batch durable). Both go to the sink chosen at start (`consumer.destination`): objects
-(`consumer.objects`: the journal and the writer) or tables (`consumer.tables`), which answer the
+(make its batch durable). Both go to the sink chosen at start (`chinook_consumer.destination`): objects
+(`chinook_consumer.objects`: the journal and the writer) or tables (`chinook_consumer.tables`), which answer the
 same two calls. The service creates the executor and shuts it down; nothing else in the consumer
 starts threads (the object writer, the uploader and the table committer run on the calling
 worker). At most one job per partition is known at a time: the partition's state machine never
@@ -15,9 +15,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from consumer.buffer import PartitionBuffer
-from consumer.dead_letters import DeadLetter
-from consumer.positions import Position, Positions
+from chinook_consumer.buffer import PartitionBuffer
+from chinook_consumer.dead_letters import DeadLetter
+from chinook_consumer.positions import Position, Positions
 
 
 @dataclass

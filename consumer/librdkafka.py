@@ -3,7 +3,7 @@ the broker may take."""
 
 from typing import Any, Final
 
-from consumer.settings import ConsumerSettings
+from chinook_consumer.settings import ConsumerSettings
 
 KAFKA_TIMEOUT: Final = 30.0
 

@@ -6,7 +6,7 @@ a job on the executor, pause or resume fetching, seek. Nothing here touches Kafk
 comes from an injected clock, so every transition is tested alone (tests/unit/test_partition.py).
 
 States (at most one job per partition runs at any time: in the states marked *):
-  RECOVERING*  assigned; the sink finds where it resumes (`consumer.positions`: from the object
+  RECOVERING*  assigned; the sink finds where it resumes (`chinook_consumer.positions`: from the object
                journal's intent, or the tables' positions); fetching paused
   FILLING      buffering records; nothing on its way to the sink
   REBUILDING   buffering exactly the journal's unfinished batch [start, end); no flush rule applies
@@ -34,7 +34,7 @@ Guarantees:
 - A batch's end offset is committed only after `landed`, which the service calls only when the
   batch's objects are in S3 and its dead letters acknowledged; batches go out in offset order.
 - Memory: at most two batches, the one on its way and the one filling, each within the flush
-  limits (`consumer.intake`; a rebuilt one is the journal's): a record with no room is refetched.
+  limits (`chinook_consumer.intake`; a rebuilt one is the journal's): a record with no room is refetched.
 - A permanent fault (access denied, a missing bucket) that outlasts the retry policy's window
   raises PipelineError from `failed`: the service exits with nothing more committed.
 """
@@ -47,12 +47,12 @@ from typing import Final
 
 from confluent_kafka import OFFSET_BEGINNING, Message
 
-from consumer.buffer import FlushLimits, PartitionBuffer
-from consumer.dead_letters import DeadLetter
-from consumer.intake import offer
-from consumer.jobs import Batch, FindPosition, Flush, Job
-from consumer.positions import Position
-from shared.retry import Failures, RetryPolicy
+from chinook_consumer.buffer import FlushLimits, PartitionBuffer
+from chinook_consumer.dead_letters import DeadLetter
+from chinook_consumer.intake import offer
+from chinook_consumer.jobs import Batch, FindPosition, Flush, Job
+from chinook_consumer.positions import Position
+from chinook_shared.retry import Failures, RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from typing import Final
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 from google.protobuf.message import DecodeError
 
-from consumer import metrics
-from consumer.dead_letters import DeadLetter
-from shared.changes import CustomerChange, Operation
+from chinook_consumer import metrics
+from chinook_consumer.dead_letters import DeadLetter
+from chinook_shared.changes import CustomerChange, Operation
 
 log = logging.getLogger(__name__)
 UNSPECIFIED: Final = Operation.OPERATION_UNSPECIFIED  # looked up once: enum lookups are slow

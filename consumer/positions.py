@@ -1,7 +1,7 @@
 """Where a newly assigned partition resumes: the one answer both sinks give.
 
-Objects find it from their journal and the committed offset (`consumer.objects.journal`), tables
-from their snapshots (`consumer.tables.destination`); the partition's state machine acts on it
+Objects find it from their journal and the committed offset (`chinook_consumer.objects.journal`), tables
+from their snapshots (`chinook_consumer.tables.destination`); the partition's state machine acts on it
 alone, whatever the sink.
 """
 

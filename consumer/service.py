@@ -40,24 +40,24 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from consumer import metrics
-from consumer.commits import OffsetCommits
-from consumer.completion import Completion, held_timeout, topic_ends
-from consumer.dead_letters import DeadLetterWriter
-from consumer.destination import Destination, open_destination
-from consumer.fetching import Fetching
-from consumer.health.ownership import Ownership
-from consumer.health.troubles import Troubles
-from consumer.jobs import Jobs
-from consumer.librdkafka import KAFKA_TIMEOUT, librdkafka_properties
-from consumer.metrics.gauges import forget_lag, update_gauges
-from consumer.partition import NOTHING, Effects, Partition, Rules, State
-from consumer.settings import ConsumerSettings, retry_policy
-from consumer.settle import DEAD_LETTER_TIMEOUT, Settler
-from consumer.topic import wait_for_topic
-from shared.broker_check import check_broker
-from shared.errors import PipelineError
-from shared.health import Health
+from chinook_consumer import metrics
+from chinook_consumer.commits import OffsetCommits
+from chinook_consumer.completion import Completion, held_timeout, topic_ends
+from chinook_consumer.dead_letters import DeadLetterWriter
+from chinook_consumer.destination import Destination, open_destination
+from chinook_consumer.fetching import Fetching
+from chinook_consumer.health.ownership import Ownership
+from chinook_consumer.health.troubles import Troubles
+from chinook_consumer.jobs import Jobs
+from chinook_consumer.librdkafka import KAFKA_TIMEOUT, librdkafka_properties
+from chinook_consumer.metrics.gauges import forget_lag, update_gauges
+from chinook_consumer.partition import NOTHING, Effects, Partition, Rules, State
+from chinook_consumer.settings import ConsumerSettings, retry_policy
+from chinook_consumer.settle import DEAD_LETTER_TIMEOUT, Settler
+from chinook_consumer.topic import wait_for_topic
+from chinook_shared.broker_check import check_broker
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
 
 log = logging.getLogger(__name__)
 

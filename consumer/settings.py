@@ -4,16 +4,16 @@ construction so a bad value fails at start with a usable message."""
 from dataclasses import dataclass, field
 from typing import Final
 
-from consumer.buffer import FlushLimits
-from consumer.objects.formats import FORMATS, object_format
-from consumer.objects.formats.protobuf import GZIP_LEVEL
-from shared.bucket_name import BUCKET
-from shared.errors import PipelineError
-from shared.iceberg.settings import CatalogSettings
-from shared.kafka import TOPIC, KafkaSettings
-from shared.retry import RetryPolicy
-from shared.s3 import S3Settings
-from shared.settings import Settings, non_empty, setting
+from chinook_consumer.buffer import FlushLimits
+from chinook_consumer.objects.formats import FORMATS, object_format
+from chinook_consumer.objects.formats.protobuf import GZIP_LEVEL
+from chinook_shared.bucket_name import BUCKET
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.settings import CatalogSettings
+from chinook_shared.kafka import TOPIC, KafkaSettings
+from chinook_shared.retry import RetryPolicy
+from chinook_shared.s3 import S3Settings
+from chinook_shared.settings import Settings, non_empty, setting
 
 MiB = 1024 * 1024
 FLUSH_AGE_OBJECTS: Final = 10.0

@@ -1,6 +1,6 @@
 """Settling finished jobs: each outcome goes to its partition's state machine, a failure to the
 health report, and a batch made durable (objects in S3, or rows in the tables) on to its dead
-letters (`consumer.dead_letters`) and its offset commit (`consumer.commits`).
+letters (`chinook_consumer.dead_letters`) and its offset commit (`chinook_consumer.commits`).
 
 Guarantee: a batch's end offset is committed only after the batch is durable in the sink and
 every dead letter in it is acknowledged by the broker; then `Partition.landed` is told the
@@ -12,14 +12,14 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Final
 
-from consumer import metrics
-from consumer.commits import OffsetCommits
-from consumer.dead_letters import DeadLetterError, DeadLetterWriter
-from consumer.health.troubles import Troubles
-from consumer.jobs import FindPosition, Flush, Job
-from consumer.partition import Effects, Partition, State
-from consumer.positions import Position
-from shared.retry import classify
+from chinook_consumer import metrics
+from chinook_consumer.commits import OffsetCommits
+from chinook_consumer.dead_letters import DeadLetterError, DeadLetterWriter
+from chinook_consumer.health.troubles import Troubles
+from chinook_consumer.jobs import FindPosition, Flush, Job
+from chinook_consumer.partition import Effects, Partition, State
+from chinook_consumer.positions import Position
+from chinook_shared.retry import classify
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from typing import Final
 
 from confluent_kafka import KafkaException
 
-from consumer.librdkafka import KAFKA_TIMEOUT
-from consumer.settings import ConsumerSettings
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.kafka import admin_client
+from chinook_consumer.librdkafka import KAFKA_TIMEOUT
+from chinook_consumer.settings import ConsumerSettings
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.kafka import admin_client
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ import time
 import uuid
 from typing import Final
 
-from producer.capture_state import CaptureState, create_state_table, load_state, reset_state
-from producer.change_log import CHANGE_TABLE
-from producer.database import SQLITE_POLICY, immediate, is_locked
-from producer.sequence import FLOOR_TRIGGER, FLOOR_TRIGGER_BODY, NEXT_SEQ, high_water
-from shared.changes import COLUMN_NAMES
-from shared.errors import PipelineError
-from shared.retry import Failures
+from chinook_producer.capture_state import CaptureState, create_state_table, load_state, reset_state
+from chinook_producer.change_log import CHANGE_TABLE
+from chinook_producer.database import SQLITE_POLICY, immediate, is_locked
+from chinook_producer.sequence import FLOOR_TRIGGER, FLOOR_TRIGGER_BODY, NEXT_SEQ, high_water
+from chinook_shared.changes import COLUMN_NAMES
+from chinook_shared.errors import PipelineError
+from chinook_shared.retry import Failures
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _CUSTOMER_COLUMNS: Final = ", ".join(f'"{name}"' for name in COLUMN_NAMES)
 # `julianday()` is now, as `julianday('now')` is, without parsing the word.
 _NOW_MS: Final = "CAST(ROUND((julianday() - 2440587.5) * 86400000) AS INTEGER)"
 
-# No AUTOINCREMENT: SQLite numbers the changes, see `producer.sequence`.
+# No AUTOINCREMENT: SQLite numbers the changes, see `chinook_producer.sequence`.
 _CHANGE_TABLE_COLUMNS: Final = (
     "seq INTEGER PRIMARY KEY, op TEXT NOT NULL, customer_id INTEGER NOT NULL, "
     f"captured_at_ms INTEGER NOT NULL, {_CUSTOMER_COLUMNS}"
@@ -195,7 +195,7 @@ def _installed_triggers(connection: sqlite3.Connection) -> dict[str, str]:
 def _prepare_change_table(connection: sqlite3.Connection) -> None:
     """Create the change table, or rebuild one made with AUTOINCREMENT by an earlier version.
 
-    The rebuild keeps every row and sequence (the high-water mark of `producer.sequence` covers
+    The rebuild keeps every row and sequence (the high-water mark of `chinook_producer.sequence` covers
     every number that table gave), and drops the capture triggers, which name the table: the
     caller reinstalls them in the same transaction, so no change slips between.
     """

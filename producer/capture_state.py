@@ -10,8 +10,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Final
 
-from producer.change_log import CHANGE_TABLE
-from producer.database import immediate
+from chinook_producer.change_log import CHANGE_TABLE
+from chinook_producer.database import immediate
 
 STATE_TABLE: Final = "chinook_cdc_state"
 

@@ -4,7 +4,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from shared.changes import COLUMN_NAMES
+from chinook_shared.changes import COLUMN_NAMES
 
 CHANGE_TABLE: Final = "chinook_cdc_change"
 # Every column a change row is read with: what the producer needs to publish the change.

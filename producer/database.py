@@ -1,7 +1,7 @@
 """Opening the SQLite database and turning its errors into one-line, actionable messages.
 
 Every statement the producer runs goes through `Database.run`, which follows the services' one
-retry policy (`shared.retry`). While the producer starts, a database that stays locked past the
+retry policy (`chinook_shared.retry`). While the producer starts, a database that stays locked past the
 busy timeout a few times in a row is an error a user sees. Once it runs (`wait_out_locks`):
 - a lock held by another connection is waited out for as long as it lasts, with backoff and the
   service's health `degraded`: the producer never stops, and never skips a change, because some
@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
 
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.retry import Failures, Fault, RetryPolicy, classify, report
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.retry import Failures, Fault, RetryPolicy, classify, report
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from producer.change_log import ChangeRow
-from shared.changes import COLUMN_NAMES
-from shared.names import (
+from chinook_producer.change_log import ChangeRow
+from chinook_shared.changes import COLUMN_NAMES
+from chinook_shared.names import (
     DLQ_ERROR_HEADER,
     DLQ_SEQUENCE_HEADER,
     DLQ_STAGE_HEADER,

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ptars import HandlerPool, PtarsConfig
 
-from producer.change_log import ChangeRow, ChangeRows
-from shared.changes import COLUMNS, FIELD_NAMES, CustomerChange, Operation
+from chinook_producer.change_log import ChangeRow, ChangeRows
+from chinook_shared.changes import COLUMNS, FIELD_NAMES, CustomerChange, Operation
 
 OPERATIONS: Final[dict[str, int]] = {
     "snapshot": Operation.OPERATION_SNAPSHOT,

@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.names import (
+from chinook_shared.names import (
     PRODUCER_DEAD_LETTERS,
     PRODUCER_DELIVERY_ERRORS,
     PRODUCER_DELIVERY_LATENCY,

@@ -3,7 +3,7 @@
 The client is idempotent with `acks=all`, so retries never duplicate or reorder messages within
 a partition, and `message.timeout.ms=0` makes it retry for as long as the broker is away. Its
 queue is bounded: when full, `publish` serves delivery reports until there is room, which holds
-back reading from SQLite (bounded memory). Dead letters (see `producer.dead_letters`) go through
+back reading from SQLite (bounded memory). Dead letters (see `chinook_producer.dead_letters`) go through
 the same client to the dead-letter topic; their delivery acknowledges their sequence too.
 
 Every message of one read of change rows is a `Read`: each delivery report is checked (an error
@@ -22,13 +22,18 @@ from typing import Any, Final
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from producer.ack_tracker import AckTracker
-from producer.dead_letters import DeadLetter, dead_letter_topic
-from producer.encoder import UnencodableRow, sequence_of
-from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS, DELIVERY_LATENCY, MESSAGES_PUBLISHED
-from shared.health import Health
-from shared.kafka import KafkaSettings
-from shared.names import SOURCE_HEADER
+from chinook_producer.ack_tracker import AckTracker
+from chinook_producer.dead_letters import DeadLetter, dead_letter_topic
+from chinook_producer.encoder import UnencodableRow, sequence_of
+from chinook_producer.metrics import (
+    DEAD_LETTERS,
+    DELIVERY_ERRORS,
+    DELIVERY_LATENCY,
+    MESSAGES_PUBLISHED,
+)
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.names import SOURCE_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from typing import Final
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from google.protobuf.message import DecodeError
 
-from producer import capture
-from producer.capture_state import CaptureState, set_topic
-from producer.database import Database
-from shared.changes import CustomerChange
-from shared.health import Health
-from shared.kafka import KafkaSettings, ensure_topic, partition_count
-from shared.names import SOURCE_HEADER
+from chinook_producer import capture
+from chinook_producer.capture_state import CaptureState, set_topic
+from chinook_producer.database import Database
+from chinook_shared.changes import CustomerChange
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings, ensure_topic, partition_count
+from chinook_shared.names import SOURCE_HEADER
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from producer import capture, change_log
-from shared.changes import COLUMN_NAMES
-from shared.errors import PipelineError
+from chinook_producer import capture, change_log
+from chinook_shared.changes import COLUMN_NAMES
+from chinook_shared.errors import PipelineError
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ deleting acknowledged rows is the only way rows leave the table besides a snapsh
 import sqlite3
 from typing import Final
 
-from producer.capture_state import STATE_TABLE
-from producer.change_log import CHANGE_TABLE
+from chinook_producer.capture_state import STATE_TABLE
+from chinook_producer.change_log import CHANGE_TABLE
 
 # max(highest sequence, acked_seq) + 1; the state row is read only when the table is empty
 # (`coalesce` stops at its first non-NULL argument).

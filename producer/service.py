@@ -1,9 +1,9 @@
 """The producer's main loop: capture changes from SQLite and publish each exactly once.
 
 Guarantees: every change committed to `Customer` reaches the topic, in sequence order per
-customer, exactly once across restarts and crashes (see `producer.recovery`); a change leaves
+customer, exactly once across restarts and crashes (see `chinook_producer.recovery`); a change leaves
 the change table only after the broker has acknowledged it and every change before it. A change
-that cannot be published goes to the dead-letter topic instead (see `producer.dead_letters`).
+that cannot be published goes to the dead-letter topic instead (see `chinook_producer.dead_letters`).
 """
 
 import dataclasses
@@ -13,20 +13,20 @@ import time
 from itertools import islice
 from typing import Final
 
-from producer import change_log, schema_watch
-from producer.ack_tracker import AckTracker
-from producer.capture import check_source, use_wal
-from producer.capture_state import save_checkpoint
-from producer.database import SQLITE_POLICY, Database
-from producer.dead_letters import DEAD_LETTER_PARTITIONS, dead_letter, dead_letter_topic
-from producer.encoder import ChangeEncoder, UnencodableRow, check_size, encode_batch
-from producer.metrics import ROWS_CAPTURED, SOURCE_LAG
-from producer.publisher import Publisher
-from producer.recovery import recover
-from producer.settings import ProducerSettings
-from shared.broker_check import check_broker
-from shared.health import Health
-from shared.kafka import KafkaSettings, ensure_topic
+from chinook_producer import change_log, schema_watch
+from chinook_producer.ack_tracker import AckTracker
+from chinook_producer.capture import check_source, use_wal
+from chinook_producer.capture_state import save_checkpoint
+from chinook_producer.database import SQLITE_POLICY, Database
+from chinook_producer.dead_letters import DEAD_LETTER_PARTITIONS, dead_letter, dead_letter_topic
+from chinook_producer.encoder import ChangeEncoder, UnencodableRow, check_size, encode_batch
+from chinook_producer.metrics import ROWS_CAPTURED, SOURCE_LAG
+from chinook_producer.publisher import Publisher
+from chinook_producer.recovery import recover
+from chinook_producer.settings import ProducerSettings
+from chinook_shared.broker_check import check_broker
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings, ensure_topic
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _run_session(
 ) -> bool:
     """Recover, then publish until stopped or idle (True) or until a delivery fails (False).
 
-    A schema change that breaks capture (see `producer.schema_watch`) ends the session once every
+    A schema change that breaks capture (see `chinook_producer.schema_watch`) ends the session once every
     change captured so far is published: False to reinstall capture, or PipelineError.
     """
     recovery = recover(db, kafka, settings.topic, settings.partitions, health, stop)

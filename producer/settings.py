@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.kafka import TOPIC, KafkaSettings
-from shared.settings import Settings, setting
+from chinook_shared.kafka import TOPIC, KafkaSettings
+from chinook_shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Final
 import pyarrow as pa
 from ptars import HandlerPool, PtarsConfig
 
-from shared.changes import CustomerChange
+from chinook_shared.changes import CustomerChange
 
 _CONFIG: Final = PtarsConfig(enum_repr="string", timestamp_unit="us", timestamp_tz="UTC")
 

@@ -17,8 +17,8 @@ from typing import Any, Final
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from shared.errors import PipelineError
-from shared.kafka import REDACTED, SECRET_KEYS, KafkaSettings
+from chinook_shared.errors import PipelineError
+from chinook_shared.kafka import REDACTED, SECRET_KEYS, KafkaSettings
 
 PROBE_INTERVAL: Final = 1.0  # seconds per metadata request: how soon a refused login is seen
 PASSWORD_FIX: Final = (

@@ -4,7 +4,7 @@ instead of botocore's regular expressions."""
 import ipaddress
 import re
 
-from shared.settings import Setting
+from chinook_shared.settings import Setting
 
 _SHAPE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")

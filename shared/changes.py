@@ -2,7 +2,7 @@
 
 from typing import Final
 
-from shared.gen.chinook.v1.customer_pb2 import Customer, CustomerChange
+from chinook_shared.gen.chinook.v1.customer_pb2 import Customer, CustomerChange
 
 MESSAGE_TYPE: Final = CustomerChange.DESCRIPTOR.full_name
 Operation = CustomerChange.Operation

@@ -6,7 +6,7 @@ an S3 outage, and must not be restarted for it); 503 `failing` while a permanent
 denied, a missing bucket) stops it from making progress, which someone must fix; and 503
 `stalled` when the loop has not beaten for `stall_after` seconds. `/metrics` carries the same
 answer as a gauge (1 for 200, 0 for 503, `HealthGauge`) when the HTTP server
-(`shared.http_server`) is given its name, so that Prometheus, which only scrapes `/metrics`, can
+(`chinook_shared.http_server`) is given its name, so that Prometheus, which only scrapes `/metrics`, can
 alert on it.
 """
 

@@ -1,5 +1,5 @@
 """The HTTP endpoint each service exposes: `/metrics` for Prometheus and `/healthz` (see
-`shared.health`)."""
+`chinook_shared.health`)."""
 
 import json
 import threading
@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from shared.health import Health, HealthGauge
+from chinook_shared.health import Health, HealthGauge
 
 
 class HttpServer:

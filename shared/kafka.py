@@ -11,8 +11,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shared.errors import PipelineError
-from shared.settings import Setting, Settings, non_empty, setting
+from chinook_shared.errors import PipelineError
+from chinook_shared.settings import Setting, Settings, non_empty, setting
 
 SECRET_KEYS = frozenset(
     {
@@ -25,7 +25,7 @@ SECRET_KEYS = frozenset(
     }
 )
 REDACTED = "***"
-# librdkafka's own log lines, under this module's logger (`shared.kafka.librdkafka`)
+# librdkafka's own log lines, under this module's logger (`chinook_shared.kafka.librdkafka`)
 LIBRDKAFKA_LOG = logging.getLogger(__name__).getChild("librdkafka")
 
 

@@ -27,8 +27,8 @@ from typing import Final, TypeVar
 
 from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
-from shared.errors import PipelineError
-from shared.health import Health
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
-from shared.errors import PipelineError
-from shared.settings import Settings, setting
+from chinook_shared.errors import PipelineError
+from chinook_shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any
 
-from shared.errors import PipelineError
-from shared.units import format_size
+from chinook_shared.errors import PipelineError
+from chinook_shared.units import format_size
 
 
 class _Required:

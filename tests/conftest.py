@@ -19,7 +19,7 @@ from typing import TypeVar
 import pytest
 
 from chinook_pipeline.local import embedded, kafka
-from shared.s3 import S3Settings, make_client
+from chinook_shared.s3 import S3Settings, make_client
 
 REAL_CHINOOK = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "chinook" / "Chinook_Sqlite.sqlite"

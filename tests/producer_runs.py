@@ -11,13 +11,13 @@ from typing import TypeVar
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from chinook_pipeline.local import kafka
-from producer.capture_state import CaptureState, load_state
-from producer.service import run_producer
-from producer.settings import ProducerSettings
-from shared import names
-from shared.changes import FIELD_NAMES, CustomerChange, Operation
-from shared.health import Health
-from shared.kafka import KafkaSettings, partition_count
+from chinook_producer.capture_state import CaptureState, load_state
+from chinook_producer.service import run_producer
+from chinook_producer.settings import ProducerSettings
+from chinook_shared import names
+from chinook_shared.changes import FIELD_NAMES, CustomerChange, Operation
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings, partition_count
 
 REQUIRED = {"customer_id", "first_name", "last_name", "email"}
 T = TypeVar("T")

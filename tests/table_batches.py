@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from shared.arrow import changes_to_batch
-from shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.arrow import changes_to_batch
+from chinook_shared.changes import Customer, CustomerChange, Operation
 
 DAY_MS = 86_400_000
 BASE_MS = 1_700_000_000_000  # 2023-11-14T22:13:20Z

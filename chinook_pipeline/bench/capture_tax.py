@@ -104,7 +104,7 @@ def _copy(pristine: Path, path: Path) -> Path:
 
 
 def _install_capture(db: Path) -> None:
-    from producer import capture
+    from chinook_producer import capture
 
     connection = sqlite3.connect(db, isolation_level=None)
     try:

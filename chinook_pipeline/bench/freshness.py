@@ -6,7 +6,7 @@ from chinook_pipeline.bench.report import percentile
 from chinook_pipeline.bench.session import Session
 from chinook_pipeline.bench.steady import steady_pipeline, write_until_seen
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 
 def freshness(bench: Session, repeat: int) -> None:

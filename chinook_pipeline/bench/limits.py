@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.errors import PipelineError
-from shared.names import SOURCE_HEADER
+from chinook_shared.errors import PipelineError
+from chinook_shared.names import SOURCE_HEADER
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ def messages(db: Path, scratch: Path) -> list[Payload]:
     Its capture takes the snapshot on a copy (`scratch`, removed afterwards), its reader returns
     the change rows, its encoder encodes them; key and timestamp are read by column name.
     """
-    from producer import capture
-    from producer.change_log import read_changes
-    from producer.encoder import ChangeEncoder
+    from chinook_producer import capture
+    from chinook_producer.change_log import read_changes
+    from chinook_producer.encoder import ChangeEncoder
 
     shutil.copyfile(db, scratch)
     try:
@@ -53,10 +53,10 @@ def messages(db: Path, scratch: Path) -> list[Payload]:
 
 def produce_all(settings: Any, topic: str, payloads: Sequence[Payload]) -> float:
     """Seconds to produce every payload and have it acknowledged, with the producer service's
-    own librdkafka properties (`producer.publisher.producer_properties`) and header."""
+    own librdkafka properties (`chinook_producer.publisher.producer_properties`) and header."""
     from confluent_kafka import Producer
 
-    from producer.publisher import producer_properties
+    from chinook_producer.publisher import producer_properties
 
     failures: list[str] = []
 

@@ -7,7 +7,7 @@ from typing import Any
 from chinook_pipeline.bench.session import Session
 from chinook_pipeline.bench.throughput import consume
 from chinook_pipeline.tools.verify import is_journal_key
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 
 def parquet_consumer(bench: Session, topic: str, total: int, repeat: int) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT, Child, wait_for
-from shared import names
-from shared.errors import PipelineError
+from chinook_shared import names
+from chinook_shared.errors import PipelineError
 
 POLL_SECONDS: Final = 0.1
 SERVICE_TIMEOUT: Final = 1800.0  # seconds a service may take over one figure
@@ -75,8 +75,8 @@ def committed_offsets(
 
 def last_change(db: Path) -> int:
     """The sequence of the last change ever captured in `db` (kept even after the producer
-    deleted acknowledged changes, see `producer.sequence`); sequences are gap-free."""
-    from producer.sequence import high_water
+    deleted acknowledged changes, see `chinook_producer.sequence`); sequences are gap-free."""
+    from chinook_producer.sequence import high_water
 
     with sqlite3.connect(db, timeout=30) as connection:
         return high_water(connection)
@@ -93,8 +93,8 @@ class ObjectWatcher:
 
     def poll(self) -> None:
         from chinook_pipeline.tools.verify import is_journal_key
-        from shared.changes import CustomerChange
-        from shared.framing import unframe
+        from chinook_shared.changes import CustomerChange
+        from chinook_shared.framing import unframe
 
         listed_at = time.time()
         paginator = self.client.get_paginator("list_objects_v2")

@@ -10,15 +10,15 @@ import time
 
 from chinook_pipeline.bench.probes import SERVICE_TIMEOUT
 from chinook_pipeline.bench.session import Session
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 
 def raw_consume_process(bench: Session, topic: str, total: int, repeat: int) -> None:
     """librdkafka alone as a whole process (`raw_consumer`): spawn to exit, group join and
     the service's commits included; the consumer service's own librdkafka properties."""
-    from consumer.librdkafka import librdkafka_properties
-    from consumer.settings import ConsumerSettings
-    from shared.s3 import S3Settings
+    from chinook_consumer.librdkafka import librdkafka_properties
+    from chinook_consumer.settings import ConsumerSettings
+    from chinook_shared.s3 import S3Settings
 
     stack = bench.stack
     settings = ConsumerSettings(

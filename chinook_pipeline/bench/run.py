@@ -33,7 +33,7 @@ from chinook_pipeline.bench.report import bench_figures, build_report, format_ta
 from chinook_pipeline.bench.results import Results
 from chinook_pipeline.bench.settings import BenchSettings
 from chinook_pipeline.cli.options import build, options_from
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 
 @click.command()

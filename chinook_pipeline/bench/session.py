@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from chinook_pipeline.bench.results import Results
 from chinook_pipeline.bench.settings import BenchSettings
 from chinook_pipeline.bench.stack import Stack
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 T = TypeVar("T")
 

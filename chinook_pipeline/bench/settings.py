@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.bucket_name import BUCKET
-from shared.settings import Settings, setting
+from chinook_shared.bucket_name import BUCKET
+from chinook_shared.settings import Settings, setting
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:

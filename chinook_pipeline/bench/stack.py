@@ -35,18 +35,18 @@ class Stack:
         return ".".join(["bench", self.run_id, *(str(part) for part in parts)])
 
     def kafka_settings(self) -> Any:
-        from shared.kafka import KafkaSettings
+        from chinook_shared.kafka import KafkaSettings
 
         return KafkaSettings(bootstrap_servers=self.bootstrap_servers)
 
     def s3_client(self) -> Any:
-        from shared.s3 import S3Settings, make_client
+        from chinook_shared.s3 import S3Settings, make_client
 
         return make_client(S3Settings(endpoint_url=self.s3_endpoint_url))
 
     def delete_topics(self, *topics: str) -> None:
         """Free the embedded broker's memory; a broker that refuses keeps them, which is fine."""
-        from shared.kafka import admin_client
+        from chinook_shared.kafka import admin_client
 
         futures = admin_client(self.kafka_settings()).delete_topics(
             list(topics), operation_timeout=30

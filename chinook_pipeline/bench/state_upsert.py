@@ -3,7 +3,7 @@ reader's time after many flushes, with and without maintenance.
 
 For each size N of `--state-sizes`, a state table of N customers is built in one commit (the rows
 of a seeded database, encoded by the producer's encoder, turned into state rows by
-`consumer.tables`, written BUILD_ROWS at a time as files sorted by key, as `iceberg
+`chinook_consumer.tables`, written BUILD_ROWS at a time as files sorted by key, as `iceberg
 maintain` leaves the table), in a SQLite catalog of its own with its files in the bench's bucket.
 Then, for each size C of FLUSH_CHANGES, a process of its own, as a consumer is, makes one untimed
 flush (it reads what a consumer keeps between flushes: manifests, the large files' key index; its
@@ -128,7 +128,7 @@ def _measure_size(bench: "Session", db: Path, customers: int) -> None:
 def _in_child(*args: Any) -> tuple[float, list[float], float]:
     """`_flushes(*args)` in a fresh interpreter, so that its peak RSS (VmHWM) is the flushes'
     alone, not this process's."""
-    from shared.errors import PipelineError
+    from chinook_shared.errors import PipelineError
 
     code = f"from {__name__} import _child_main; _child_main()"
     result = subprocess.run(
@@ -159,9 +159,9 @@ def _flushes(
 ) -> tuple[float, list[float], float]:
     """1 + `repeat` flushes of `changes` changes to a table of `customers` (`shape`): (the first
     one's seconds, the others', the process's peak RSS in MB)."""
-    from consumer.tables import TableWriter, stage_upsert
-    from shared.iceberg.catalog import CatalogSettings, open_catalog
-    from shared.s3 import S3Settings
+    from chinook_consumer.tables import TableWriter, stage_upsert
+    from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+    from chinook_shared.s3 import S3Settings
 
     customers, changes, repeat = shape
     catalog = open_catalog(
@@ -181,8 +181,8 @@ def _flushes(
 
 
 def _measure_reads(bench: "Session", db: Path, customers: int, flushes: int) -> None:
+    from chinook_consumer.tables import TableWriter, stage_upsert
     from chinook_pipeline.tools.iceberg_maintain import compact
-    from consumer.tables import TableWriter, stage_upsert
 
     with _built_table(bench, db, customers, "state-reads") as (table, _):
         writer = TableWriter(table, stage_upsert)
@@ -207,7 +207,7 @@ def _record_reads(
     bench: "Session", table: "Table", figure: str, customers: int, **detail: Any
 ) -> None:
     """Time a full read of the state table as `query` makes it, once per run."""
-    from shared.errors import PipelineError
+    from chinook_shared.errors import PipelineError
 
     table.refresh()
     files = len(list(table.scan().plan_files()))
@@ -226,9 +226,9 @@ def _built_table(
 ) -> Iterator[tuple["Table", tuple[str, str]]]:
     """A state table of the first `customers` customers of `db`, in one commit, and its catalog
     settings (uri, warehouse); its files are removed on exit."""
-    from consumer.tables import commit_row_delta, data_files, open_state_table, transaction
-    from shared.iceberg.catalog import CatalogSettings, open_catalog
-    from shared.s3 import S3Settings
+    from chinook_consumer.tables import commit_row_delta, data_files, open_state_table, transaction
+    from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+    from chinook_shared.s3 import S3Settings
 
     stack = bench.stack
     prefix = stack.name(name, customers)
@@ -256,8 +256,8 @@ def _state_rows(db: Path, customers: int) -> Iterator[Any]:
     snapshot events would leave them (sequence = position in the table), sorted by key."""
     import pyarrow as pa
 
-    from consumer.tables import state_rows
-    from producer.change_log import snapshot_row
+    from chinook_consumer.tables import state_rows
+    from chinook_producer.change_log import snapshot_row
 
     now_ms = int(time.time() * 1000)
     with closing(sqlite3.connect(db)) as connection:
@@ -275,7 +275,7 @@ def _state_rows(db: Path, customers: int) -> Iterator[Any]:
 def _updates(db: Path, customers: int, changes: int, offset: int, rng: random.Random) -> Any:
     """One flush's record batch: `changes` updates (a new city) of random customers among the
     first `customers`, at Kafka offsets from `offset`, sequences after every earlier one."""
-    from producer.change_log import snapshot_row
+    from chinook_producer.change_log import snapshot_row
 
     now_ms = int(time.time() * 1000)
     ids = [rng.randint(1, customers) for _ in range(changes)]
@@ -301,8 +301,8 @@ def _updates(db: Path, customers: int, changes: int, offset: int, rng: random.Ra
 def _events(changes: Sequence[Mapping[str, Any]], offset: int, now_ms: int) -> Any:
     """The change rows, encoded as the producer encodes them, as the record batch a consumer
     builds of them at partition 0 from Kafka offset `offset`."""
-    from producer.encoder import ChangeEncoder
-    from shared.arrow import changes_to_batch
+    from chinook_producer.encoder import ChangeEncoder
+    from chinook_shared.arrow import changes_to_batch
 
     encoder = ChangeEncoder()
     values = [encoder.encode(change) for change in changes]

@@ -25,7 +25,7 @@ def steady_pipeline(
     FRESHNESS_CUSTOMERS customers, running: (database, group, consumer) once the snapshot
     is committed. Stopped, and the topic deleted, afterwards."""
     from chinook_pipeline.tools.seed import seed_database
-    from shared.kafka import ensure_topic
+    from chinook_shared.kafka import ensure_topic
 
     settings, stack = bench.settings, bench.stack
     db = stack.work / f"{name}-{repeat}.db"

@@ -15,7 +15,7 @@ from chinook_pipeline.bench.probes import MB
 from chinook_pipeline.bench.session import Session
 from chinook_pipeline.bench.stack import Stack
 from chinook_pipeline.bench.throughput import consume
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 CHANGE_TABLE = "bench.customer_changes"
 
@@ -85,7 +85,7 @@ def metadata_location(catalog: Path, table: str) -> str | None:
 
 def s3_properties(stack: Stack) -> dict[str, str]:
     """pyiceberg's S3 properties for the bench's S3 endpoint."""
-    from shared.iceberg.catalog import s3_properties as properties
-    from shared.s3 import S3Settings
+    from chinook_shared.iceberg.catalog import s3_properties as properties
+    from chinook_shared.s3 import S3Settings
 
     return properties(S3Settings(endpoint_url=stack.s3_endpoint_url))

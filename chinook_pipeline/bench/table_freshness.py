@@ -21,8 +21,8 @@ from chinook_pipeline.bench.report import percentile
 from chinook_pipeline.bench.steady import steady_pipeline, write_steadily
 from chinook_pipeline.bench.table import metadata_location, s3_properties
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT
-from shared import names
-from shared.errors import PipelineError
+from chinook_shared import names
+from chinook_shared.errors import PipelineError
 
 if TYPE_CHECKING:
     from chinook_pipeline.bench.session import Session

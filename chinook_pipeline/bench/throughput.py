@@ -18,15 +18,15 @@ from chinook_pipeline.bench.limits import Payload, consume_all, produce_all
 from chinook_pipeline.bench.probes import SERVICE_TIMEOUT, committed_offsets, run_to_exit
 from chinook_pipeline.bench.session import Session
 from chinook_pipeline.local.processes import Child
-from shared import names
-from shared.errors import PipelineError
+from chinook_shared import names
+from chinook_shared.errors import PipelineError
 
 CONSUMER_COUNTS: Final = (1, 2, 3)
 
 
 def raw_produce(bench: Session, payloads: Sequence[Payload], repeat: int) -> None:
     """Figure `raw_produce`: librdkafka producing the producer's own messages."""
-    from shared.kafka import ensure_topic
+    from chinook_shared.kafka import ensure_topic
 
     stack = bench.stack
     topic = stack.name("raw", repeat)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from chinook_consumer.settings import ConsumerSettings
 from chinook_pipeline.bench.run import bench
 from chinook_pipeline.cli.options import build, option, options_from, where
 from chinook_pipeline.cli.service_settings import ServiceSettings
@@ -33,13 +34,12 @@ from chinook_pipeline.tools.settings import (
     VerifySettings,
     WriteSettings,
 )
-from consumer.settings import ConsumerSettings
-from producer.settings import ProducerSettings
-from shared import logs
-from shared.errors import PipelineError
-from shared.iceberg.settings import CatalogSettings
-from shared.kafka import KafkaSettings, redact
-from shared.s3 import S3Settings, make_client
+from chinook_producer.settings import ProducerSettings
+from chinook_shared import logs
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.settings import CatalogSettings
+from chinook_shared.kafka import KafkaSettings, redact
+from chinook_shared.s3 import S3Settings, make_client
 
 if TYPE_CHECKING:
     import duckdb
@@ -158,7 +158,7 @@ def s3_client(params: dict[str, Any]) -> Any:
 def producer(ctx: click.Context, **params: Any) -> None:
     """Capture changes of the Customer table and publish them to the topic."""
     from chinook_pipeline.cli.runner import run_service
-    from producer.service import run_producer
+    from chinook_producer.service import run_producer
 
     settings = build(ProducerSettings, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
@@ -174,11 +174,11 @@ def producer(ctx: click.Context, **params: Any) -> None:
 @click.pass_context
 def consumer(ctx: click.Context, **params: Any) -> None:
     """Consume change events in a group into S3 objects or Iceberg tables; commit once durable."""
-    from shared.memory import return_freed_memory
+    from chinook_shared.memory import return_freed_memory
 
     return_freed_memory()  # before pyarrow is imported
+    from chinook_consumer.service import run_consumer
     from chinook_pipeline.cli.runner import run_service
-    from consumer.service import run_consumer
 
     settings = build(ConsumerSettings, params, kafka=kafka_settings(ctx, params))
     service = build(ServiceSettings, params)
@@ -298,7 +298,7 @@ def _table_connection(
 ) -> "duckdb.DuckDBPyConnection":
     """DuckDB's views over the named tables (pyiceberg imported only here)."""
     from chinook_pipeline.tools.query_tables import connect_tables
-    from shared.iceberg.catalog import load_table, open_catalog
+    from chinook_shared.iceberg.catalog import load_table, open_catalog
 
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
     changes = load_table(catalog, changes_name)
@@ -360,8 +360,8 @@ def iceberg_maintain(tables: tuple[str, ...], **params: Any) -> None:
     Keeps what recovery needs: the Kafka positions every commit carries forward.
     """
     from chinook_pipeline.tools.iceberg_maintain import maintain
-    from shared.iceberg.catalog import load_table, open_catalog
-    from shared.units import parse_duration
+    from chinook_shared.iceberg.catalog import load_table, open_catalog
+    from chinook_shared.units import parse_duration
 
     settings = build(MaintainSettings, params)
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))
@@ -380,7 +380,7 @@ def iceberg_verify(**params: Any) -> None:
     Exits 0 only when every customer matches and no change event occurs twice.
     """
     from chinook_pipeline.tools.verify_tables import verify_tables
-    from shared.iceberg.catalog import load_table, open_catalog
+    from chinook_shared.iceberg.catalog import load_table, open_catalog
 
     settings = build(TableVerifySettings, params)
     catalog = open_catalog(build(CatalogSettings, params), build(S3Settings, params))

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from shared.errors import PipelineError
-from shared.settings import Setting, env_name, option_name, spec_of, value_type
-from shared.units import format_size, parse_size
+from chinook_shared.errors import PipelineError
+from chinook_shared.settings import Setting, env_name, option_name, spec_of, value_type
+from chinook_shared.units import format_size, parse_size
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")

@@ -11,10 +11,10 @@ from typing import Final
 
 from chinook_pipeline.cli.service_settings import ServiceSettings
 from chinook_pipeline.local.processes import stop_on_signals
-from shared import logs, names
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.http_server import HttpServer
+from chinook_shared import logs, names
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.http_server import HttpServer
 
 log = logging.getLogger(__name__)
 # Each service's `/healthz` answer as a gauge on its `/metrics` (alerts read it).

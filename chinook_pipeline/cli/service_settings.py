@@ -3,7 +3,7 @@ runner.py so the command line can list them without importing the metrics server
 
 from dataclasses import dataclass
 
-from shared.settings import Settings, setting
+from chinook_shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)

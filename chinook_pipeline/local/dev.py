@@ -33,9 +33,9 @@ from chinook_pipeline.tools.bucket import setup_bucket
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import verify
 from chinook_pipeline.tools.writer import ChangeWriter
-from shared import logs, names
-from shared.errors import PipelineError
-from shared.s3 import S3Settings, make_client
+from chinook_shared import logs, names
+from chinook_shared.errors import PipelineError
+from chinook_shared.s3 import S3Settings, make_client
 
 log = logging.getLogger(__name__)
 GAUGE_REFRESH = 1.5  # seconds: the producer's checkpoint interval (1 s) and a margin

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 LOCAL_CREDENTIALS: Mapping[str, str] = {
     "AWS_ACCESS_KEY_ID": "chinook-local",

@@ -20,8 +20,8 @@ from typing import Final, Self, TypeVar
 
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.scrape import healthz, scrape
-from shared import names
-from shared.errors import PipelineError
+from chinook_shared import names
+from chinook_shared.errors import PipelineError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from chinook_pipeline.config_file import LOCAL_STACK_TABLE, read_config_file
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 PROFILE: Final = Path(".chinook-dev.toml")
 HEADER: Final = (

@@ -4,9 +4,9 @@ dev.py so the command line can list them without importing what `dev` runs."""
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.bucket_name import BUCKET
-from shared.kafka import TOPIC
-from shared.settings import Settings, setting
+from chinook_shared.bucket_name import BUCKET
+from chinook_shared.kafka import TOPIC
+from chinook_shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)

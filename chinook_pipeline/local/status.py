@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from chinook_pipeline.local.processes import Child
-from shared import names
+from chinook_shared import names
 
 REASON_CHARS: Final = 160  # a degraded or failing sink's first reason, cut to this length
 

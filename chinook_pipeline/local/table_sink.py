@@ -63,9 +63,9 @@ class TableSink:
         (SIGTERM: flush, commit) and verify the tables against the database; None when the sink
         died or the tables cannot be read."""
         from chinook_pipeline.tools.verify_tables import verify_tables
-        from shared.errors import PipelineError
-        from shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
-        from shared.s3 import S3Settings
+        from chinook_shared.errors import PipelineError
+        from chinook_shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
+        from chinook_shared.s3 import S3Settings
 
         if not self.child.catch_up(CATCH_UP_TIMEOUT):
             click.echo(f"error: the table consumer exited; its log is {self.child.log}", err=True)

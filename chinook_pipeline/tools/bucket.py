@@ -16,9 +16,9 @@ from botocore.exceptions import (
     NoCredentialsError,
 )
 
-from shared.errors import PipelineError
-from shared.s3 import describe_error
-from shared.settings import Settings, setting
+from chinook_shared.errors import PipelineError
+from chinook_shared.s3 import describe_error
+from chinook_shared.settings import Settings, setting
 
 RULE_ID: Final = "chinook-pipeline"
 PUBLIC_ACCESS_BLOCK: Final = {

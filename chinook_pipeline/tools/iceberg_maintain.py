@@ -22,7 +22,7 @@ that closed less than a window ago. The steps run in this order, one table at a 
 Run it often (hourly, default window 1h): every commit rewrites the table metadata, which lists
 each retained snapshot, so commits slow down as snapshots pile up (measured on moto with a SQLite
 catalog: 0.2 s per commit with a few snapshots, 0.4 s at 220, 2.1 s at 1,025). The consumer
-expires its own tables' snapshots as it commits (`consumer.tables.retention`); the files of those
+expires its own tables' snapshots as it commits (`chinook_consumer.tables.retention`); the files of those
 snapshots are deleted here, as orphans.
 """
 
@@ -38,9 +38,9 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import DayTransform
 
 from chinook_pipeline.tools.state_compaction import rewrite_table
-from shared.errors import PipelineError
-from shared.iceberg.positions import carried
-from shared.iceberg.snapshots import expirable, summaries
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.positions import carried
+from chinook_shared.iceberg.snapshots import expirable, summaries
 
 ATTEMPTS: Final = 10
 T = TypeVar("T")

@@ -15,12 +15,12 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 
 from chinook_pipeline.tools.objects import is_parquet, parquet_batches
-from shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION, KAFKA_TIMESTAMP, batch_to_changes
-from shared.bucket_name import check_bucket_name
-from shared.changes import CustomerChange
-from shared.errors import PipelineError
-from shared.framing import unframe
-from shared.s3 import describe_error
+from chinook_shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION, KAFKA_TIMESTAMP, batch_to_changes
+from chinook_shared.bucket_name import check_bucket_name
+from chinook_shared.changes import CustomerChange
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import unframe
+from chinook_shared.s3 import describe_error
 
 S3_SCHEME = "s3://"
 

@@ -40,10 +40,10 @@ import pyarrow.fs as pafs
 
 from chinook_pipeline.tools.objects import key_format, position
 from chinook_pipeline.tools.verify import elsewhere, list_keys
-from shared.arrow import KAFKA_OFFSET, KAFKA_TIMESTAMP, change_schema, changes_to_batch
-from shared.errors import PipelineError
-from shared.framing import unframe
-from shared.s3 import check_bucket, describe_error
+from chinook_shared.arrow import KAFKA_OFFSET, KAFKA_TIMESTAMP, change_schema, changes_to_batch
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import unframe
+from chinook_shared.s3 import check_bucket, describe_error
 
 DOWNLOAD_THREADS: Final = 16
 FETCH_ROWS: Final = 10_000

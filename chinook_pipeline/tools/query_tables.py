@@ -16,8 +16,8 @@ import pyarrow as pa
 from pyiceberg.table import Table
 
 from chinook_pipeline.tools.query import CUSTOMERS, new_connection
-from shared.arrow import KAFKA_TIMESTAMP
-from shared.iceberg.catalog import table_read_error
+from chinook_shared.arrow import KAFKA_TIMESTAMP
+from chinook_shared.iceberg.catalog import table_read_error
 
 CHANGES_VIEW: Final = f"""
 CREATE VIEW customer_changes AS

@@ -22,7 +22,7 @@ from chinook_pipeline.tools.chinook_schema import (
     SUPPORT_REPS,
 )
 from chinook_pipeline.tools.countries import COUNTRIES
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 _COUNTRY_WEIGHTS: Final = [country.weight for country in COUNTRIES]
 _FOLD: Final = str.maketrans(

@@ -4,12 +4,12 @@ chinook_pipeline/cli/main.py are generated from these dataclasses."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chinook_consumer.objects import FORMATS
 from chinook_pipeline.tools.bucket import BucketPolicy
 from chinook_pipeline.tools.seed import DEFAULT_SEED
-from consumer.objects import FORMATS
-from shared.bucket_name import BUCKET
-from shared.settings import Settings, setting
-from shared.units import parse_duration
+from chinook_shared.bucket_name import BUCKET
+from chinook_shared.settings import Settings, setting
+from chinook_shared.units import parse_duration
 
 
 @dataclass(frozen=True)

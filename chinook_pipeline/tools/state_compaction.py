@@ -6,7 +6,7 @@ The key range is cut into slices of about SLICE_ROWS rows (from the data files' 
 pyiceberg scan (position deletes applied), sorted by key and written as data files before the next
 is read, so memory holds one slice, not the table, and every new file has tight key bounds. Every
 data and delete file is then replaced by the new files in one commit
-(`consumer.tables.position_deletes.commit_rewrite`): a reader never sees a half-compacted table,
+(`chinook_consumer.tables.position_deletes.commit_rewrite`): a reader never sees a half-compacted table,
 and a flush that lands meanwhile makes the commit conflict, to be redone from a fresh read, so no
 delete is lost. A table without a single integer identifier column is read in one slice.
 """
@@ -26,7 +26,7 @@ from pyiceberg.manifest import DataFileContent
 from pyiceberg.table import Table
 from pyiceberg.types import IntegerType, LongType
 
-from consumer.tables import commit_rewrite, data_files, transaction
+from chinook_consumer.tables import commit_rewrite, data_files, transaction
 
 SLICE_ROWS: Final = (
     250_000  # also the size of the files it writes: the next run reads one at a time

@@ -24,12 +24,12 @@ import pyarrow as pa
 from google.protobuf.message import DecodeError
 
 from chinook_pipeline.tools.objects import key_format, parquet_batches, prefixes_of
-from shared.arrow import batch_to_changes
-from shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
-from shared.errors import PipelineError
-from shared.framing import unframe
-from shared.names import JOURNAL_DIR
-from shared.s3 import check_bucket, describe_error
+from chinook_shared.arrow import batch_to_changes
+from chinook_shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import unframe
+from chinook_shared.names import JOURNAL_DIR
+from chinook_shared.s3 import check_bucket, describe_error
 
 MAX_EXAMPLES: Final = 5
 DOWNLOAD_THREADS: Final = 16

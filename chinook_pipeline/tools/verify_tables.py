@@ -21,8 +21,8 @@ from chinook_pipeline.tools.verify import (
     _count_duplicates,
     read_customers,
 )
-from shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
-from shared.changes import FIELD_NAMES
+from chinook_shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
+from chinook_shared.changes import FIELD_NAMES
 
 SEQUENCE = "sequence"
 KEY = "customer_id"

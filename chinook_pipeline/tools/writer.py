@@ -15,8 +15,8 @@ from typing import Final, TypeVar
 
 from chinook_pipeline.tools.chinook_schema import INSERT_CUSTOMER
 from chinook_pipeline.tools.seed import connect, synthetic_customer
-from shared.changes import COLUMN_NAMES
-from shared.errors import PipelineError
+from chinook_shared.changes import COLUMN_NAMES
+from chinook_shared.errors import PipelineError
 
 T = TypeVar("T")
 

@@ -10,8 +10,8 @@ gives up instead of waiting forever.
 import logging
 from collections.abc import Callable
 
-from shared.errors import PipelineError
-from shared.health import Health
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ problem name (`s3`, `dead-letters`) recovers once no partition's job fails with 
 
 import logging
 
-from consumer import metrics
-from shared.health import Health
-from shared.retry import Failures, report
+from chinook_consumer import metrics
+from chinook_shared.health import Health
+from chinook_shared.retry import Failures, report
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared.names import (
+from chinook_shared.names import (
     CONSUMER_ASSIGNED_PARTITIONS,
     CONSUMER_BUFFERED_RECORDS,
     CONSUMER_BYTES_UPLOADED,

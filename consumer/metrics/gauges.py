@@ -5,8 +5,8 @@ from contextlib import suppress
 
 from confluent_kafka import Consumer, TopicPartition
 
-from consumer import metrics
-from consumer.partition import Partition
+from chinook_consumer import metrics
+from chinook_consumer.partition import Partition
 
 
 def update_gauges(consumer: Consumer, topic: str, partitions: Mapping[int, Partition]) -> None:

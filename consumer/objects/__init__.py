@@ -5,6 +5,6 @@ says where a partition resumes, `uploader` makes every S3 request, `keys` names 
 `formats` encodes them, and `bucket` waits for the bucket at start.
 """
 
-from consumer.objects.formats import FORMATS
+from chinook_consumer.objects.formats import FORMATS
 
 __all__ = ["FORMATS"]

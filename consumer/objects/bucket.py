@@ -6,11 +6,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from consumer.settings import ConsumerSettings, retry_policy
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.retry import Failures, StartWindow, report
-from shared.s3 import bucket_problem
+from chinook_consumer.settings import ConsumerSettings, retry_policy
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.retry import Failures, StartWindow, report
+from chinook_shared.s3 import bucket_problem
 
 log = logging.getLogger(__name__)
 

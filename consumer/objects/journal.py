@@ -14,10 +14,10 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from consumer.objects.keys import join_key
-from consumer.objects.uploader import Uploader
-from consumer.positions import Position
-from shared.names import JOURNAL_DIR
+from chinook_consumer.objects.keys import join_key
+from chinook_consumer.objects.uploader import Uploader
+from chinook_consumer.positions import Position
+from chinook_shared.names import JOURNAL_DIR
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE: Final = "application/json"

@@ -17,8 +17,8 @@ from typing import Any, Final
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from consumer import metrics
-from shared.s3 import on_retry
+from chinook_consumer import metrics
+from chinook_shared.s3 import on_retry
 
 CHECKSUM: Final = "CRC32"
 

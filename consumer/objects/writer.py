@@ -6,11 +6,11 @@ batch is left untouched so the same batch can be flushed again.
 
 import logging
 
-from consumer.buffer import PartitionBuffer
-from consumer.objects.formats import ObjectFormat, metadata
-from consumer.objects.journal import Intent, Journal
-from consumer.objects.keys import Keys
-from consumer.objects.uploader import S3Object, Uploader
+from chinook_consumer.buffer import PartitionBuffer
+from chinook_consumer.objects.formats import ObjectFormat, metadata
+from chinook_consumer.objects.journal import Intent, Journal
+from chinook_consumer.objects.keys import Keys
+from chinook_consumer.objects.uploader import S3Object, Uploader
 
 log = logging.getLogger(__name__)
 

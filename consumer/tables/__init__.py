@@ -8,15 +8,15 @@ snapshot's summary.
 what the tools and the bench use.
 """
 
-from consumer.tables.committer import TableWriter
-from consumer.tables.definitions import open_change_table, open_state_table
-from consumer.tables.position_deletes import (
+from chinook_consumer.tables.committer import TableWriter
+from chinook_consumer.tables.definitions import open_change_table, open_state_table
+from chinook_consumer.tables.position_deletes import (
     commit_rewrite,
     commit_row_delta,
     data_files,
     transaction,
 )
-from consumer.tables.state import stage_upsert, state_rows
+from chinook_consumer.tables.state import stage_upsert, state_rows
 
 __all__ = [
     "TableWriter",

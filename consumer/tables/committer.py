@@ -1,7 +1,7 @@
 """Exactly-once commits of change events into the change table and the state table.
 
 One flush is one Iceberg commit per table. Each commit's snapshot summary records, per topic
-partition, the next offset the table holds (`shared.iceberg.positions`), carried forward so the
+partition, the next offset the table holds (`chinook_shared.iceberg.positions`), carried forward so the
 current snapshot knows every partition. pyiceberg 0.12 cannot commit two tables atomically, so
 each table is its own source of truth: the change table is committed first, then the state
 table, and each skips the records below its own recorded position. A crash between the two
@@ -26,19 +26,19 @@ import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, Transaction
 
-from consumer import metrics
-from consumer.tables.definitions import refresh
-from consumer.tables.position_deletes import transaction
-from consumer.tables.retention import expire_old_snapshots
-from consumer.tables.state import stage_upsert
-from shared.arrow import KAFKA_OFFSET
-from shared.iceberg.positions import advanced, carried, recover
-from shared.iceberg.snapshots import summaries
+from chinook_consumer import metrics
+from chinook_consumer.tables.definitions import refresh
+from chinook_consumer.tables.position_deletes import transaction
+from chinook_consumer.tables.retention import expire_old_snapshots
+from chinook_consumer.tables.state import stage_upsert
+from chinook_shared.arrow import KAFKA_OFFSET
+from chinook_shared.iceberg.positions import advanced, carried, recover
+from chinook_shared.iceberg.snapshots import summaries
 
 log = logging.getLogger(__name__)
 
 Batches = Mapping[int, tuple[pa.RecordBatch, int]]
-"""{partition: (its records as `shared.arrow.changes_to_batch` builds them, next offset)}."""
+"""{partition: (its records as `chinook_shared.arrow.changes_to_batch` builds them, next offset)}."""
 Stage = Callable[[Transaction, Table, pa.Table, dict[str, str]], None]
 
 DEFAULT_ATTEMPTS: Final = 20

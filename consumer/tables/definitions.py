@@ -1,7 +1,7 @@
 """The two tables of the tables sink, created on first use from the Protobuf descriptor and
 evolved with it.
 
-- The change table: every change event a row (`shared.arrow.change_schema()`: the event, its
+- The change table: every change event a row (`chinook_shared.arrow.change_schema()`: the event, its
   `after`/`before` rows, and the Kafka coordinates), partitioned by day of `captured_at`.
 - The state table: one row per live customer (`state.state_schema()`), identified by
   `customer_id`.
@@ -15,7 +15,7 @@ positions each time.
 
 Other properties bound what a commit costs as commits pile up (`TABLE_DEFAULTS`, set where unset,
 on existing tables too, so an operator's own values stay): snapshot retention
-(`consumer.tables.retention`), manifest merging on append (one manifest per commit otherwise, all
+(`chinook_consumer.tables.retention`), manifest merging on append (one manifest per commit otherwise, all
 read by every scan), and a metadata log of 10 entries, not 100, the older metadata files deleted:
 pyiceberg deep-copies the whole metadata about 30 times per commit, so its size is what a commit
 pays for most.
@@ -30,11 +30,11 @@ from pyiceberg.exceptions import CommitFailedException, NoSuchTableError, TableA
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.transforms import DayTransform
 
-from consumer.tables.retention import RETENTION_DEFAULTS
-from consumer.tables.state import KEY, state_schema
-from shared.arrow import change_schema
-from shared.errors import PipelineError
-from shared.iceberg.catalog import table_identifier
+from chinook_consumer.tables.retention import RETENTION_DEFAULTS
+from chinook_consumer.tables.state import KEY, state_schema
+from chinook_shared.arrow import change_schema
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.catalog import table_identifier
 
 RETRIES_PROPERTY: Final = "commit.retry.num-retries"
 DAY_PARTITION: Final = "captured_day"

@@ -31,11 +31,11 @@ from itertools import chain
 
 import pyarrow as pa
 
-from consumer.buffer import FlushLimits, PartitionBuffer
-from consumer.positions import Position
-from consumer.tables.committer import TableCommitter
-from shared.arrow import changes_to_batch
-from shared.framing import split
+from chinook_consumer.buffer import FlushLimits, PartitionBuffer
+from chinook_consumer.positions import Position
+from chinook_consumer.tables.committer import TableCommitter
+from chinook_shared.arrow import changes_to_batch
+from chinook_shared.framing import split
 
 
 def batch_rows(partition: int, buffer: PartitionBuffer) -> pa.RecordBatch:

@@ -22,8 +22,8 @@ from typing import Final
 
 from pyiceberg.table import Table, TableProperties
 
-from consumer.tables.position_deletes import expire_snapshots
-from shared.iceberg.snapshots import expirable
+from chinook_consumer.tables.position_deletes import expire_snapshots
+from chinook_shared.iceberg.snapshots import expirable
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.table import Table, Transaction
 
-from consumer.tables.live_rows import live_rows, remember
-from consumer.tables.position_deletes import commit_row_delta, data_files, position_delete_file
-from shared.arrow import change_schema
-from shared.changes import Operation
+from chinook_consumer.tables.live_rows import live_rows, remember
+from chinook_consumer.tables.position_deletes import (
+    commit_row_delta,
+    data_files,
+    position_delete_file,
+)
+from chinook_shared.arrow import change_schema
+from chinook_shared.changes import Operation
 
 KEY: Final = "customer_id"
 SEQUENCE: Final = "sequence"

@@ -23,11 +23,11 @@ from pyiceberg.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from shared.errors import PipelineError
-from shared.iceberg.s3_retries import RETRY_STRATEGY_IMPL
-from shared.iceberg.settings import CatalogSettings
-from shared.retry import classify
-from shared.s3 import S3Settings
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.s3_retries import RETRY_STRATEGY_IMPL
+from chinook_shared.iceberg.settings import CatalogSettings
+from chinook_shared.retry import classify
+from chinook_shared.s3 import S3Settings
 
 
 class CatalogSettingsError(PipelineError):

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from shared.settings import Settings, setting
+from chinook_shared.settings import Settings, setting
 
 
 @dataclass(frozen=True)

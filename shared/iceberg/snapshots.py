@@ -1,9 +1,9 @@
-"""A table's snapshot lineage, as `shared.iceberg.positions` reads it, and which snapshots may go."""
+"""A table's snapshot lineage, as `chinook_shared.iceberg.positions` reads it, and which snapshots may go."""
 
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import ancestors_of
 
-from shared.iceberg.positions import snapshots_to_keep
+from chinook_shared.iceberg.positions import snapshots_to_keep
 
 
 def lineage(table: Table) -> list[tuple[int, dict[str, str]]]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared import names
+from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service
 from tests.faults.test_faults import arrives

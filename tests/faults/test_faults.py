@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
+from chinook_consumer.poison import parse_change
 from chinook_pipeline.local import embedded, kafka
-from consumer.poison import parse_change
-from shared import names
+from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.audit import count_records, uncovered_commits
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes

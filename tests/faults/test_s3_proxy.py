@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from chinook_pipeline.local import embedded
-from shared.s3 import S3Settings, make_client
+from chinook_shared.s3 import S3Settings, make_client
 from tests.faults.s3_proxy import S3FaultProxy
 
 

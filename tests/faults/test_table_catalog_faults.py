@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from chinook_pipeline.local import kafka
-from shared import names
+from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Service, start_writes
 from tests.faults.test_faults import SEED, all_alive, publishing, stop_ok

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.local import kafka
-from shared import names
+from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
 from tests.faults.s3_proxy import S3FaultProxy

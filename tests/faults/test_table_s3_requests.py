@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
-from shared.iceberg.catalog import s3_properties
-from shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
-from shared.s3 import S3Settings
+from chinook_shared.iceberg.catalog import s3_properties
+from chinook_shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
+from chinook_shared.s3 import S3Settings
 from tests.faults.s3_proxy import S3FaultProxy
 from tests.faults.test_faults import SEED
 

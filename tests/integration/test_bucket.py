@@ -13,8 +13,8 @@ from chinook_pipeline.tools.bucket import (
     rule_view,
     setup_bucket,
 )
-from shared.errors import PipelineError
-from shared.s3 import S3Settings, make_client
+from chinook_shared.errors import PipelineError
+from chinook_shared.s3 import S3Settings, make_client
 from tests.conftest import Cli
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from chinook_consumer.service import run_consumer
 from chinook_pipeline.local import embedded, kafka
-from consumer.service import run_consumer
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.s3 import S3Settings
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.s3 import S3Settings
 from tests.conftest import wait_for
 from tests.faults.s3_proxy import S3FaultProxy
 from tests.integration.test_consumer_service import (

@@ -9,8 +9,8 @@ import pytest
 from confluent_kafka import OFFSET_INVALID, Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from chinook_consumer.fetching import Fetching
 from chinook_pipeline.local import kafka
-from consumer.fetching import Fetching
 from tests.conftest import wait_for
 
 RECORDS = 10

@@ -17,25 +17,25 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 
+from chinook_consumer.buffer import PartitionBuffer
+from chinook_consumer.objects.formats import object_format
+from chinook_consumer.objects.journal import Intent, Journal
+from chinook_consumer.objects.keys import Keys, bucket_ms
+from chinook_consumer.objects.uploader import S3Object, Uploader
+from chinook_consumer.objects.writer import ObjectWriter
+from chinook_consumer.service import run_consumer
+from chinook_consumer.settings import ConsumerSettings
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.tools.objects import key_format, parquet_batches
 from chinook_pipeline.tools.verify import is_journal_key
-from consumer.buffer import PartitionBuffer
-from consumer.objects.formats import object_format
-from consumer.objects.journal import Intent, Journal
-from consumer.objects.keys import Keys, bucket_ms
-from consumer.objects.uploader import S3Object, Uploader
-from consumer.objects.writer import ObjectWriter
-from consumer.service import run_consumer
-from consumer.settings import ConsumerSettings
-from shared import names
-from shared.arrow import batch_to_changes
-from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
-from shared.errors import PipelineError
-from shared.framing import unframe
-from shared.health import Health
-from shared.kafka import KafkaSettings
-from shared.s3 import S3Settings, make_client
+from chinook_shared import names
+from chinook_shared.arrow import batch_to_changes
+from chinook_shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import unframe
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.s3 import S3Settings, make_client
 from tests.conftest import wait_for
 
 HOUR_10 = 1_710_064_800_000  # 2024-03-10T10:00:00Z

@@ -12,17 +12,22 @@ from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from chinook_consumer.dead_letters import (
+    DeadLetter,
+    DeadLetterWriter,
+    dead_letter_headers,
+    dead_letter_key,
+)
+from chinook_consumer.objects.journal import Journal, resume_point
+from chinook_consumer.objects.uploader import Uploader
+from chinook_consumer.service import run_consumer
 from chinook_pipeline.local import kafka
-from consumer.dead_letters import DeadLetter, DeadLetterWriter, dead_letter_headers, dead_letter_key
-from consumer.objects.journal import Journal, resume_point
-from consumer.objects.uploader import Uploader
-from consumer.service import run_consumer
-from producer.dead_letters import VALUE_LIMIT, dead_letter, row_document
-from producer.encoder import UnencodableRow, check_size
-from shared import names
-from shared.changes import COLUMN_NAMES, CustomerChange
-from shared.health import Health
-from shared.kafka import KafkaSettings
+from chinook_producer.dead_letters import VALUE_LIMIT, dead_letter, row_document
+from chinook_producer.encoder import UnencodableRow, check_size
+from chinook_shared import names
+from chinook_shared.changes import COLUMN_NAMES, CustomerChange
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
 from tests.integration.test_consumer_service import (
     FAST_GROUP,
     HOUR_10,

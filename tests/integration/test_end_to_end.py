@@ -13,7 +13,7 @@ import pytest
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
 from chinook_pipeline.tools.writer import ChangeWriter
-from shared import names
+from chinook_shared import names
 from tests.conftest import CLI, Cli, consumer_command, wait_for
 
 pytestmark = pytest.mark.slow

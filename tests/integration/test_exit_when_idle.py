@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.local import embedded, kafka
-from shared import names
+from chinook_shared import names
 from tests.conftest import Cli, consumer_command, wait_for
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
 from tests.faults.test_faults import assigned, publishing, stop_ok

@@ -15,16 +15,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from chinook_consumer.service import run_consumer
+from chinook_consumer.tables.definitions import open_change_table
+from chinook_consumer.tables.retention import MAX_AGE
 from chinook_pipeline.local import kafka
 from chinook_pipeline.tools.verify import is_journal_key
-from consumer.service import run_consumer
-from consumer.tables.definitions import open_change_table
-from consumer.tables.retention import MAX_AGE
-from shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
-from shared.changes import Customer, CustomerChange, Operation
-from shared.health import Health
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.s3 import S3Settings
+from chinook_shared.arrow import KAFKA_OFFSET, KAFKA_PARTITION
+from chinook_shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.health import Health
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.s3 import S3Settings
 from tests.integration.test_consumer_service import Sent, committed, config, produce
 from tests.table_cli import CHANGES, catalog_uri
 

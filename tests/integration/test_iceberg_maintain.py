@@ -9,16 +9,16 @@ import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table, Transaction
 
+from chinook_consumer.tables.committer import TableCommitter, TableWriter
+from chinook_consumer.tables.definitions import open_change_table, open_state_table
+from chinook_consumer.tables.state import latest_events, state_rows
 from chinook_pipeline.tools.iceberg_maintain import maintain
-from consumer.tables.committer import TableCommitter, TableWriter
-from consumer.tables.definitions import open_change_table, open_state_table
-from consumer.tables.state import latest_events, state_rows
-from shared.changes import Operation
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.iceberg.positions import recover
-from shared.iceberg.snapshots import summaries
-from shared.s3 import S3Settings
-from shared.units import parse_duration
+from chinook_shared.changes import Operation
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.iceberg.positions import recover
+from chinook_shared.iceberg.snapshots import summaries
+from chinook_shared.s3 import S3Settings
+from chinook_shared.units import parse_duration
 from tests.conftest import Cli
 from tests.table_batches import BASE_MS, DAY_MS, batch, change, inserts
 

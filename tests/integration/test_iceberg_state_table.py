@@ -14,18 +14,18 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.manifest import DataFileContent
 from pyiceberg.table import Table
 
+from chinook_consumer.tables import live_rows
+from chinook_consumer.tables.committer import TableCommitter
+from chinook_consumer.tables.definitions import open_change_table, open_state_table
+from chinook_consumer.tables.retention import MAX_AGE
+from chinook_consumer.tables.state import latest_events, state_rows
 from chinook_pipeline.tools import state_compaction
 from chinook_pipeline.tools.iceberg_maintain import maintain
-from consumer.tables import live_rows
-from consumer.tables.committer import TableCommitter
-from consumer.tables.definitions import open_change_table, open_state_table
-from consumer.tables.retention import MAX_AGE
-from consumer.tables.state import latest_events, state_rows
-from shared.changes import Operation
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.iceberg.positions import recover
-from shared.iceberg.snapshots import summaries
-from shared.s3 import S3Settings
+from chinook_shared.changes import Operation
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.iceberg.positions import recover
+from chinook_shared.iceberg.snapshots import summaries
+from chinook_shared.s3 import S3Settings
 from tests.table_batches import batch, change
 
 GROUP, TOPIC = "chinook-state", "chinook.customers"

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
+from chinook_consumer.buffer import PartitionBuffer
+from chinook_consumer.objects.formats.parquet import ParquetFormat
+from chinook_consumer.objects.keys import HOUR_MS
 from chinook_pipeline.tools.inspect_object import iter_records
-from consumer.buffer import PartitionBuffer
-from consumer.objects.formats.parquet import ParquetFormat
-from consumer.objects.keys import HOUR_MS
-from shared.changes import Customer, CustomerChange, Operation
-from shared.errors import PipelineError
-from shared.framing import compress, frame
+from chinook_shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import compress, frame
 
 EVENTS = [
     CustomerChange(

@@ -12,8 +12,8 @@ from confluent_kafka.admin import AdminClient
 
 from chinook_pipeline.cli.main import cli as root_command
 from chinook_pipeline.cli.main import kafka_settings
-from shared.kafka import REDACTED, SECRET_KEYS, KafkaSettings, redact
-from shared.settings import option_name, settings
+from chinook_shared.kafka import REDACTED, SECRET_KEYS, KafkaSettings, redact
+from chinook_shared.settings import option_name, settings
 from tests.integration.test_secrets import (
     FLAG_PASSWORD,
     KEY_FILE_PASSWORD,

@@ -16,14 +16,14 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 from ptars import HandlerPool
 
+from chinook_consumer.buffer import PartitionBuffer
+from chinook_consumer.objects.formats.parquet import ParquetFormat
+from chinook_consumer.objects.keys import HOUR_MS
 from chinook_pipeline.local import kafka
 from chinook_pipeline.tools.query import arrow_s3
 from chinook_pipeline.tools.writer import ChangeWriter
-from consumer.buffer import PartitionBuffer
-from consumer.objects.formats.parquet import ParquetFormat
-from consumer.objects.keys import HOUR_MS
-from shared.arrow import _CONFIG, change_schema
-from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
+from chinook_shared.arrow import _CONFIG, change_schema
+from chinook_shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
 from tests.conftest import Cli, consumer_command, customer_rows
 
 pytestmark = pytest.mark.slow

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.local import kafka
-from producer import capture, schema_watch
-from producer.database import Database, lock_backoff
-from producer.schema_watch import Action, SchemaWatch, Source, assess
-from producer.service import run_producer
-from producer.settings import ProducerSettings
-from shared.changes import COLUMN_NAMES, Operation
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.kafka import KafkaSettings
+from chinook_producer import capture, schema_watch
+from chinook_producer.database import Database, lock_backoff
+from chinook_producer.schema_watch import Action, SchemaWatch, Source, assess
+from chinook_producer.service import run_producer
+from chinook_producer.settings import ProducerSettings
+from chinook_shared.changes import COLUMN_NAMES, Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
 from tests.producer_runs import (
     Record,
     assert_once_each,

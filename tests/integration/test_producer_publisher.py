@@ -3,8 +3,8 @@
 from pathlib import Path
 
 from chinook_pipeline.local import kafka
-from producer.metrics import DELIVERY_LATENCY, MESSAGES_PUBLISHED
-from producer.publisher import LATENCY_SAMPLE
+from chinook_producer.metrics import DELIVERY_LATENCY, MESSAGES_PUBLISHED
+from chinook_producer.publisher import LATENCY_SAMPLE
 from tests.producer_runs import pending_changes, produce, read_topic
 from tests.unit.test_producer_capture import make_db
 

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.local import embedded, kafka
-from producer import capture
-from producer.database import Database
-from producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
-from producer.service import run_producer
-from producer.settings import ProducerSettings
-from shared.changes import Operation
-from shared.health import Health
-from shared.kafka import KafkaSettings, partition_count
+from chinook_producer import capture
+from chinook_producer.database import Database
+from chinook_producer.metrics import DEAD_LETTERS, DELIVERY_ERRORS
+from chinook_producer.service import run_producer
+from chinook_producer.settings import ProducerSettings
+from chinook_shared.changes import Operation
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings, partition_count
 from tests.producer_runs import (
     assert_once_each,
     latest_rows,
@@ -243,7 +243,7 @@ def test_delivery_errors_are_counted_and_no_change_is_skipped(
     settings = ProducerSettings(db, failing, topic=topic, partitions=3)
     stop = threading.Event()
     errors_before = DELIVERY_ERRORS._value.get()
-    caplog.set_level(logging.INFO, logger="producer.service")
+    caplog.set_level(logging.INFO, logger="chinook_producer.service")
     thread = threading.Thread(target=run_producer, args=(settings, Health(), stop))
     thread.start()
     paused = False

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.local import embedded, kafka
-from producer.capture_state import CaptureState
-from producer.recovery import snapshot_reason, truncation_reason
-from producer.service import run_producer
-from producer.settings import ProducerSettings
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.kafka import KafkaSettings
+from chinook_producer.capture_state import CaptureState
+from chinook_producer.recovery import snapshot_reason, truncation_reason
+from chinook_producer.service import run_producer
+from chinook_producer.settings import ProducerSettings
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
 from tests.producer_runs import produce
 from tests.unit.test_producer_capture import execute, make_db
 

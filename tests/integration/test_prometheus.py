@@ -22,7 +22,7 @@ import yaml
 
 from chinook_pipeline.local import embedded, kafka
 from chinook_pipeline.local.scrape import scrape
-from shared import names
+from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.deploy_files import (
     PROMETHEUS_LOCAL,

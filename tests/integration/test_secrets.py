@@ -16,7 +16,7 @@ import pytest
 
 from chinook_pipeline.cli.main import cli as root_command
 from chinook_pipeline.local import embedded, kafka
-from shared.kafka import REDACTED
+from chinook_shared.kafka import REDACTED
 from tests.conftest import Cli
 
 SASL_PASSWORD = "planted-s3cr3t-XYZ"

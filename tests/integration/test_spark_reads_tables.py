@@ -26,9 +26,9 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from chinook_pipeline.local import embedded, kafka
-from shared.changes import FIELD_NAMES
-from shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
-from shared.s3 import S3Settings, make_client
+from chinook_shared.changes import FIELD_NAMES
+from chinook_shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
+from chinook_shared.s3 import S3Settings, make_client
 from tests.conftest import Cli, customer_rows, user_cli
 from tests.integration.test_table_consumer import BATCHES, CUSTOMERS
 from tests.postgres import postgres_server

@@ -8,11 +8,11 @@ from prometheus_client import REGISTRY
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 
-from consumer.tables.committer import TableCommitter
-from consumer.tables.definitions import open_change_table, open_state_table
-from shared import names
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.s3 import S3Settings
+from chinook_consumer.tables.committer import TableCommitter
+from chinook_consumer.tables.definitions import open_change_table, open_state_table
+from chinook_shared import names
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.s3 import S3Settings
 from tests.table_batches import inserts
 
 GROUP = "chinook-tables"

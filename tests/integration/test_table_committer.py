@@ -9,21 +9,21 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
-from consumer.tables.committer import TableCommitter
-from consumer.tables.definitions import (
+from chinook_consumer.tables.committer import TableCommitter
+from chinook_consumer.tables.definitions import (
     DAY_PARTITION,
     RETRIES_PROPERTY,
     TABLE_DEFAULTS,
     open_change_table,
     open_state_table,
 )
-from consumer.tables.retention import BATCH, MAX_AGE, MIN_KEPT
-from shared.arrow import change_schema
-from shared.changes import Operation
-from shared.errors import PipelineError
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.iceberg.positions import position_key
-from shared.s3 import S3Settings
+from chinook_consumer.tables.retention import BATCH, MAX_AGE, MIN_KEPT
+from chinook_shared.arrow import change_schema
+from chinook_shared.changes import Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.iceberg.positions import position_key
+from chinook_shared.s3 import S3Settings
 from tests.table_batches import batch, change, inserts
 
 GROUP = "chinook-tables"
@@ -145,7 +145,7 @@ def test_concurrent_committers_leave_each_event_once(
         return start_transaction(table)
 
     monkeypatch.setattr(b_changes, "transaction", lambda: a_commits_first(b_changes))
-    caplog.set_level(logging.INFO, "consumer.tables.committer")
+    caplog.set_level(logging.INFO, "chinook_consumer.tables.committer")
     durable = b.commit(GROUP, TOPIC, b_batch)
     assert "conflicted" in caplog.text, "the forced conflict did not happen"
     expected = (

@@ -11,9 +11,9 @@ import pytest
 from confluent_kafka import Producer
 
 from chinook_pipeline.local import kafka
-from shared import names
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.s3 import S3Settings
+from chinook_shared import names
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.s3 import S3Settings
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service, start_writes
 from tests.integration.test_dead_letters import read_letters

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.local import kafka
-from shared import names
-from shared.changes import FIELD_NAMES
-from shared.iceberg.catalog import CatalogSettings, open_catalog
-from shared.s3 import S3Settings
+from chinook_shared import names
+from chinook_shared.changes import FIELD_NAMES
+from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.s3 import S3Settings
 from tests.conftest import Cli, customer_rows
 from tests.faults.processes import kill_repeatedly, start_writes
 from tests.faults.test_faults import SEED, assigned, publishing, stop_ok

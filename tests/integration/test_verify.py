@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
+from chinook_consumer.buffer import PartitionBuffer
+from chinook_consumer.objects.formats.parquet import ParquetFormat
+from chinook_consumer.objects.keys import HOUR_MS
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.verify import VerifyReport, verify
-from consumer.buffer import PartitionBuffer
-from consumer.objects.formats.parquet import ParquetFormat
-from consumer.objects.keys import HOUR_MS
-from shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
-from shared.errors import PipelineError
-from shared.framing import compress, frame
+from chinook_shared.changes import FIELD_NAMES, Customer, CustomerChange, Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import compress, frame
 from tests.conftest import customer_rows
 
 

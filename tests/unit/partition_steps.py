@@ -8,13 +8,13 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectionClosedError
 from confluent_kafka import TIMESTAMP_CREATE_TIME
 
-from consumer.buffer import FlushLimits
-from consumer.jobs import FindPosition, Flush
-from consumer.objects.journal import Intent, resume_point
-from consumer.objects.keys import HOUR_MS
-from consumer.partition import NOTHING, Effects, Partition, Rules
-from shared.changes import Customer, CustomerChange, Operation
-from shared.retry import RetryPolicy
+from chinook_consumer.buffer import FlushLimits
+from chinook_consumer.jobs import FindPosition, Flush
+from chinook_consumer.objects.journal import Intent, resume_point
+from chinook_consumer.objects.keys import HOUR_MS
+from chinook_consumer.partition import NOTHING, Effects, Partition, Rules
+from chinook_shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.retry import RetryPolicy
 
 T = 1_710_064_800_000  # 2024-03-10T10:00:00Z
 LIMITS = FlushLimits(records=10, bytes=1_000, age=5.0)

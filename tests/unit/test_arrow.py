@@ -3,8 +3,8 @@
 import pyarrow as pa
 import pytest
 
-from shared.arrow import batch_to_changes, change_schema, changes_to_batch
-from shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.arrow import batch_to_changes, change_schema, changes_to_batch
+from chinook_shared.changes import Customer, CustomerChange, Operation
 
 
 def change(sequence: int, op: int = Operation.OPERATION_INSERT) -> bytes:

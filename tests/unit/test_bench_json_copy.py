@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from chinook_pipeline.bench.peers.json_copy import TIMESTAMP, JsonEncoder, connect_schema
-from shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.changes import Customer, CustomerChange, Operation
 
 _PYTHON_TYPES = {"int64": int, "string": str}
 

@@ -6,8 +6,16 @@ from dataclasses import replace
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from shared.broker_check import CA_FIX, PASSWORD_FIX, TLS_FIX, Seen, refusal, scrub, unreachable
-from shared.kafka import KafkaSettings
+from chinook_shared.broker_check import (
+    CA_FIX,
+    PASSWORD_FIX,
+    TLS_FIX,
+    Seen,
+    refusal,
+    scrub,
+    unreachable,
+)
+from chinook_shared.kafka import KafkaSettings
 
 PASSWORD = "s3cret-Pw-1"
 SCRAM = KafkaSettings(

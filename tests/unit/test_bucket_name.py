@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from chinook_pipeline.cli.main import cli
-from shared.bucket_name import check_bucket_name
+from chinook_shared.bucket_name import check_bucket_name
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@ start, the ones other members hold included; past the bound without progress, on
 
 import pytest
 
-from consumer.completion import CHECK_INTERVAL, Completion
-from shared.errors import PipelineError
-from shared.health import Health
+from chinook_consumer.completion import CHECK_INTERVAL, Completion
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
 
 ENDS = {0: (0, 100), 1: (0, 100), 2: (40, 40), 3: (0, 80)}  # 2: emptied by retention
 
@@ -124,10 +124,10 @@ def test_positions_that_cannot_be_read_count_as_not_reached() -> None:
 
 
 def test_the_bound_defaults_to_six_session_timeouts() -> None:
-    from consumer.completion import held_timeout
-    from consumer.settings import ConsumerSettings
-    from shared.kafka import KafkaSettings
-    from shared.s3 import S3Settings
+    from chinook_consumer.completion import held_timeout
+    from chinook_consumer.settings import ConsumerSettings
+    from chinook_shared.kafka import KafkaSettings
+    from chinook_shared.s3 import S3Settings
 
     def settings(extra: dict[str, str], bound: float | None = None) -> ConsumerSettings:
         kafka = KafkaSettings("localhost:1", extra=extra)

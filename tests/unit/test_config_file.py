@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from chinook_pipeline.cli import main as cli_module
 from chinook_pipeline.config_file import default_map, kafka_properties
-from shared.errors import PipelineError
-from shared.settings import env_name
-from shared.units import parse_size
+from chinook_shared.errors import PipelineError
+from chinook_shared.settings import env_name
+from chinook_shared.units import parse_size
 
 
 def test_env_name() -> None:
@@ -80,8 +80,8 @@ def _captured_topic(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     def fake_run_service(name: str, target: Any, *_: Any) -> None:
         seen["name"] = name
 
+    import chinook_consumer.service as service
     import chinook_pipeline.cli.runner as runner
-    import consumer.service as service
 
     monkeypatch.setattr(runner, "run_service", fake_run_service)
     monkeypatch.setattr(service, "run_consumer", lambda config, health, stop: None)

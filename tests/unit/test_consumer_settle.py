@@ -12,22 +12,22 @@ from botocore.exceptions import ClientError
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from prometheus_client import REGISTRY
 
-from consumer.commits import OffsetCommits
-from consumer.dead_letters import DeadLetter, DeadLetterError
-from consumer.health.ownership import Ownership
-from consumer.health.troubles import Troubles
-from consumer.jobs import FindPosition, Flush, Job, Jobs
-from consumer.objects import bucket
-from consumer.objects.journal import Intent, resume_point
-from consumer.partition import NOTHING, Partition, State
-from consumer.positions import Position
-from consumer.settings import ConsumerSettings, retry_policy
-from consumer.settle import Settler
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.kafka import KafkaSettings
-from shared.retry import RetryPolicy
-from shared.s3 import S3Settings
+from chinook_consumer.commits import OffsetCommits
+from chinook_consumer.dead_letters import DeadLetter, DeadLetterError
+from chinook_consumer.health.ownership import Ownership
+from chinook_consumer.health.troubles import Troubles
+from chinook_consumer.jobs import FindPosition, Flush, Job, Jobs
+from chinook_consumer.objects import bucket
+from chinook_consumer.objects.journal import Intent, resume_point
+from chinook_consumer.partition import NOTHING, Partition, State
+from chinook_consumer.positions import Position
+from chinook_consumer.settings import ConsumerSettings, retry_policy
+from chinook_consumer.settle import Settler
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.retry import RetryPolicy
+from chinook_shared.s3 import S3Settings
 from tests.unit.partition_steps import DENIED, FLUSHING, RESET, SLOW_DOWN, Clock, run, start
 
 

@@ -5,20 +5,20 @@ from datetime import UTC, datetime
 import pytest
 from confluent_kafka import Consumer
 
-from consumer.buffer import FlushLimits, PartitionBuffer, should_flush
-from consumer.librdkafka import librdkafka_properties
-from consumer.objects.formats import metadata, object_format
-from consumer.objects.formats.protobuf import ProtobufFormat
-from consumer.objects.journal import Intent, journal_key, resume_point
-from consumer.objects.keys import HOUR_MS, bucket_ms, object_key
-from consumer.poison import parse_change
-from consumer.positions import Position
-from consumer.settings import CLASSIC_ONLY, ConsumerSettings
-from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
-from shared.errors import PipelineError
-from shared.framing import unframe
-from shared.kafka import KafkaSettings
-from shared.s3 import S3Settings
+from chinook_consumer.buffer import FlushLimits, PartitionBuffer, should_flush
+from chinook_consumer.librdkafka import librdkafka_properties
+from chinook_consumer.objects.formats import metadata, object_format
+from chinook_consumer.objects.formats.protobuf import ProtobufFormat
+from chinook_consumer.objects.journal import Intent, journal_key, resume_point
+from chinook_consumer.objects.keys import HOUR_MS, bucket_ms, object_key
+from chinook_consumer.poison import parse_change
+from chinook_consumer.positions import Position
+from chinook_consumer.settings import CLASSIC_ONLY, ConsumerSettings
+from chinook_shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.framing import unframe
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.s3 import S3Settings
 
 
 def ms(text: str) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared import names
+from chinook_shared import names
 from tests.deploy_files import (
     COUNTERS_AND_GAUGES,
     DASHBOARD,

@@ -1,8 +1,8 @@
 """`dev`'s status lines read each service's /healthz: every status, and a service not answering."""
 
 from chinook_pipeline.local.scrape import healthz
-from shared.health import Health
-from shared.http_server import HttpServer
+from chinook_shared.health import Health
+from chinook_shared.http_server import HttpServer
 
 
 def test_healthz_reads_every_status_and_a_silent_service() -> None:

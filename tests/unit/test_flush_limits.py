@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from consumer.buffer import FlushLimits, fits
-from consumer.jobs import Batch, Flush
-from consumer.objects.keys import HOUR_MS
-from consumer.partition import Effects, Partition, Rules, State
-from consumer.positions import Position
+from chinook_consumer.buffer import FlushLimits, fits
+from chinook_consumer.jobs import Batch, Flush
+from chinook_consumer.objects.keys import HOUR_MS
+from chinook_consumer.partition import Effects, Partition, Rules, State
+from chinook_consumer.positions import Position
 from tests.unit.partition_steps import (
     BIG,
     FILLING,

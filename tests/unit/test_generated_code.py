@@ -32,6 +32,6 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
 
 
 def test_message_type_is_the_change_event() -> None:
-    from shared.changes import MESSAGE_TYPE
+    from chinook_shared.changes import MESSAGE_TYPE
 
     assert MESSAGE_TYPE == "chinook.v1.CustomerChange"

@@ -7,9 +7,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 from chinook_pipeline.local.scrape import scrape
-from shared import names
-from shared.health import Health
-from shared.http_server import HttpServer
+from chinook_shared import names
+from chinook_shared.health import Health
+from chinook_shared.http_server import HttpServer
 
 NAME = names.CONSUMER_HEALTHY
 

@@ -9,8 +9,8 @@ from pyarrow.fs import AwsDefaultS3RetryStrategy
 from pyiceberg.io import S3_RETRY_STRATEGY_IMPL
 from pyiceberg.io.pyarrow import PyArrowFileIO, _import_retry_strategy
 
-from shared.errors import PipelineError
-from shared.iceberg.catalog import (
+from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.catalog import (
     CatalogSettings,
     open_catalog,
     s3_properties,
@@ -18,8 +18,8 @@ from shared.iceberg.catalog import (
     table_identifier,
     table_read_error,
 )
-from shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
-from shared.s3 import S3Settings
+from chinook_shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
+from chinook_shared.s3 import S3Settings
 
 
 def test_table_names_are_namespace_dot_name() -> None:

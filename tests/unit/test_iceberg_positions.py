@@ -1,6 +1,6 @@
 """Kafka positions in snapshot summaries: recovery, carrying forward, what expiry must keep."""
 
-from shared.iceberg.positions import (
+from chinook_shared.iceberg.positions import (
     advanced,
     carried,
     position_key,

@@ -2,9 +2,9 @@
 
 import pyarrow as pa
 
-from consumer.tables.state import latest_events, state_rows, state_schema, winners
-from shared.arrow import change_schema
-from shared.changes import Operation
+from chinook_consumer.tables.state import latest_events, state_rows, state_schema, winners
+from chinook_shared.arrow import change_schema
+from chinook_shared.changes import Operation
 from tests.table_batches import batch, change
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import grimp
 import pytest
 
-PACKAGES = ("shared", "producer", "consumer", "chinook_pipeline")
+PACKAGES = ("chinook_shared", "chinook_producer", "chinook_consumer", "chinook_pipeline")
 # Highest first: a layer imports only the layers below it; producer and consumer never each other.
-LAYERS = ("chinook_pipeline", {"producer", "consumer"}, "shared")
+LAYERS = ("chinook_pipeline", {"chinook_producer", "chinook_consumer"}, "chinook_shared")
 
 
 @pytest.fixture(scope="module")

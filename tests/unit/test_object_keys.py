@@ -2,8 +2,8 @@
 
 import pytest
 
+from chinook_consumer.objects.keys import object_key
 from chinook_pipeline.tools.objects import key_format, position, prefixes_of
-from consumer.objects.keys import object_key
 
 LAYOUTS = ("hive-hourly", "year-month-day-hour", "entity-date")
 EXTENSIONS = {"binpb.gz": "protobuf", "binpb": "protobuf", "parquet": "parquet"}

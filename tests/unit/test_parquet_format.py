@@ -6,13 +6,13 @@ import io
 import pyarrow.parquet as pq
 import pytest
 
-from consumer.buffer import PartitionBuffer, TimeGroup
-from consumer.objects.formats import metadata, object_format
-from consumer.objects.formats import parquet as parquet_format
-from consumer.objects.formats.parquet import ParquetFormat
-from consumer.objects.keys import HOUR_MS
-from shared.arrow import batch_to_changes, change_schema
-from shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
+from chinook_consumer.buffer import PartitionBuffer, TimeGroup
+from chinook_consumer.objects.formats import metadata, object_format
+from chinook_consumer.objects.formats import parquet as parquet_format
+from chinook_consumer.objects.formats.parquet import ParquetFormat
+from chinook_consumer.objects.keys import HOUR_MS
+from chinook_shared.arrow import batch_to_changes, change_schema
+from chinook_shared.changes import MESSAGE_TYPE, Customer, CustomerChange, Operation
 
 T = 1_710_064_800_000  # 2024-03-10T10:00:00Z
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING
 
-from consumer.objects.journal import Intent
-from consumer.partition import State
+from chinook_consumer.objects.journal import Intent
+from chinook_consumer.partition import State
 from tests.unit.partition_steps import (
     BACKING_OFF,
     BIG,

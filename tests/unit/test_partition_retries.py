@@ -3,8 +3,8 @@ the end of the partition, with a fake clock: no broker, no S3."""
 
 import pytest
 
-from consumer.partition import State
-from shared.errors import PipelineError
+from chinook_consumer.partition import State
+from chinook_shared.errors import PipelineError
 from tests.unit.partition_steps import (
     BACKING_OFF,
     DENIED,

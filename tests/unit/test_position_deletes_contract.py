@@ -12,8 +12,8 @@ from pyiceberg.manifest import DataFileContent, ManifestContent, ManifestWriterV
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.update.snapshot import ExpireSnapshots, _MergeAppendFiles, _SnapshotProducer
 
-from consumer.tables import position_deletes
-from consumer.tables.position_deletes import (
+from chinook_consumer.tables import position_deletes
+from chinook_consumer.tables.position_deletes import (
     PYICEBERG_VERSION,
     commit_rewrite,
     commit_row_delta,

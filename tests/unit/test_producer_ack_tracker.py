@@ -2,7 +2,7 @@
 
 import pytest
 
-from producer.ack_tracker import AckTracker
+from chinook_producer.ack_tracker import AckTracker
 
 
 def test_prefix_advances_only_over_contiguous_acks() -> None:

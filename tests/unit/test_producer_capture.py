@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.tools.chinook_schema import CUSTOMER_DDL
-from producer import capture, change_log
-from producer.capture_state import load_state, save_checkpoint
-from producer.database import Database
-from shared.changes import COLUMN_NAMES
-from shared.errors import PipelineError
+from chinook_producer import capture, change_log
+from chinook_producer.capture_state import load_state, save_checkpoint
+from chinook_producer.database import Database
+from chinook_shared.changes import COLUMN_NAMES
+from chinook_shared.errors import PipelineError
 
 ROWS: tuple[tuple[object, ...], ...] = (
     (

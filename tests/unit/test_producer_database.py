@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from producer.database import Database
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.retry import RetryPolicy
+from chinook_producer.database import Database
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.retry import RetryPolicy
 from tests.unit.test_producer_capture import execute, make_db
 
 FAST = RetryPolicy(base=0.01, cap=0.05, probe_interval=0.02, give_up_after=0.3)

@@ -5,15 +5,15 @@ from collections.abc import Sequence
 
 import pytest
 
-from producer.change_log import CHANGE_FIELDS, ChangeRow, ChangeRows
-from producer.encoder import (
+from chinook_producer.change_log import CHANGE_FIELDS, ChangeRow, ChangeRows
+from chinook_producer.encoder import (
     MAX_MESSAGE_BYTES,
     ChangeEncoder,
     UnencodableRow,
     encode_batch,
     sequence_of,
 )
-from shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
+from chinook_shared.changes import COLUMN_NAMES, CustomerChange, Operation, customer_to_row
 
 ROW = (
     7,

@@ -4,10 +4,15 @@ acknowledged row is deleted and across restarts; and the upgrade of an AUTOINCRE
 import sqlite3
 from pathlib import Path
 
-from producer import capture, change_log
-from producer.capture_state import create_state_table, load_state, reset_state, save_checkpoint
-from producer.sequence import NEXT_SEQ, high_water
-from shared.changes import COLUMN_NAMES
+from chinook_producer import capture, change_log
+from chinook_producer.capture_state import (
+    create_state_table,
+    load_state,
+    reset_state,
+    save_checkpoint,
+)
+from chinook_producer.sequence import NEXT_SEQ, high_water
+from chinook_shared.changes import COLUMN_NAMES
 from tests.unit.test_producer_capture import INSERT, ROWS, execute, make_db
 
 LEGACY_TABLE = (

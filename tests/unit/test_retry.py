@@ -7,9 +7,9 @@ import threading
 import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, NoCredentialsError
 
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.retry import Failures, RetryPolicy, classify, retry_call
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.retry import Failures, RetryPolicy, classify, retry_call
 
 
 def client_error(code: str, message: str = "") -> ClientError:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chinook_pipeline.tools.seed import ascii_fold, seed_database, synthetic_customer
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 from tests.conftest import REAL_CHINOOK, customer_rows
 
 

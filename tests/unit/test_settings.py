@@ -10,17 +10,17 @@ from typing import Any
 import click
 import pytest
 
+from chinook_consumer.settings import ConsumerSettings
 from chinook_pipeline.cli.main import cli
 from chinook_pipeline.cli.options import build
 from chinook_pipeline.cli.service_settings import ServiceSettings
 from chinook_pipeline.local.settings import DevSettings
-from consumer.settings import ConsumerSettings
-from producer.settings import ProducerSettings
-from shared.errors import PipelineError
-from shared.kafka import KafkaSettings
-from shared.s3 import S3Settings
-from shared.settings import Setting, non_empty, option_name, settings, spec_of
-from shared.units import format_size, parse_size
+from chinook_producer.settings import ProducerSettings
+from chinook_shared.errors import PipelineError
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.s3 import S3Settings
+from chinook_shared.settings import Setting, non_empty, option_name, settings, spec_of
+from chinook_shared.units import format_size, parse_size
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024 * 1024

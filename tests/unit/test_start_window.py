@@ -7,13 +7,13 @@ import threading
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from consumer.objects import bucket
-from consumer.settings import ConsumerSettings
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.kafka import KafkaSettings
-from shared.retry import Failures, RetryPolicy, StartWindow, retry_call
-from shared.s3 import S3Settings
+from chinook_consumer.objects import bucket
+from chinook_consumer.settings import ConsumerSettings
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.retry import Failures, RetryPolicy, StartWindow, retry_call
+from chinook_shared.s3 import S3Settings
 
 FAST = RetryPolicy(base=0.001, cap=0.001, probe_interval=0.001)
 

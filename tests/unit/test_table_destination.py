@@ -11,23 +11,23 @@ import pyarrow as pa
 import pytest
 from pyiceberg.exceptions import CommitFailedException
 
-from consumer.buffer import FlushLimits, PartitionBuffer
-from consumer.destination import open_destination
-from consumer.jobs import Batch, FindPosition, Flush, Jobs
-from consumer.partition import Effects, Partition, Rules, State
-from consumer.positions import Position
-from consumer.settings import ConsumerSettings
-from consumer.tables.committer import _unseen
-from consumer.tables.destination import TableDestination, batch_rows
-from shared.arrow import batch_to_changes
-from shared.changes import Customer, CustomerChange, Operation
-from shared.errors import PipelineError
-from shared.health import Health
-from shared.iceberg.catalog import CatalogSettingsError
-from shared.iceberg.settings import CatalogSettings
-from shared.kafka import KafkaSettings
-from shared.retry import RetryPolicy, classify
-from shared.s3 import S3Settings
+from chinook_consumer.buffer import FlushLimits, PartitionBuffer
+from chinook_consumer.destination import open_destination
+from chinook_consumer.jobs import Batch, FindPosition, Flush, Jobs
+from chinook_consumer.partition import Effects, Partition, Rules, State
+from chinook_consumer.positions import Position
+from chinook_consumer.settings import ConsumerSettings
+from chinook_consumer.tables.committer import _unseen
+from chinook_consumer.tables.destination import TableDestination, batch_rows
+from chinook_shared.arrow import batch_to_changes
+from chinook_shared.changes import Customer, CustomerChange, Operation
+from chinook_shared.errors import PipelineError
+from chinook_shared.health import Health
+from chinook_shared.iceberg.catalog import CatalogSettingsError
+from chinook_shared.iceberg.settings import CatalogSettings
+from chinook_shared.kafka import KafkaSettings
+from chinook_shared.retry import RetryPolicy, classify
+from chinook_shared.s3 import S3Settings
 
 HOUR_MS = 3_600_000
 T = 1_710_064_800_000  # 2024-03-10T10:00:00Z
@@ -277,7 +277,7 @@ def test_a_commit_takes_waiting_batches_only_up_to_the_flush_limits(
         converted.append(buffer.count)
         return batch_rows(partition, buffer)
 
-    monkeypatch.setattr("consumer.tables.destination.batch_rows", counting_rows)
+    monkeypatch.setattr("chinook_consumer.tables.destination.batch_rows", counting_rows)
     committer = GatedCommitter()
     tables = destination(committer, FlushLimits(records=4, bytes=1_000_000, age=5.0))
     sizes = {0: 1, 1: 2, 2: 2, 3: 3, 4: 6, 5: 1}  # partition: records in its batch

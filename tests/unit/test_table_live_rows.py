@@ -3,7 +3,7 @@ grouping of a position-delete file by the data file it names."""
 
 import pyarrow as pa
 
-from consumer.tables.live_rows import _grouped, _KeyIndex
+from chinook_consumer.tables.live_rows import _grouped, _KeyIndex
 
 
 def test_a_sorted_file_is_found_in_by_bisection_with_every_row_of_a_key() -> None:

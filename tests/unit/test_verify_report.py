@@ -1,7 +1,7 @@
 """The summary of `verify` and `iceberg verify` names what was compared with the database."""
 
 from chinook_pipeline.tools.verify import VerifyReport, _compare
-from shared.changes import COLUMN_NAMES
+from chinook_shared.changes import COLUMN_NAMES
 
 
 def row(customer_id: int, first_name: str) -> tuple[object, ...]:

@@ -10,7 +10,7 @@ import pytest
 
 from chinook_pipeline.tools.seed import seed_database
 from chinook_pipeline.tools.writer import ChangeWriter
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 from tests.conftest import customer_rows
 
 

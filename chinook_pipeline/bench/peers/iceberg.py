@@ -37,7 +37,7 @@ from chinook_pipeline.bench.table import files_per_commit, metadata_location, s3
 from chinook_pipeline.bench.table_freshness import TableWatcher
 from chinook_pipeline.local import embedded
 from chinook_pipeline.local.processes import DRAIN_TIMEOUT, Child
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 TABLE = "bench.peer_changes"
 
@@ -105,7 +105,7 @@ def _steady_peer(bench: Session, repeat: int) -> Iterator[tuple[Path, Path, Chil
     """A producer, the live JSON copy and the peer on a new database of FRESHNESS_CUSTOMERS
     customers, running: (database, catalog, Connect) once the snapshot is committed."""
     from chinook_pipeline.tools.seed import seed_database
-    from shared.kafka import ensure_topic
+    from chinook_shared.kafka import ensure_topic
 
     settings, stack = bench.settings, bench.stack
     name = stack.name("peer-fresh", repeat)
@@ -135,7 +135,7 @@ def _steady_peer(bench: Session, repeat: int) -> Iterator[tuple[Path, Path, Chil
 
 
 def _sink(bench: Session, name: str, topic: str) -> IcebergSink:
-    from shared.kafka import ensure_topic
+    from chinook_shared.kafka import ensure_topic
 
     stack = bench.stack
     ensure_topic(stack.kafka_settings(), f"{name}.control", 1)
@@ -162,7 +162,7 @@ def _copy_argv(bench: Session, source: str, target: str, mode: str) -> list[str]
 
 def _copy(bench: Session, source: str, target: str, mode: str) -> int:
     """Copy `source` to JSON in `target` (created with the bench's partitions); the count."""
-    from shared.kafka import ensure_topic
+    from chinook_shared.kafka import ensure_topic
 
     stack = bench.stack
     ensure_topic(stack.kafka_settings(), target, bench.settings.partitions)

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from shared.changes import Customer, CustomerChange
+from chinook_shared.changes import Customer, CustomerChange
 
 _TYPES: Final = {
     FieldDescriptor.TYPE_INT64: "int64",

@@ -24,7 +24,7 @@ from pathlib import Path
 from chinook_pipeline.local.embedded import free_port, spawn, stop, wait_for_port
 from chinook_pipeline.local.kafka.jars import LOG_CONFIG, ensure_jars, java
 from chinook_pipeline.local.kafka.security import Security
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 HEAP = "-Xmx512m"
 START_TIMEOUT = 60.0

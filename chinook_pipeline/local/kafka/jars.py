@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 POM = Path(__file__).with_name("pom.xml")
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")

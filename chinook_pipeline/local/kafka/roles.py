@@ -16,7 +16,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata, PartitionMetadata
 
 from chinook_pipeline.local.kafka.cluster import Cluster
-from shared.errors import PipelineError
+from chinook_shared.errors import PipelineError
 
 QUORUM_STATE = Path("__cluster_metadata-0") / "quorum-state"
 POLL = 0.1

@@ -8,9 +8,9 @@ guarantee holds for each of them.
 
 from typing import Final, Protocol
 
-from consumer.buffer import TimeGroup
-from shared.changes import MESSAGE_TYPE
-from shared.errors import PipelineError
+from chinook_consumer.buffer import TimeGroup
+from chinook_shared.changes import MESSAGE_TYPE
+from chinook_shared.errors import PipelineError
 
 FORMATS: Final = ("protobuf", "parquet")
 
@@ -34,11 +34,11 @@ def object_format(name: str, compression: str | None, gzip_level: int) -> Object
     Raises PipelineError for an unknown format or a compression the format does not offer.
     """
     if name == "protobuf":
-        from consumer.objects.formats.protobuf import ProtobufFormat
+        from chinook_consumer.objects.formats.protobuf import ProtobufFormat
 
         return ProtobufFormat(_check(name, compression, ProtobufFormat.COMPRESSIONS), gzip_level)
     if name == "parquet":
-        from consumer.objects.formats.parquet import ParquetFormat
+        from chinook_consumer.objects.formats.parquet import ParquetFormat
 
         return ParquetFormat(_check(name, compression, ParquetFormat.COMPRESSIONS))
     raise PipelineError(f"unknown format {name!r}: use one of {', '.join(FORMATS)}")

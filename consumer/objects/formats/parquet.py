@@ -13,9 +13,9 @@ from typing import ClassVar, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consumer.buffer import TimeGroup
-from shared.arrow import change_schema, changes_to_batch
-from shared.framing import split
+from chinook_consumer.buffer import TimeGroup
+from chinook_shared.arrow import change_schema, changes_to_batch
+from chinook_shared.framing import split
 
 CONTENT_TYPE: Final = "application/vnd.apache.parquet"
 # Records are converted and written one row group at a time, so an encode holds at most one row
