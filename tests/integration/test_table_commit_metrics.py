@@ -7,7 +7,9 @@ import pytest
 from prometheus_client import REGISTRY
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.table import Table
 
+from chinook_consumer.tables import committer as committer_module
 from chinook_consumer.tables.committer import TableCommitter
 from chinook_consumer.tables.definitions import open_change_table, open_state_table
 from chinook_shared import names
@@ -83,14 +85,20 @@ def test_each_commit_counts_once_per_table_with_its_rows_and_a_replay_counts_not
     assert duration is not None and duration > 0
 
 
-def test_a_commit_that_raises_counts_a_failure_and_no_commit(catalog: Catalog) -> None:
+def test_a_commit_that_raises_counts_a_failure_and_no_commit(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     changes = open_change_table(catalog, TABLES[0])
     tables = TableCommitter(changes, open_state_table(catalog, TABLES[1]), attempts=2)
+    start_transaction = committer_module.transaction
 
-    def conflict() -> None:
-        raise CommitFailedException("someone else committed first")
+    def conflict(table: Table) -> object:
+        """Where the committer starts its transaction on the change table."""
+        if table is changes:
+            raise CommitFailedException("someone else committed first")
+        return start_transaction(table)
 
-    changes.transaction = conflict  # type: ignore[method-assign]
+    monkeypatch.setattr(committer_module, "transaction", conflict)
     before = counts()
     with pytest.raises(CommitFailedException, match="2 conflicting commits"):
         tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 3)})

@@ -9,6 +9,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 from pyiceberg.types import StringType
 
+from chinook_consumer.tables import committer as committer_module
 from chinook_consumer.tables.committer import TableCommitter
 from chinook_consumer.tables.definitions import (
     DAY_PARTITION,
@@ -135,16 +136,17 @@ def test_concurrent_committers_leave_each_event_once(
     b = TableCommitter(b_changes, b_state)
     a_batch = {0: inserts(0, 0, 20)}
     b_batch = {0: inserts(0, 0, 30)} if same_partition else {1: inserts(1, 0, 30, 100)}
-    start_transaction = type(b_changes).transaction
+    start_transaction = committer_module.transaction
     a_committed: list[bool] = []
 
     def a_commits_first(table: Table) -> object:
-        if not a_committed:
+        """Where B's committer starts its transaction (A's passes through)."""
+        if table is b_changes and not a_committed:
             a.commit(GROUP, TOPIC, a_batch)
             a_committed.append(True)
         return start_transaction(table)
 
-    monkeypatch.setattr(b_changes, "transaction", lambda: a_commits_first(b_changes))
+    monkeypatch.setattr(committer_module, "transaction", a_commits_first)
     caplog.set_level(logging.INFO, "chinook_consumer.tables.committer")
     durable = b.commit(GROUP, TOPIC, b_batch)
     assert "conflicted" in caplog.text, "the forced conflict did not happen"
