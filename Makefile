@@ -11,9 +11,10 @@ dev: $(STAMP) kafka
 
 # Three workers, one test file each at a time: most of the suite waits on brokers, group joins,
 # JVMs and child processes, so three files in parallel beat two on 2 cores. Kafka's jars are
-# fetched once first, so that the workers never fetch them at the same time; so are Spark's.
+# fetched once first, so that the workers never fetch them at the same time; so are Spark's. The
+# slowest tests are listed at the end, so that a CI log shows where the suite's time goes.
 test: $(STAMP) tools kafka spark-jars lint schema
-	$(BIN)/python -m pytest -q -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --durations=25
 
 # ruff (lint and format, configured in pyproject.toml) over the whole tree.
 lint: $(STAMP)
@@ -67,7 +68,7 @@ $(STAMP): pyproject.toml
 
 # The fault-injection suite with its full counts (50,000 changes, 20 kills, a 20 s S3 outage).
 soak: $(STAMP)
-	CHINOOK_SOAK=1 $(BIN)/python -m pytest -q -s tests/faults/test_faults.py --timeout=3600
+	CHINOOK_SOAK=1 $(BIN)/python -m pytest -q -s tests/faults/test_faults.py tests/faults/test_outages.py --timeout=3600
 
 # The benchmark on the embedded stack; figures and ratios to the raw limits and to the peer (Kafka
 # Connect with the Apache Iceberg sink, its jars fetched once by Maven) in bench-results/.

@@ -8,7 +8,7 @@ import pytest
 from chinook_pipeline.local import kafka
 from tests.conftest import Cli
 from tests.faults.processes import Pipeline
-from tests.faults.test_faults import SEEDED, SMALL_BATCHES
+from tests.faults.scenario import SEEDED, SMALL_BATCHES
 
 
 @pytest.fixture()

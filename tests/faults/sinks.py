@@ -11,7 +11,7 @@ from typing import Any
 from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Pipeline, Service
-from tests.faults.test_faults import arrives
+from tests.faults.scenario import arrives
 from tests.faults.test_table_faults import tables_arrive
 from tests.table_cli import catalog_uri, table_options, verify_tables
 

@@ -1,101 +1,44 @@
-"""Fault injection on real parts: `chinook-pipeline` processes killed with SIGKILL, S3 behind a
-fault proxy (errors, resets, delays, an outage), a broker restart, poison records, and group
-members dying and joining. Every scenario ends with `chinook-pipeline verify` exiting 0: every
-change in S3, none twice. The scenarios about the consumer run once per object format.
+"""Fault injection on real parts, kills and bad input: `chinook-pipeline` processes killed with
+SIGKILL, the producer's first start under writes, poison records, and group members dying and
+joining. Every scenario ends with `chinook-pipeline verify` exiting 0: every change in S3, none
+twice. The scenarios about the consumer run once per object format (S3 and broker outages:
+test_outages.py).
 
 Counts are small by default; CHINOOK_SOAK=1 runs the soak sizes (50,000 changes, more kills).
 All waits are bounded polls for a condition; nothing asserts on speed.
 """
 
-import os
 import random
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
 
 from chinook_consumer.poison import parse_change
-from chinook_pipeline.local import embedded, kafka
 from chinook_shared import names
-from tests.conftest import Cli, wait_for
+from tests.conftest import wait_for
 from tests.faults.audit import count_records, uncovered_commits
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
-from tests.faults.s3_proxy import S3FaultProxy
+from tests.faults.scenario import (
+    BOTH_FORMATS,
+    BUSY_WRITE_RATE,
+    CONSUMER_MAX_LIFETIME,
+    GARBAGE,
+    KILL_WRITE_SECONDS,
+    KILLS,
+    PRODUCER_MAX_LIFETIME,
+    SEED,
+    WRITE_SECONDS,
+    WRITES,
+    all_alive,
+    arrives,
+    assigned,
+    publishing,
+    stop_ok,
+)
 
 pytestmark = pytest.mark.slow
-
-SOAK = os.environ.get("CHINOOK_SOAK") == "1"
-CHANGES = 50_000 if SOAK else 5_000  # per scenario: seeded customers plus random changes
-SEEDED = CHANGES * 2 // 5
-WRITES = CHANGES - SEEDED  # inserts, updates and deletes applied while the services run
-KILLS = 20 if SOAK else 10  # kill -9s of the service under test, at least
-KILL_WRITE_SECONDS = 200.0 if SOAK else 25.0  # the writes of a kill scenario are spread over this
-WRITE_SECONDS = 120.0 if SOAK else 10.0  # ... and of the other scenarios over this
-BUSY_WRITE_RATE = 2_000.0  # changes per second of an application keeping its database busy
-CONSUMER_MAX_LIFETIME = 4.0  # an incarnation dies uniformly within this many seconds of working
-PRODUCER_MAX_LIFETIME = 3.0
-OUTAGE_SECONDS = 20.0 if SOAK else 5.0
-GARBAGE = 1_000
-SEED = int(os.environ.get("CHINOOK_FAULT_SEED", "20261125"))
-DRAIN_TIMEOUT = 900.0 if SOAK else 180.0  # bound on waiting for the pipeline to catch up
-SMALL_BATCHES = ("--flush-records", "200", "--flush-age", "0.3")
-BOTH_FORMATS = pytest.mark.parametrize("object_format", ["protobuf", "parquet"])
-
-
-def stop_ok(*services: Service) -> None:
-    """SIGTERM each service and require the graceful exit 0."""
-    for service in services:
-        code = service.stop()
-        assert code == 0, f"{service.name} exited {code}:\n{service.output()[-4000:]}"
-
-
-def arrives(pipeline: Pipeline, *services: Service) -> str:
-    """Wait (bounded) until verify passes while the services run; its summary. On timeout the
-    message carries the last verify summary and the running services' counters."""
-    last: list[str] = []
-
-    def passes() -> str | None:
-        result = pipeline.verify()
-        last[:] = [result.stdout + result.stderr]
-        return result.stdout if result.returncode == 0 else None
-
-    try:
-        return wait_for(
-            passes, "every change to reach S3 exactly once", DRAIN_TIMEOUT, interval=1.0
-        )
-    except AssertionError as error:
-        counters = {
-            service.name: {
-                k: v
-                for k, v in service.metrics().items()
-                if k.endswith("_total") or k.endswith("lag")
-            }
-            for service in services
-        }
-        raise AssertionError(f"{error}\nlast verify: {last}\ncounters: {counters}") from None
-
-
-def publishing(producer: Service) -> None:
-    """Wait until the producer has published (its first start has set the database up)."""
-    wait_for(
-        lambda: producer.metrics().get(names.PRODUCER_MESSAGES_PUBLISHED) or not producer.running(),
-        f"{producer.name} to publish",
-    )
-    all_alive(producer)
-
-
-def assigned(metrics: dict[str, float]) -> bool:
-    """The consumer owns partitions and has fetched from them (its lag gauge has samples)."""
-    return names.CONSUMER_LAG in metrics
-
-
-def all_alive(*services: Service) -> None:
-    for service in services:
-        assert service.running(), (
-            f"{service.name} exited {service.process.returncode}:\n{service.output()[-4000:]}"
-        )
 
 
 @BOTH_FORMATS
@@ -173,108 +116,6 @@ def test_producer_first_start_during_writes(pipeline: Pipeline) -> None:
     pipeline.verify_ok()
 
 
-@BOTH_FORMATS
-def test_s3_errors_resets_and_delays(
-    pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
-) -> None:
-    with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
-        proxy.configure(error_rate=0.2, reset_rate=0.05, delay_rate=0.1, delay=0.5)
-        producer = pipeline.start_producer()
-        publishing(producer)
-        consumer = pipeline.start_consumer("--s3-endpoint-url", proxy.endpoint_url)
-        writes, _ = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 2)
-        writes.join()
-        arrives(pipeline, producer, consumer)
-        all_alive(producer, consumer)
-        stop_ok(producer, consumer)
-        pipeline.consume_all("--s3-endpoint-url", proxy.endpoint_url)
-        counts = proxy.counts()
-    print(f"S3 proxy: {dict(counts)}")
-    assert counts["error_500"] and counts["error_503"], counts
-    assert counts["reset_before"] and counts["reset_after"] and counts["delayed"], counts
-    assert not uncovered_commits(
-        pipeline.bootstrap_servers, pipeline.group, pipeline.topic, s3_client, pipeline.bucket
-    )
-    pipeline.verify_ok()
-
-
-@BOTH_FORMATS
-def test_s3_outage_mid_run(pipeline: Pipeline, s3_env: dict[str, str], s3_client: object) -> None:
-    with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
-        producer = pipeline.start_producer()
-        publishing(producer)
-        consumer = pipeline.start_consumer("--s3-endpoint-url", proxy.endpoint_url)
-        writes, _ = start_writes(pipeline.db, WRITES, WRITES / WRITE_SECONDS, SEED + 3)
-        wait_for(
-            lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED),
-            "a first commit",
-        )
-        outage = proxy.refuse_for(OUTAGE_SECONDS)
-        audits = 0
-        while outage.is_alive():
-            problems = uncovered_commits(
-                pipeline.bootstrap_servers,
-                pipeline.group,
-                pipeline.topic,
-                s3_client,
-                pipeline.bucket,
-            )
-            assert not problems, f"offsets committed for records not in S3: {problems}"
-            audits += 1
-        felt = consumer.metrics()
-        writes.join()
-        arrives(pipeline, producer, consumer)
-        all_alive(producer, consumer)
-        stop_ok(producer, consumer)
-        counts = proxy.counts()
-    print(f"{audits} audits during a {OUTAGE_SECONDS:.0f}s outage; proxy {dict(counts)}")
-    assert (
-        felt.get(names.CONSUMER_UPLOAD_FAILURES)
-        or felt.get(names.CONSUMER_UPLOAD_RETRIES)
-        or counts["refused"]
-    ), felt
-    assert not uncovered_commits(
-        pipeline.bootstrap_servers, pipeline.group, pipeline.topic, s3_client, pipeline.bucket
-    )
-    pipeline.verify_ok()
-
-
-def test_broker_restart_mid_run(
-    cli: Cli,
-    s3_server: embedded.S3Server,
-    s3_client: object,
-    topic: str,
-    bucket: str,
-    tmp_path: Path,
-) -> None:
-    broker = kafka.start_cluster(tmp_path / "kafka")
-    db = tmp_path / "chinook.db"
-    cli.run("seed", "--db", str(db), "--customers", str(SEEDED))
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    pipeline = Pipeline(
-        cli, db, broker.bootstrap_servers, topic, bucket, logs, consumer_options=SMALL_BATCHES
-    )
-    try:
-        producer = pipeline.start_producer()
-        publishing(producer)
-        consumer = pipeline.start_consumer()
-        writes, _ = start_writes(db, WRITES, WRITES / WRITE_SECONDS, SEED + 4)
-        wait_for(
-            lambda: consumer.metrics().get(names.CONSUMER_OFFSETS_COMMITTED),
-            "a first commit",
-        )
-        broker.restart()
-        writes.join()
-        arrives(pipeline, producer, consumer)
-        all_alive(producer, consumer)
-        stop_ok(producer, consumer)
-        pipeline.verify_ok()
-    finally:
-        pipeline.kill_all()
-        broker.stop()
-
-
 def garbage_payloads(rng: random.Random, count: int) -> list[bytes]:
     """Values no consumer can use: bad wire types, overlong varints, text, random bytes."""
     makers = [
@@ -335,40 +176,4 @@ def test_group_member_killed_and_one_added(pipeline: Pipeline, s3_client: object
     assert not uncovered_commits(
         pipeline.bootstrap_servers, pipeline.group, pipeline.topic, s3_client, pipeline.bucket
     )
-    pipeline.verify_ok()
-
-
-@BOTH_FORMATS
-def test_sigterm_during_an_s3_outage_exits_by_the_deadline_without_committing(
-    pipeline: Pipeline, s3_env: dict[str, str], s3_client: object
-) -> None:
-    """Graceful shutdown has a deadline: past it the consumer exits without committing what is
-    not durable, and the next consumer delivers it."""
-    with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
-        pipeline.produce_all()
-        consumer = pipeline.start_consumer(
-            "--s3-endpoint-url",
-            proxy.endpoint_url,
-            "--flush-records",
-            "1000000",
-            "--flush-age",
-            "3600",
-            "--shutdown-timeout",
-            "2",
-        )
-        wait_for(
-            lambda: consumer.metrics().get(names.CONSUMER_BUFFERED_RECORDS), "records buffered"
-        )
-        proxy.refuse = True
-        started = time.monotonic()
-        code = consumer.stop(timeout=120)
-        took = time.monotonic() - started
-        proxy.refuse = False
-    assert code == 0, consumer.output()[-4000:]
-    assert "not in S3" in consumer.output(), consumer.output()[-4000:]
-    assert not uncovered_commits(
-        pipeline.bootstrap_servers, pipeline.group, pipeline.topic, s3_client, pipeline.bucket
-    )
-    print(f"consumer stopped {took:.1f}s after SIGTERM with a 2 s deadline while S3 was down")
-    pipeline.consume_all()
     pipeline.verify_ok()

@@ -23,8 +23,8 @@ from chinook_pipeline.local import kafka
 from chinook_pipeline.local.kafka import roles
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import start_writes
+from tests.faults.scenario import SEED, all_alive, publishing, stop_ok
 from tests.faults.sinks import both_sinks, owning
-from tests.faults.test_faults import SEED, all_alive, publishing, stop_ok
 from tests.faults.topic_watch import TopicWatch
 
 pytestmark = pytest.mark.slow

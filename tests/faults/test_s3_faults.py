@@ -10,7 +10,7 @@ from tests.conftest import wait_for
 from tests.faults.audit import uncovered_commits
 from tests.faults.processes import Pipeline, Service, start_writes
 from tests.faults.s3_proxy import S3FaultProxy
-from tests.faults.test_faults import (
+from tests.faults.scenario import (
     SEED,
     WRITE_SECONDS,
     WRITES,

@@ -23,7 +23,7 @@ from chinook_pipeline.local import kafka
 from chinook_shared import names
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Service, start_writes
-from tests.faults.test_faults import SEED, all_alive, publishing, stop_ok
+from tests.faults.scenario import SEED, all_alive, publishing, stop_ok
 from tests.faults.test_table_faults import BATCHES, SEEDED, WRITE_SECONDS, WRITES, tables_arrive
 from tests.postgres import PostgresServer, postgres_server
 from tests.table_cli import table_pipeline

@@ -11,7 +11,7 @@ from chinook_shared.iceberg.catalog import s3_properties
 from chinook_shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
 from chinook_shared.s3 import S3Settings
 from tests.faults.s3_proxy import S3FaultProxy
-from tests.faults.test_faults import SEED
+from tests.faults.scenario import SEED
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from chinook_pipeline.local import embedded, kafka
 from chinook_shared import names
 from tests.conftest import Cli, consumer_command, wait_for
 from tests.faults.processes import Pipeline, Service, kill_repeatedly, start_writes
-from tests.faults.test_faults import assigned, publishing, stop_ok
+from tests.faults.scenario import assigned, publishing, stop_ok
 from tests.table_cli import catalog_uri, table_pipeline, verify_tables_ok
 
 CUSTOMERS = 3_000

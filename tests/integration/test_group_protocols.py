@@ -12,8 +12,8 @@ import pytest
 from chinook_pipeline.local import kafka
 from tests.conftest import Cli, wait_for
 from tests.faults.processes import Service, start_writes
+from tests.faults.scenario import SEED, all_alive, publishing, stop_ok
 from tests.faults.sinks import assigned_partitions, both_sinks
-from tests.faults.test_faults import SEED, all_alive, publishing, stop_ok
 
 pytestmark = pytest.mark.slow
 

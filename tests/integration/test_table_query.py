@@ -17,7 +17,7 @@ from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
 from chinook_shared.s3 import S3Settings
 from tests.conftest import Cli, customer_rows
 from tests.faults.processes import kill_repeatedly, start_writes
-from tests.faults.test_faults import SEED, assigned, publishing, stop_ok
+from tests.faults.scenario import SEED, assigned, publishing, stop_ok
 from tests.integration.test_iceberg_state_table import duckdb_state
 from tests.integration.test_table_consumer import BATCHES, CUSTOMERS
 from tests.table_cli import CHANGES, STATE, catalog_uri, table_pipeline, verify_tables_ok
