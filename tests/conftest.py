@@ -1,4 +1,4 @@
-"""Fixtures on real parts: a Tansu broker and a moto S3 server as child processes.
+"""Fixtures on real parts: an Apache Kafka broker and a moto S3 server as child processes.
 
 The servers are shared by the whole session; every test gets its own topic, group and bucket,
 so tests never see each other's data.
@@ -26,6 +26,13 @@ REAL_CHINOOK = (
 )
 CLI = [sys.executable, "-m", "chinook_pipeline"]
 T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow test files first: `make test` hands whole files to its workers in this order, so
+    the long ones start early and the short ones fill in at the end (stable: files and tests
+    keep their order otherwise)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
