@@ -1,7 +1,8 @@
 """Test helpers for the consumer's table destination as a user runs it: the options of a
-consumer writing both tables to a catalog, a seeded pipeline of such consumers, and
-`chinook-pipeline iceberg verify`."""
+consumer writing both tables to a catalog, a seeded pipeline of such consumers,
+`chinook-pipeline iceberg verify` and `chinook-pipeline query` over the tables."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -74,3 +75,10 @@ def verify_tables_ok(cli: Cli, db: Path, catalog: str) -> str:
     result = verify_tables(cli, db, catalog)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def query_tables(cli: Cli, catalog: str, *tables: str, sql: str) -> list[dict[str, object]]:
+    """`chinook-pipeline query` of `sql` over the tables that the options `tables` name, cataloged at the
+    URI `catalog`: its rows as JSON objects."""
+    result = cli.run("query", *tables, "--catalog-uri", catalog, "--output", "json", sql)
+    return [json.loads(line) for line in result.stdout.splitlines()]

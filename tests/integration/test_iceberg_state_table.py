@@ -3,8 +3,10 @@ snapshot a state the table held after a whole flush (by version and by timestamp
 agree (pyiceberg, DuckDB over the raw Parquet files), and maintenance that keeps all of it."""
 
 import random
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -132,15 +134,22 @@ def test_a_table_of_the_whole_rewrite_design_keeps_working(catalog: Catalog) -> 
 
 
 def duckdb_state(table: Table) -> State:
-    """The current state read by DuckDB from the Parquet files themselves: data files less the
-    rows their position-delete files name (file_path, pos), as any v2 reader applies them."""
+    """The current (sequence, city) of each customer, as DuckDB reads the files."""
+    rows = duckdb_rows(table, ("customer_id", "sequence", "city"))
+    return {customer: (sequence, city) for customer, sequence, city in rows}
+
+
+def duckdb_rows(table: Table, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The current rows' `columns` (the first one the key) read by DuckDB from the Parquet files
+    themselves, in key order: data files less the rows their position-delete files name
+    (file_path, pos), as any v2 reader applies them."""
     table.refresh()
     tasks = list(table.scan().plan_files())
     data = [_arrow(table, task.file.file_path) for task in tasks]
     paths = {d.file_path for task in tasks for d in task.delete_files}
     rows = pa.concat_tables(
         [
-            part.select(["customer_id", "sequence", "city"])
+            part.select(list(columns))
             .append_column("file_path", pa.array([task.file.file_path] * part.num_rows))
             .append_column("pos", pa.array(range(part.num_rows), pa.int64()))
             for part, task in zip(data, tasks, strict=True)
@@ -153,12 +162,14 @@ def duckdb_state(table: Table) -> State:
     connection = duckdb.connect()
     connection.register("data_rows", rows)
     connection.register("deleted_rows", deleted)
+    selected = ", ".join(f'd."{column}"' for column in columns)
     found = connection.execute(
-        "SELECT customer_id, sequence, city FROM data_rows d WHERE NOT EXISTS ("
-        "SELECT 1 FROM deleted_rows x WHERE x.file_path = d.file_path AND x.pos = d.pos)"
+        f"SELECT {selected} FROM data_rows d WHERE NOT EXISTS ("
+        "SELECT 1 FROM deleted_rows x WHERE x.file_path = d.file_path AND x.pos = d.pos) "
+        "ORDER BY 1"
     ).fetchall()
     assert len(found) == len({row[0] for row in found}), "DuckDB: a customer has two rows"
-    return {customer: (sequence, city) for customer, sequence, city in found}
+    return found
 
 
 def _arrow(table: Table, path: str) -> pa.Table:

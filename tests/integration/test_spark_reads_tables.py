@@ -5,12 +5,17 @@ S3 server, through Iceberg's JDBC catalog over the SQLite catalog and over the P
 The tables are built once for the module by a real pipeline in two rounds (a snapshot, then
 updates and deletes), each catalog by its own consumer group from the same topic. What Spark reads,
 now and as of the first round's snapshots, must match `chinook-pipeline query` and the database;
-its snapshots and history metadata tables must match what pyiceberg wrote. One driver serves the
-module: each catalog gets a session of its own.
+its snapshots and history metadata tables must match what pyiceberg wrote.
+
+Another pair of tables, also built once, went through consumers killed -9 mid-flush and then
+`iceberg maintain`: `iceberg verify`, `query`, DuckDB over the Parquet files and Spark must all
+read exactly the database's state there, and Spark the change table `query` reads. One driver
+serves the module: each catalog gets a session of its own.
 """
 
 import dataclasses
-import json
+import random
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -24,12 +29,17 @@ import pytest
 from pyiceberg.table import Table
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
+from sqlalchemy.engine import make_url
 
 from chinook_pipeline.local import embedded, kafka
+from chinook_shared import names
 from chinook_shared.changes import FIELD_NAMES
 from chinook_shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
 from chinook_shared.s3 import S3Settings, make_client
 from tests.conftest import Cli, customer_rows, user_cli
+from tests.faults.processes import kill_repeatedly, start_writes
+from tests.faults.scenario import SEED, assigned, publishing, stop_ok
+from tests.integration.test_iceberg_state_table import duckdb_rows
 from tests.integration.test_table_consumer import BATCHES, CUSTOMERS
 from tests.postgres import postgres_server
 from tests.spark.jars import ensure_jars
@@ -40,10 +50,19 @@ from tests.spark.session import (
     start_spark,
     stop_spark,
 )
-from tests.table_cli import CHANGES, STATE, catalog_uri, table_options, table_pipeline
+from tests.table_cli import (
+    CHANGES,
+    STATE,
+    catalog_uri,
+    query_tables,
+    table_options,
+    table_pipeline,
+    verify_tables_ok,
+)
 
 # The first test carries the module's set-up, two pipeline runs and a Spark JVM's start: 4 min
-# 20 s of it measured on 2 cores at load average 20, near the suite's 300 s per test.
+# 20 s of it measured on 2 cores at load average 20, near the suite's 300 s per test; the first
+# test of the killed tables carries their scenario.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 KINDS = ("sqlite", "postgresql")
@@ -61,6 +80,10 @@ SNAPSHOTS = (
 HISTORY = (
     "unix_millis(made_current_at) AS made_current_at, snapshot_id, parent_id, is_current_ancestor"
 )
+BOTH_TABLES = ("--table", CHANGES, "--state-table", STATE)  # query's options: its two views
+FAST_BATCHES = ("--flush-records", "50", "--flush-age", "0.3")  # commits most of the time
+# Each event of the change table by its Kafka record; FROM the table in {}.
+EVENTS = "SELECT kafka_partition, kafka_offset, sequence, op FROM {} ORDER BY 1, 2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,15 +98,11 @@ class Moment:
 
 
 @dataclasses.dataclass(frozen=True)
-class Tables:
-    """Both tables in one catalog (pyiceberg's URI of it, their warehouse), at two moments, and
-    the database's Customer rows now."""
+class Cataloged:
+    """Both tables in one catalog: pyiceberg's URI of it, their warehouse."""
 
     uri: str
     warehouse: str
-    earlier: Moment
-    now: Moment
-    database: list[tuple[object, ...]]
 
     def table(self, name: str) -> Table:
         return load_table(open_catalog(CatalogSettings(uri=self.uri), S3Settings()), name)
@@ -92,6 +111,32 @@ class Tables:
         """The Spark properties of a catalog `name` over this one."""
         region = s3.env["AWS_DEFAULT_REGION"]
         return catalog_properties(self.uri, self.warehouse, s3.endpoint_url, region, name)
+
+    def state_snapshot(self) -> int:
+        """The state table's current snapshot id."""
+        current = self.table(STATE).current_snapshot()
+        assert current is not None
+        return current.snapshot_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Tables(Cataloged):
+    """The tables at two moments, and the database's Customer rows now."""
+
+    earlier: Moment
+    now: Moment
+    database: list[tuple[object, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class KilledTables(Cataloged):
+    """The tables after kills mid-flush, their state table's current snapshot then, a user's
+    CLI beside the database, and the database's Customer rows."""
+
+    snapshot: int
+    cli: Cli
+    db: Path
+    database: list[tuple[object, ...]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +161,12 @@ def spark_name(table: str) -> str:
     return f"{CATALOG}.{table}"
 
 
+def new_bucket() -> str:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    make_client(S3Settings()).create_bucket(Bucket=name)
+    return name
+
+
 @pytest.fixture(scope="module")
 def s3_module_env(s3_server: embedded.S3Server) -> Iterator[dict[str, str]]:
     """The test S3 server's AWS environment in this process for the module: pyiceberg reads with
@@ -135,10 +186,7 @@ def tables(
     directory = tmp_path_factory.mktemp("spark-tables")
     cli = user_cli(s3_module_env, directory)
     topic = f"chinook.customers.{uuid.uuid4().hex[:8]}"
-    buckets = {kind: f"test-{uuid.uuid4().hex[:12]}" for kind in KINDS}
-    s3 = make_client(S3Settings())
-    for name in buckets.values():
-        s3.create_bucket(Bucket=name)
+    buckets = {kind: new_bucket() for kind in KINDS}
     with postgres_server(directory) as postgres:
         uris = {"sqlite": catalog_uri(directory), "postgresql": postgres.uri}
         first = table_pipeline(cli, broker, topic, buckets["sqlite"], directory, CUSTOMERS, BATCHES)
@@ -186,9 +234,7 @@ def moment(cli: Cli, db: Path, uri: str) -> Moment:
         snapshots[name] = current.snapshot_id
     with closing(sqlite3.connect(db)) as connection:
         countries = dict(connection.execute("SELECT Country, count(*) FROM Customer GROUP BY 1"))
-    tables = ("--table", CHANGES, "--state-table", STATE, "--catalog-uri", uri)
-    result = cli.run("query", *tables, "--output", "json", COUNTRIES)
-    by_country = [json.loads(line) for line in result.stdout.splitlines()]
+    by_country = query_tables(cli, uri, *BOTH_TABLES, sql=COUNTRIES)
     return Moment(
         snapshots,
         countries,
@@ -268,3 +314,96 @@ def test_a_spark_catalog_named_otherwise_sees_no_table(
     assert session.sql("SHOW NAMESPACES IN elsewhere").collect() == []
     with pytest.raises(AnalysisException, match="TABLE_OR_VIEW_NOT_FOUND"):
         session.table(f"elsewhere.{STATE}")
+
+
+@pytest.fixture(scope="module")
+def killed_tables(
+    s3_module_env: dict[str, str],
+    broker: kafka.Cluster,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> KilledTables:
+    """Consumers killed -9 at random instants while changes keep flushing (a kill inside the
+    state table's commit leaves its data and delete files written but unreferenced), then the
+    rest consumed."""
+    directory = tmp_path_factory.mktemp("killed-tables")
+    cli = user_cli(s3_module_env, directory)
+    topic, bucket = f"chinook.customers.{uuid.uuid4().hex[:8]}", new_bucket()
+    pipeline = table_pipeline(cli, broker, topic, bucket, directory, CUSTOMERS, FAST_BATCHES)
+    db = pipeline.db
+    try:
+        producer = pipeline.start_producer()
+        publishing(producer)
+        writes, counts = start_writes(db, 600, 120.0, SEED + 40)
+        killed = kill_repeatedly(
+            pipeline.start_consumer, 3, random.Random(SEED + 40), 2.0, assigned, writes.is_alive
+        )
+        writes.join()
+        assert counts.get("update") and counts.get("delete"), counts
+        stop_ok(producer)
+    finally:
+        pipeline.kill_all()
+    assert any(k.at_kill.get(names.CONSUMER_RECORDS_CONSUMED) for k in killed)
+    pipeline.produce_all()
+    pipeline.consume_all()
+    written = Cataloged(catalog_uri(directory), f"s3://{bucket}/iceberg")
+    snapshot = written.state_snapshot()
+    return KilledTables(written.uri, written.warehouse, snapshot, cli, db, customer_rows(db))
+
+
+@pytest.fixture(scope="module")
+def maintained_tables(killed_tables: KilledTables) -> KilledTables:
+    """The killed tables after `iceberg maintain` (compaction, orphans removed)."""
+    tables = killed_tables
+    maintain = ("iceberg", "maintain", "--catalog-uri", tables.uri, "--table", STATE)
+    maintained = tables.cli.run(*maintain, "--older-than", "0s").stdout
+    assert f"{STATE}: compacted the table" in maintained, maintained
+    return dataclasses.replace(tables, snapshot=tables.state_snapshot())
+
+
+# In this order: the maintained tables are the killed ones, maintained.
+@pytest.mark.parametrize(
+    "stage", ["killed_tables", "maintained_tables"], ids=["after-kills", "after-maintain"]
+)
+def test_every_reader_reads_both_tables_exactly_after_kills_mid_flush_and_maintenance(
+    stage: str,
+    request: pytest.FixtureRequest,
+    spark: SparkSession,
+    s3_server: embedded.S3Server,
+    tmp_path: Path,
+) -> None:
+    """After the kills, then after `iceberg maintain`: `iceberg verify` passes, and `query`,
+    DuckDB over the Parquet files and Spark read every column of every live customer from the
+    state table as the database holds it. From the change table Spark reads every event `query`
+    reads, each once, and they fold (each customer's latest event, unless a delete) to the
+    database's state."""
+    tables: KilledTables = request.getfixturevalue(stage)
+    assert tables.state_snapshot() == tables.snapshot, "maintained already: tests out of order"
+    assert " 0 duplicate events" in verify_tables_ok(tables.cli, tables.db, tables.uri)
+    columns = ", ".join(FIELD_NAMES)
+    state = query_tables(
+        tables.cli, tables.uri, *BOTH_TABLES, sql=f"SELECT {columns} FROM customers ORDER BY 1"
+    )
+    assert [tuple(row[name] for name in FIELD_NAMES) for row in state] == tables.database
+    assert duckdb_rows(tables.table(STATE), FIELD_NAMES) == tables.database
+
+    # Spark's JDBC catalog holds the SQLite catalog's lock for as long as it is open (a writer's
+    # commit then fails "database is locked"), which would stop `iceberg maintain`: Spark reads
+    # a copy of the catalog, the same rows naming the same metadata files.
+    shutil.copy(str(make_url(tables.uri).database), tmp_path / "iceberg.db")
+    copy = dataclasses.replace(tables, uri=catalog_uri(tmp_path))
+    session = catalog_session(spark, copy.spark_catalog(s3_server))
+    read = session.sql(f"SELECT {columns} FROM {spark_name(STATE)} ORDER BY 1").collect()
+    assert [tuple(row) for row in read] == tables.database
+    events = [row.asDict() for row in session.sql(EVENTS.format(spark_name(CHANGES))).collect()]
+    sql = EVENTS.format("customer_changes")
+    assert events == query_tables(tables.cli, tables.uri, "--table", CHANGES, sql=sql)
+    assert len({(row["kafka_partition"], row["kafka_offset"]) for row in events}) == len(events)
+    after = ", ".join(f"`after`.{name}" for name in FIELD_NAMES)
+    latest = (
+        "SELECT op, `after`, row_number() OVER (PARTITION BY customer_id ORDER BY sequence DESC) "
+        f"AS newest FROM {spark_name(CHANGES)}"
+    )
+    folded = session.sql(
+        f"SELECT {after} FROM ({latest}) WHERE newest = 1 AND op <> 'OPERATION_DELETE' ORDER BY 1"
+    ).collect()
+    assert [tuple(row) for row in folded] == tables.database
