@@ -3,23 +3,25 @@ memory, ONE snapshot.
 
 The table is planned once: its data and delete files from the snapshot's manifests, the deleted
 positions read once and grouped by data file (`chinook_consumer.tables.live_rows`); a scan per
-slice would plan the whole table each time, matching every delete file to every data file (409 s
-for a 100,000-customer table after 1,000 flushes). The key range is cut into slices of about
-SLICE_ROWS rows (from the data files' record counts and `customer_id` bounds, as if keys spread
-evenly over the range). Each slice reads only the planned files whose bounds overlap it (deletes
-applied, `position_deletes.read_rows`), is sorted by key and written as data files before the
-next is read, so memory holds one slice and the deleted positions, not the table, and every new
-file has tight key bounds. Every data and delete file of that snapshot is then replaced by the
-new files in one commit (`chinook_consumer.tables.position_deletes.commit_rewrite`): a reader
-never sees a half-compacted table, and a flush that lands meanwhile makes the commit conflict, to
-be redone from a fresh plan, so no delete is lost and no file a newer delete names is dropped. A
-table without a single integer identifier column is read in one slice.
+slice would plan the whole table each time, matching every delete file to every data file. The
+key range is cut into slices of about SLICE_ROWS live rows (the data files' records less the
+deleted positions, spread evenly over their `customer_id` bounds; after many flushes most
+records are deleted ones, and counting them would cut more slices, each reading every flush's
+file again). Each slice reads only the planned files whose bounds overlap it, deletes applied
+(`position_deletes.read_rows`), is sorted by key and written as data files before the next is
+read, so memory holds one slice and the deleted positions, not the table, and every new file has
+tight key bounds. Every data and delete file of that snapshot is then replaced by the new files
+in one commit (`chinook_consumer.tables.position_deletes.commit_rewrite`): a reader never sees a
+half-compacted table, and a flush that lands meanwhile makes the commit conflict, to be redone
+from a fresh plan, so no delete is lost and no file a newer delete names is dropped. A table
+without a single integer identifier column is read in one slice.
 """
 
 import struct
 from math import ceil
 from typing import Final
 
+import pyarrow as pa
 from pyiceberg.expressions import (
     AlwaysTrue,
     And,
@@ -49,7 +51,7 @@ def rewrite_table(table: Table, properties: dict[str, str]) -> int:
     deleted = deleted_positions(table.io, data, deletes)
     written, added = 0, []
     with transaction(table) as staging:
-        for row_filter, files in slices(table, keys, data):
+        for row_filter, files in slices(table, keys, data, deleted):
             part = read_rows(table, files, deleted, row_filter)
             part = part.sort_by([(key, "ascending") for key in keys]) if keys else part
             added += data_files(staging, part)
@@ -60,10 +62,10 @@ def rewrite_table(table: Table, properties: dict[str, str]) -> int:
 
 
 def slices(
-    table: Table, keys: list[str], data: list[DataFile]
+    table: Table, keys: list[str], data: list[DataFile], deleted: dict[str, pa.Array]
 ) -> list[tuple[BooleanExpression, list[DataFile]]]:
     """(row filter, the `data` files that can hold its rows) of key ranges of about SLICE_ROWS
-    rows each."""
+    live rows each (the files' records less the `deleted` positions)."""
     whole = [(AlwaysTrue(), data)]
     if not data or len(keys) != 1:
         return whole
@@ -76,7 +78,7 @@ def slices(
         if field.field_id not in lower or field.field_id not in upper:
             return whole
         bounds.append(_decoded(lower[field.field_id], upper[field.field_id], field.field_type))
-    records = sum(data_file.record_count for data_file in data)
+    records = sum(f.record_count for f in data) - sum(len(p) for p in deleted.values())
     low, high = min(b[0] for b in bounds), max(b[1] for b in bounds)
     step = max(1, ceil((high - low + 1) / max(1, ceil(records / SLICE_ROWS))))
     return [
