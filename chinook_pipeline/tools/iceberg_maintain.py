@@ -7,8 +7,8 @@ that closed less than a window ago. The steps run in this order, one table at a 
    written back with `overwrite` filtered on that day, in one commit (pyiceberg 0.12 has no
    rewrite action). An unpartitioned table (the state table) with several data files or any
    position-delete file is rewritten whole, deletes applied, sorted by its identifier fields (tight
-   key bounds for the consumer's lookups), slice by slice of its key range (bounded memory), as
-   ONE snapshot replacing every data and delete file (`state_compaction.py`): `overwrite` would
+   key bounds for the consumer's lookups), planned once then read slice by slice of its key range
+   (bounded memory), as ONE snapshot replacing every data and delete file (`state_compaction.py`): `overwrite` would
    commit two, the first an empty table a reader could time-travel to. A commit that lands meanwhile (a late event
    of that day) makes it conflict, and it is redone from a fresh read: no row is lost or doubled.
    Its snapshots carry the Kafka positions forward, like every commit of the consumer.

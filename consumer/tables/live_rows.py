@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import DataFile, DataFileContent, ManifestEntry, ManifestFile
 from pyiceberg.table import Table
+from pyiceberg.utils.concurrent import ExecutorFactory
 
 KEY: Final = "customer_id"
 SEQUENCE: Final = "sequence"
@@ -134,9 +135,9 @@ def live_rows(table: Table, keys: pa.Array, floor: int | None = None) -> pa.Tabl
     ordered = pc.sort_indices(wanted)
     sorted_keys = wanted.take(ordered).to_pylist()
     field_id = table.schema().find_field(KEY).field_id
-    data, deletes = _live_files(table)
+    data, deletes = live_files(table)
     candidates = [f for f in data if _may_hold(f, field_id, sorted_keys)]
-    deleted = _deleted(table.io, candidates, deletes)
+    deleted = deleted_positions(table.io, candidates, deletes)
     small = [f for f in candidates if f.record_count <= SMALL_FILE_ROWS]
     parts = [
         _large_rows(
@@ -293,8 +294,9 @@ def _found(
     )
 
 
-def _live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
-    """(data files, position-delete files) of the current snapshot, from its manifests.
+def live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
+    """(data files, position-delete files) of the current snapshot (none without one), from its
+    manifests; compaction plans from it too.
 
     Planned here rather than by a scan: pyiceberg matches every delete file to every data file
     (a metrics evaluation per pair), which grows with the square of the flushes since the last
@@ -303,7 +305,8 @@ def _live_files(table: Table) -> tuple[list[DataFile], list[DataFile]]:
     data: list[DataFile] = []
     deletes: list[DataFile] = []
     snapshot = table.current_snapshot()
-    assert snapshot is not None
+    if snapshot is None:
+        return data, deletes
     for manifest in snapshot.manifests(table.io):
         for entry in _MANIFESTS.get(manifest.manifest_path, lambda m=manifest: _entries(table, m)):
             content = entry.data_file.content
@@ -323,18 +326,21 @@ def _entries(table: Table, manifest: ManifestFile) -> list[ManifestEntry]:
     return manifest.fetch_manifest_entry(table.io, discard_deleted=True)
 
 
-def _deleted(
+def deleted_positions(
     io: FileIO, candidates: list[DataFile], delete_files: list[DataFile]
 ) -> dict[str, pa.Array]:
-    """{data file path: positions the delete files remove}, for the candidate data files."""
+    """{data file path: positions the delete files remove}, for the candidate data files. The
+    delete files not kept are read in parallel (many after a restart, or in compaction)."""
     if not candidates or not delete_files:
         return {}
     paths = {f.file_path for f in candidates}
     found: dict[str, list[pa.Array]] = {}
-    for delete_file in delete_files:
-        by_path = _DELETE_FILES.get(
-            delete_file.file_path, lambda path=delete_file.file_path: _read_deletes(io, path)
-        )
+
+    def read(path: str) -> dict[str, pa.Array]:
+        return _DELETE_FILES.get(path, lambda: _read_deletes(io, path))
+
+    executor = ExecutorFactory.get_or_create()
+    for by_path in executor.map(read, [f.file_path for f in delete_files]):
         for path in by_path.keys() & paths:
             found.setdefault(path, []).append(by_path[path])
     return {path: pa.concat_arrays(parts) for path, parts in found.items()}

@@ -10,6 +10,8 @@ adds what the state table needs, each in ONE snapshot:
   Delete manifests are folded into one once FOLD_DELETE_MANIFESTS pile up.
 - `commit_rewrite`: every live data and delete file of the parent snapshot replaced by new data
   files (compaction), operation `overwrite`.
+- `read_rows`: the live rows of given data files, less given deleted positions, through
+  pyiceberg's own reader (`ArrowScan`) but planned by the caller (compaction plans once).
 - `transaction`: a transaction whose staged metadata is built once per staged change. pyiceberg
   0.12 re-applies the staged updates and deep-copies the whole table metadata on every read of
   `Transaction.table_metadata`, about 18 times per commit: 0.17 s of a 1,000-change flush at
@@ -17,7 +19,8 @@ adds what the state table needs, each in ONE snapshot:
 
 It leans on `Transaction.table_metadata`/`_updates`, `_MergeAppendFiles`/`_SnapshotProducer` (manifest plumbing), `ManifestWriterV2` (a
 delete manifest), `DataFile.from_args` and `_dataframe_to_data_files` (Parquet data files with
-Iceberg statistics). `tests/unit/test_position_deletes_contract.py` pins these to
+Iceberg statistics), `ArrowScan._record_batches_from_scan_tasks_and_deletes` (reading files with
+deletes already read). `tests/unit/test_position_deletes_contract.py` pins these to
 PYICEBERG_VERSION. Upstream would need a position-delete writer and a RowDelta/rewrite snapshot
 producer (apache/iceberg-python #3618); this module then shrinks to calls of them.
 """
@@ -30,7 +33,13 @@ from typing import Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.io.pyarrow import _check_pyarrow_schema_compatible, _dataframe_to_data_files
+from pyiceberg.expressions import BooleanExpression
+from pyiceberg.io.pyarrow import (
+    ArrowScan,
+    _check_pyarrow_schema_compatible,
+    _dataframe_to_data_files,
+    schema_to_pyarrow,
+)
 from pyiceberg.manifest import (
     DataFile,
     DataFileContent,
@@ -43,12 +52,13 @@ from pyiceberg.manifest import (
     ManifestWriterV2,
 )
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import FileScanTask, Table, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation
 from pyiceberg.table.update import TableUpdate, update_table_metadata
 from pyiceberg.table.update.snapshot import ExpireSnapshots, _MergeAppendFiles, _SnapshotProducer
 from pyiceberg.typedef import Record
+from pyiceberg.utils.concurrent import ExecutorFactory
 
 PYICEBERG_VERSION: Final = "0.12.0"
 PATH_FIELD_ID: Final = 2147483546  # the Iceberg spec's reserved ids of a position-delete file
@@ -287,6 +297,30 @@ def commit_rewrite(
     for data_file in added:
         producer.append_data_file(data_file)
     producer.commit()
+
+
+def read_rows(
+    table: Table,
+    files: list[DataFile],
+    deleted: dict[str, pa.Array],
+    row_filter: BooleanExpression,
+) -> pa.Table:
+    """The rows of the data `files` that `row_filter` selects, less the `deleted` positions
+    ({data file path: positions}), in the table's schema, as `table.scan(row_filter).to_arrow()`
+    reads them, without planning the table; files are read in parallel (pyiceberg's executor)."""
+    metadata = table.metadata
+    scan = ArrowScan(metadata, table.io, metadata.schema(), row_filter)
+    positions = {path: [pa.chunked_array([removed])] for path, removed in deleted.items()}
+
+    def read(data_file: DataFile) -> list[pa.RecordBatch]:
+        task = FileScanTask(data_file)
+        return list(scan._record_batches_from_scan_tasks_and_deletes([task], positions))
+
+    batches = [b for part in ExecutorFactory.get_or_create().map(read, files) for b in part]
+    if not batches:
+        return schema_to_pyarrow(metadata.schema(), include_field_ids=False).empty_table()
+    tables = (pa.Table.from_batches([batch]) for batch in batches)
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _uuid() -> str:

@@ -4,7 +4,8 @@ With a URI it is pyiceberg's SQL catalog (`sqlite:///PATH` for the embedded defa
 `postgresql+psycopg2://...` in compose); without one, pyiceberg's own configuration decides
 (`.pyiceberg.yaml`, `PYICEBERG_CATALOG__<NAME>__*`: REST, Glue, ...). Either way the S3 endpoint
 and region come from the settings the services use (S3Settings, then the standard AWS chain), and
-each S3 request is retried on its own (shared/iceberg/s3_retries.py).
+each S3 request is retried on its own (shared/iceberg/s3_retries.py), a small file written in one
+request (shared/iceberg/file_io.py).
 Credentials are never passed: pyarrow's S3 filesystem reads the standard AWS chain itself, so no
 secret enters a catalog property, a log line or an error message.
 """
@@ -18,12 +19,13 @@ import boto3
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.io import S3_RETRY_STRATEGY_IMPL
+from pyiceberg.io import PY_IO_IMPL, S3_RETRY_STRATEGY_IMPL
 from pyiceberg.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from chinook_shared.errors import PipelineError
+from chinook_shared.iceberg.file_io import FILE_IO_IMPL
 from chinook_shared.iceberg.s3_retries import RETRY_STRATEGY_IMPL
 from chinook_shared.iceberg.settings import CatalogSettings
 from chinook_shared.retry import classify
@@ -82,9 +84,10 @@ def safe_uri(uri: str) -> str:
 
 
 def s3_properties(s3: S3Settings) -> dict[str, str]:
-    """pyiceberg's S3 file IO properties: endpoint, region, timeouts and request retries, never
-    credentials."""
+    """pyiceberg's S3 file IO properties: the file IO (`file_io`: one request per small file),
+    endpoint, region, timeouts and request retries, never credentials."""
     properties = {
+        PY_IO_IMPL: FILE_IO_IMPL,
         "s3.connect-timeout": str(s3.connect_timeout),
         "s3.request-timeout": str(s3.read_timeout),
         S3_RETRY_STRATEGY_IMPL: RETRY_STRATEGY_IMPL,

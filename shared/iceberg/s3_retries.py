@@ -18,10 +18,11 @@ failing at those rates. A blip is ridden out inside the request; a longer outage
 within two seconds, so the consumer reports `degraded` and its own backoff (capped exponential
 with full jitter, shared/retry.py) takes over, as it should for throttling that lasts.
 
-Every request is safe to repeat: pyarrow writes each file as a multipart upload (create, part,
-complete) under a name no other attempt uses, and a repeated complete whose first answer was
-lost is answered with success (by moto; were it answered NoSuchUpload, the commit would fail and
-be retried whole, under new names).
+Every request is safe to repeat: pyarrow writes a file under 10 MB as one PutObject
+(`file_io.TableFileIO`) and a larger one as a multipart upload (create, part, complete), under a
+name no other attempt uses; a repeated PutObject writes the same bytes again, and a repeated
+complete whose first answer was lost is answered with success (by moto; were it answered
+NoSuchUpload, the commit would fail and be retried whole, under new names).
 
 pyiceberg instantiates the class named by `s3.retry-strategy-impl` without arguments, hence a
 class whose default is the attempts wanted.

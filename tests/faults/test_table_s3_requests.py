@@ -1,11 +1,11 @@
 """The Iceberg tables' file IO retries each S3 request on its own, as `s3_properties` sets it up:
-pyiceberg's PyArrowFileIO built from those properties, behind the fault proxy, tries a failing
+the file IO pyiceberg builds from those properties (`file_io.TableFileIO`), behind the fault proxy, tries a failing
 request S3_REQUEST_ATTEMPTS times (pyarrow's default is 3) whatever the fault."""
 
 from typing import Any
 
 import pytest
-from pyiceberg.io.pyarrow import PyArrowFileIO
+from pyiceberg.io import load_file_io
 
 from chinook_shared.iceberg.catalog import s3_properties
 from chinook_shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
@@ -22,7 +22,7 @@ def test_a_failing_s3_request_is_tried_the_configured_number_of_times(
 ) -> None:
     s3_client.put_object(Bucket=bucket, Key="metadata.json", Body=b"{}")
     with S3FaultProxy(s3_env["AWS_ENDPOINT_URL_S3"], seed=SEED) as proxy:
-        io = PyArrowFileIO(s3_properties(S3Settings(endpoint_url=proxy.endpoint_url)))
+        io = load_file_io(s3_properties(S3Settings(endpoint_url=proxy.endpoint_url)))
         proxy.configure(**fault)
         with pytest.raises(OSError):
             io.new_input(f"s3://{bucket}/metadata.json").open().read()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from pyarrow.fs import AwsDefaultS3RetryStrategy
-from pyiceberg.io import S3_RETRY_STRATEGY_IMPL
+from pyiceberg.io import S3_RETRY_STRATEGY_IMPL, load_file_io
 from pyiceberg.io.pyarrow import PyArrowFileIO, _import_retry_strategy
 
 from chinook_shared.errors import PipelineError
@@ -18,6 +18,7 @@ from chinook_shared.iceberg.catalog import (
     table_identifier,
     table_read_error,
 )
+from chinook_shared.iceberg.file_io import TableFileIO
 from chinook_shared.iceberg.s3_retries import S3_REQUEST_ATTEMPTS
 from chinook_shared.s3 import S3Settings
 
@@ -54,6 +55,15 @@ def test_s3_properties_make_pyiceberg_retry_each_s3_request() -> None:
         # pyiceberg only warns, and keeps pyarrow's default, when it cannot load the strategy
         warnings.simplefilter("error")
         PyArrowFileIO(properties).new_input("s3://bucket/key")  # builds the S3 filesystem
+
+
+def test_s3_properties_make_pyiceberg_write_a_small_file_in_one_request() -> None:
+    properties = s3_properties(S3Settings(endpoint_url="http://127.0.0.1:1", region="us-east-1"))
+    io = load_file_io(properties, "s3://bucket/key")  # as the catalog builds it
+    assert isinstance(io, TableFileIO)
+    _, (options,) = io.fs_by_scheme("s3", "bucket").__reduce__()
+    _, (plain,) = PyArrowFileIO(properties).fs_by_scheme("s3", "bucket").__reduce__()
+    assert options == {**plain, "allow_delayed_open": True}
 
 
 def test_an_unreachable_catalog_is_one_line_without_the_password() -> None:

@@ -8,8 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFileContent, ManifestContent, ManifestWriterV2
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import FileScanTask, Table, Transaction
 from pyiceberg.table.update.snapshot import ExpireSnapshots, _MergeAppendFiles, _SnapshotProducer
 
 from chinook_consumer.tables import position_deletes
@@ -20,6 +22,7 @@ from chinook_consumer.tables.position_deletes import (
     data_files,
     expire_snapshots,
     position_delete_file,
+    read_rows,
 )
 
 ROWS = pa.schema([pa.field("id", pa.int64(), False), pa.field("name", pa.string())])
@@ -58,6 +61,9 @@ def test_the_internals_keep_the_shapes_the_module_relies_on() -> None:
         "transaction",
     ]
     assert isinstance(inspect.getattr_static(Transaction, "table_metadata"), property)
+    reader = inspect.signature(ArrowScan._record_batches_from_scan_tasks_and_deletes).parameters
+    assert list(reader) == ["self", "tasks", "deletes_per_file"]
+    assert list(inspect.signature(FileScanTask.__init__).parameters)[:2] == ["self", "data_file"]
 
 
 def test_a_transaction_copies_the_metadata_once_per_staged_change(table: Table) -> None:
@@ -98,6 +104,16 @@ def test_a_row_delta_is_one_snapshot_the_scan_applies(table: Table) -> None:
     assert deletes.content == DataFileContent.POSITION_DELETES
     assert ids(table) == [1, 2, 3, 4, 5]
     assert table.scan().to_arrow().sort_by("id")["name"].to_pylist() == list("aBcde")
+
+
+def test_planned_files_are_read_with_their_deletes_and_filter(table: Table) -> None:
+    data = next(iter(table.scan().plan_files())).file
+    deleted = {data.file_path: pa.array([1], pa.int64())}
+    assert sorted(read_rows(table, [data], deleted, AlwaysTrue())["id"].to_pylist()) == [1, 3, 4]
+    kept = read_rows(table, [data], deleted, GreaterThanOrEqual("id", 2))
+    assert kept.schema == table.scan().to_arrow().schema
+    assert sorted(kept["id"].to_pylist()) == [3, 4]
+    assert read_rows(table, [], {}, AlwaysTrue()).num_rows == 0
 
 
 def test_a_row_delta_without_deletes_is_an_append(table: Table) -> None:
