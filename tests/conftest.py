@@ -35,6 +35,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def new_bucket() -> str:
+    """A new bucket on the S3 endpoint the environment names, for a module's own data."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    make_client(S3Settings()).create_bucket(Bucket=name)
+    return name
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[embedded.S3Server]:
     server = embedded.start_s3(log=tmp_path_factory.mktemp("moto") / "moto.log")

@@ -35,8 +35,8 @@ from chinook_pipeline.local import embedded, kafka
 from chinook_shared import names
 from chinook_shared.changes import FIELD_NAMES
 from chinook_shared.iceberg.catalog import CatalogSettings, load_table, open_catalog
-from chinook_shared.s3 import S3Settings, make_client
-from tests.conftest import Cli, customer_rows, user_cli
+from chinook_shared.s3 import S3Settings
+from tests.conftest import Cli, customer_rows, new_bucket, user_cli
 from tests.faults.processes import kill_repeatedly, start_writes
 from tests.faults.scenario import SEED, assigned, publishing, stop_ok
 from tests.integration.test_iceberg_state_table import duckdb_rows
@@ -47,6 +47,7 @@ from tests.spark.session import (
     CATALOG,
     catalog_properties,
     catalog_session,
+    spark_name,
     start_spark,
     stop_spark,
 )
@@ -155,16 +156,6 @@ class Reader:
 
     def count(self, table: str) -> int:
         return self.rows(f"SELECT count(*) AS n FROM {table}")[0]["n"]
-
-
-def spark_name(table: str) -> str:
-    return f"{CATALOG}.{table}"
-
-
-def new_bucket() -> str:
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    make_client(S3Settings()).create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,11 @@ from sqlalchemy.engine import make_url
 CATALOG: Final = "default"
 
 
+def spark_name(table: str) -> str:
+    """`table` (NAMESPACE.NAME) as Spark names it in the catalog CATALOG."""
+    return f"{CATALOG}.{table}"
+
+
 def start_spark(libs: Path, scratch: Path) -> SparkSession:
     """One driver in this machine's Java on loopback, kept small: 1 GB, one task at a time, no UI,
     with the jars in `libs` (as `--jars` gives them)."""
