@@ -37,6 +37,10 @@ CONSUMER_TABLE_COMMITS: Final = "chinook_consumer_table_commits_total"
 CONSUMER_TABLE_ROWS: Final = "chinook_consumer_table_rows_committed_total"
 CONSUMER_TABLE_COMMIT_DURATION: Final = "chinook_consumer_table_commit_duration_seconds"
 CONSUMER_TABLE_COMMIT_FAILURES: Final = "chinook_consumer_table_commit_failures_total"
+# The files a table's current snapshot reads, as of the consumer's last commit to it: delete files
+# pile up one per flush of the state table until `iceberg maintain` merges them.
+CONSUMER_TABLE_DATA_FILES: Final = "chinook_consumer_table_data_files"
+CONSUMER_TABLE_DELETE_FILES: Final = "chinook_consumer_table_delete_files"
 
 # The consumer's own directory under the bucket prefix (batch intents): not data.
 JOURNAL_DIR: Final = "_chinook"

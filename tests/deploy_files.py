@@ -46,6 +46,8 @@ COUNTERS_AND_GAUGES = {
     "chinook_consumer_table_commits_total",
     "chinook_consumer_table_rows_committed_total",
     "chinook_consumer_table_commit_failures_total",
+    "chinook_consumer_table_data_files",
+    "chinook_consumer_table_delete_files",
 }
 HISTOGRAMS = {
     "chinook_producer_delivery_latency_seconds",

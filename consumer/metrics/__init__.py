@@ -17,6 +17,8 @@ from chinook_shared.names import (
     CONSUMER_TABLE_COMMIT_DURATION,
     CONSUMER_TABLE_COMMIT_FAILURES,
     CONSUMER_TABLE_COMMITS,
+    CONSUMER_TABLE_DATA_FILES,
+    CONSUMER_TABLE_DELETE_FILES,
     CONSUMER_TABLE_ROWS,
     CONSUMER_UPLOAD_DURATION,
     CONSUMER_UPLOAD_FAILURES,
@@ -72,5 +74,16 @@ TABLE_COMMIT_DURATION = Histogram(
 TABLE_COMMIT_FAILURES = Counter(
     CONSUMER_TABLE_COMMIT_FAILURES,
     "Commits to a table that raised (conflicts past every attempt, catalog or S3 errors)",
+    ["table"],
+)
+TABLE_DATA_FILES = Gauge(
+    CONSUMER_TABLE_DATA_FILES,
+    "Data files in the table's current snapshot, as of this consumer's last commit, by table",
+    ["table"],
+)
+TABLE_DELETE_FILES = Gauge(
+    CONSUMER_TABLE_DELETE_FILES,
+    "Position-delete files in the table's current snapshot (one per state-table flush until "
+    "`iceberg maintain` merges them), as of this consumer's last commit, by table",
     ["table"],
 )

@@ -61,7 +61,9 @@ class TableWriter:
 
     def positions(self, group: str, topic: str) -> dict[int, int]:
         """{partition: next offset} this table holds, as of its current snapshot."""
-        return recover(summaries(refresh(self.table)), group, topic)
+        table = refresh(self.table)
+        self._export_files(table)
+        return recover(summaries(table), group, topic)
 
     def commit(self, group: str, topic: str, batches: Batches) -> dict[int, int]:
         """Commit the records of `batches` the table does not hold yet, in one commit whose
@@ -104,6 +106,7 @@ class TableWriter:
                 )
                 time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
                 continue
+            self._export_files(table)
             expire_old_snapshots(table)
             durable = {
                 partition: max(positions.get(partition, 0), pending.get(partition, 0))
@@ -113,6 +116,18 @@ class TableWriter:
         raise CommitFailedException(
             f"{self._attempts} conflicting commits in a row on {self.table.name()}: retry the flush"
         )
+
+    def _export_files(self, table: Table) -> None:
+        """The data and delete files `table`'s current snapshot reads, from its summary's totals
+        (no extra read): readers slow down as delete files pile up, until `iceberg maintain`."""
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot is not None else None
+        for gauge, total in (
+            (metrics.TABLE_DATA_FILES, "total-data-files"),
+            (metrics.TABLE_DELETE_FILES, "total-delete-files"),
+        ):
+            count = summary.get(total) if summary is not None else None
+            gauge.labels(table=self._name).set(int(count or 0))
 
 
 def _unseen(

@@ -12,10 +12,13 @@ from pyiceberg.table import Table
 from chinook_consumer.tables import committer as committer_module
 from chinook_consumer.tables.committer import TableCommitter
 from chinook_consumer.tables.definitions import open_change_table, open_state_table
+from chinook_pipeline.tools.state_compaction import rewrite_table
 from chinook_shared import names
 from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+from chinook_shared.iceberg.positions import carried
+from chinook_shared.iceberg.snapshots import summaries
 from chinook_shared.s3 import S3Settings
-from tests.table_batches import inserts
+from tests.table_batches import batch, change, inserts
 
 GROUP = "chinook-tables"
 TOPIC = "chinook.customers"
@@ -106,3 +109,35 @@ def test_a_commit_that_raises_counts_a_failure_and_no_commit(
         TABLES[0]: {"commits": 0.0, "rows": 0.0, "failures": 1.0, "timed": 0.0},
         TABLES[1]: dict.fromkeys(("commits", "rows", "failures", "timed"), 0.0),
     }, "the change table failed, so the state table was never tried"
+
+
+def files(table: str) -> tuple[float | None, float | None]:
+    """(data files, delete files) the consumer last exported for `table`."""
+    labels = {"table": table}
+    return (
+        REGISTRY.get_sample_value(names.CONSUMER_TABLE_DATA_FILES, labels),
+        REGISTRY.get_sample_value(names.CONSUMER_TABLE_DELETE_FILES, labels),
+    )
+
+
+def test_each_commit_exports_the_files_the_table_reads_and_maintenance_shows_at_assignment(
+    catalog: Catalog,
+) -> None:
+    """The state table gains a delete file per flush that replaces rows; the gauges follow each
+    commit, and the next assignment sees what `iceberg maintain`'s compaction left."""
+    changes, state = TABLES
+    tables = committer(catalog)
+    tables.start_positions(GROUP, TOPIC, [0])
+    assert files(changes) == files(state) == (0.0, 0.0), "a new table reads no file"
+
+    tables.commit(GROUP, TOPIC, {0: inserts(0, 0, 10)})
+    assert files(changes) == files(state) == (1.0, 0.0)
+    updates = [change(20 + i, 1 + i) for i in range(5)]  # customers 1-5 again, newer sequences
+    tables.commit(GROUP, TOPIC, {0: batch(0, 10, updates)})
+    assert files(changes) == (2.0, 0.0)
+    assert files(state) == (2.0, 1.0), "the replaced rows are one delete file"
+
+    compacted = catalog.load_table(state)
+    rewrite_table(compacted, carried(summaries(compacted)))
+    assert tables.start_positions(GROUP, TOPIC, [0]) == {0: 15}
+    assert files(state) == (1.0, 0.0), "compaction merged the rows into one file, no delete"
