@@ -27,7 +27,7 @@ producer (apache/iceberg-python #3618); this module then shrinks to calls of the
 
 import io
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Final
 
@@ -308,19 +308,34 @@ def read_rows(
     """The rows of the data `files` that `row_filter` selects, less the `deleted` positions
     ({data file path: positions}), in the table's schema, as `table.scan(row_filter).to_arrow()`
     reads them, without planning the table; files are read in parallel (pyiceberg's executor)."""
+    batches = list(record_batches(table, files, deleted, row_filter))
+    if not batches:
+        return schema_to_pyarrow(table.metadata.schema(), include_field_ids=False).empty_table()
+    tables = (pa.Table.from_batches([batch]) for batch in batches)
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def record_batches(
+    table: Table,
+    files: list[DataFile],
+    deleted: dict[str, pa.Array],
+    row_filter: BooleanExpression,
+) -> Iterator[pa.RecordBatch]:
+    """`read_rows` as record batches: several files are read in parallel, each whole before its
+    batches are yielded; ONE file is streamed, a batch at a time, whatever its size."""
     metadata = table.metadata
     scan = ArrowScan(metadata, table.io, metadata.schema(), row_filter)
     positions = {path: [pa.chunked_array([removed])] for path, removed in deleted.items()}
 
-    def read(data_file: DataFile) -> list[pa.RecordBatch]:
+    def read(data_file: DataFile) -> Iterator[pa.RecordBatch]:
         task = FileScanTask(data_file)
-        return list(scan._record_batches_from_scan_tasks_and_deletes([task], positions))
+        return scan._record_batches_from_scan_tasks_and_deletes([task], positions)
 
-    batches = [b for part in ExecutorFactory.get_or_create().map(read, files) for b in part]
-    if not batches:
-        return schema_to_pyarrow(metadata.schema(), include_field_ids=False).empty_table()
-    tables = (pa.Table.from_batches([batch]) for batch in batches)
-    return pa.concat_tables(tables, promote_options="permissive")
+    if len(files) == 1:
+        yield from read(files[0])
+        return
+    for part in ExecutorFactory.get_or_create().map(lambda f: list(read(f)), files):
+        yield from part
 
 
 def _uuid() -> str:

@@ -13,12 +13,13 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.manifest import DataFileContent
+from pyiceberg.manifest import DataFile, DataFileContent
 from pyiceberg.table import Table
 
 from chinook_consumer.tables import live_rows
 from chinook_consumer.tables.committer import TableCommitter
 from chinook_consumer.tables.definitions import open_change_table, open_state_table
+from chinook_consumer.tables.live_rows import live_files
 from chinook_consumer.tables.retention import MAX_AGE
 from chinook_consumer.tables.state import latest_events, state_rows
 from chinook_pipeline.tools import state_compaction
@@ -109,7 +110,10 @@ def test_maintenance_merges_files_in_one_snapshot_and_keeps_state_and_positions(
     table = catalog.load_table(STATE)
     positions = recover(summaries(table), GROUP, TOPIC)
     snapshots = len(table.snapshots())
+    data = sorted(f.file_path for f in live_files(table)[0])
+    read = files_read(monkeypatch)
     lines = list(maintain(table, s3_client, timedelta(hours=1), dry_run=False))
+    assert sorted(read) == data, "every data file read once, though most span several slices"
     assert lines[0].startswith(f"{STATE}: compacted the table (")
     table.refresh()
     assert len(table.snapshots()) == snapshots + 1
@@ -119,6 +123,21 @@ def test_maintenance_merges_files_in_one_snapshot_and_keeps_state_and_positions(
     assert recover(summaries(table), GROUP, TOPIC) == positions
     lake.commit(GROUP, TOPIC, {0: batch(0, positions[0], [change(10**6, 5, city="After")])})
     assert state_at(catalog.load_table(STATE)) == {**states[-1], 5: (10**6, "After")}
+
+
+def files_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The data files compaction reads (by a slice, or once for every slice it spans), as they
+    are read."""
+    read: list[str] = []
+    for name in ("read_rows", "record_batches"):
+        original = getattr(state_compaction, name)
+
+        def spy(table: Table, files: list[DataFile], *args: Any, _read: Any = original) -> Any:
+            read.extend(f.file_path for f in files)
+            return _read(table, files, *args)
+
+        monkeypatch.setattr(state_compaction, name, spy)
+    return read
 
 
 def test_a_table_of_the_whole_rewrite_design_keeps_working(catalog: Catalog) -> None:
