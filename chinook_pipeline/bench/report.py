@@ -10,8 +10,10 @@ The JSON report (`--out`) has this shape (version 1):
                    "s3": "..."},
       "figures": {                                      # every name in FIGURES, in that order,
                                                         # then state_upsert_<changes>_at_<customers>
-                                                        # and state_upsert_rss_at_<customers> for
-                                                        # each of --state-sizes,
+                                                        # and state_upsert_rss_<changes>_at_<customers>
+                                                        # for each of --state-sizes, then
+                                                        # state_maintenance_at_<customers> and
+                                                        # state_maintenance_rss_at_<customers>,
                                                         # state_read_after_flushes,
                                                         # state_read_after_maintenance, then
                                                         # PEER_FIGURES with --peers

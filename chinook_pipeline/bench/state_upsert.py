@@ -10,6 +10,9 @@ flush (it reads what a consumer keeps between flushes: manifests, the large file
 time is in `details`), then one timed flush per run: C updates of customers drawn at random (with
 replacement) from the N, committed by the consumer's own `TableWriter` with `stage_upsert`, exactly
 as a table consumer's flush commits them. That process's peak RSS is `state_upsert_rss_<C>_at_<N>`.
+Then, in a process of its own too, the table (N customers and those flushes' files) is compacted
+as `iceberg maintain` compacts it: `state_maintenance_at_<N>` and its peak RSS,
+`state_maintenance_rss_at_<N>`.
 
 The reader's figures: on a table of `reader_shape(sizes)` customers, READER_FLUSHES flushes of
 1,000 changes (fewer on a small bench), then a full read as `query` makes it (a pyiceberg scan
@@ -57,6 +60,14 @@ def rss_name(changes: int, customers: int) -> str:
     return f"state_upsert_rss_{changes}_at_{customers}"
 
 
+def maintenance_name(customers: int) -> str:
+    return f"state_maintenance_at_{customers}"
+
+
+def maintenance_rss_name(customers: int) -> str:
+    return f"state_maintenance_rss_at_{customers}"
+
+
 def reader_shape(sizes: Sequence[int]) -> tuple[int, int]:
     """(customers, flushes) of the reader's figures for a bench of state `sizes`."""
     customers = min(READER_CUSTOMERS, max(sizes))
@@ -83,10 +94,28 @@ def figures(sizes: Sequence[int]) -> list[tuple[str, str, str]]:
             ),
         )
     ]
+    maintenance = [
+        figure
+        for customers in sizes
+        for figure in (
+            (
+                maintenance_name(customers),
+                f"state table compaction (`iceberg maintain`) after the flushes, "
+                f"{customers:,} customers",
+                "s",
+            ),
+            (
+                maintenance_rss_name(customers),
+                f"state table compaction peak RSS, {customers:,} customers",
+                "MB",
+            ),
+        )
+    ]
     customers, flushes = reader_shape(sizes)
     shape = f"{flushes:,} flushes of {READER_CHANGES:,} changes, {customers:,} customers"
     return [
         *per_size,
+        *maintenance,
         (READ_AFTER_FLUSHES, f"state table full read after {shape}", "s"),
         (READ_AFTER_MAINTENANCE, f"state table full read after {shape}, maintained", "s"),
     ]
@@ -106,11 +135,11 @@ def _measure_size(bench: "Session", db: Path, customers: int) -> None:
     stack = bench.stack
     repeat = bench.settings.repeat
     with _built_table(bench, db, customers, "state") as (table, catalog_settings):
+        name = ".".join(table.name())
         for changes in FLUSH_CHANGES:
             shape = (customers, changes, repeat)
-            name = ".".join(table.name())
             first, runs, peak_mb = _in_child(
-                catalog_settings, stack.s3_endpoint_url, name, db, shape
+                "flushes", catalog_settings, stack.s3_endpoint_url, name, db, shape
             )
             for run, seconds in enumerate(runs, start=1):
                 detail = {"customers": customers, "changes": changes, "run": run}
@@ -123,31 +152,63 @@ def _measure_size(bench: "Session", db: Path, customers: int) -> None:
                 first_flush_seconds=round(first, 3),
                 flushes=1 + repeat,
             )
+        seconds, peak_mb = _in_child("compaction", catalog_settings, stack.s3_endpoint_url, name)
+        flushes = len(FLUSH_CHANGES) * (1 + repeat)
+        bench.record(maintenance_name(customers), seconds, customers=customers, flushes=flushes)
+        bench.record(maintenance_rss_name(customers), peak_mb, customers=customers)
 
 
-def _in_child(*args: Any) -> tuple[float, list[float], float]:
-    """`_flushes(*args)` in a fresh interpreter, so that its peak RSS (VmHWM) is the flushes'
-    alone, not this process's."""
+def _in_child(job: str, *args: Any) -> Any:
+    """`_flushes(*args)` or `_compaction(*args)` (`job`) in a fresh interpreter, so that its
+    peak RSS (VmHWM) is the job's alone, not this process's."""
     from chinook_shared.errors import PipelineError
 
     code = f"from {__name__} import _child_main; _child_main()"
     result = subprocess.run(
         [sys.executable, "-c", code],
-        input=json.dumps([str(arg) if isinstance(arg, Path) else arg for arg in args]),
+        input=json.dumps([job, *(str(arg) if isinstance(arg, Path) else arg for arg in args)]),
         capture_output=True,
         text=True,
         check=False,
     )
     if result.returncode != 0:
-        raise PipelineError(f"state upsert flushes failed: {result.stderr.strip()[-2000:]}")
-    first, runs, peak_mb = json.loads(result.stdout.splitlines()[-1])
-    return first, runs, peak_mb
+        raise PipelineError(f"state table {job} failed: {result.stderr.strip()[-2000:]}")
+    return json.loads(result.stdout.splitlines()[-1])
 
 
 def _child_main() -> None:
-    """The child's side of `_in_child`: arguments as JSON on stdin, the result on stdout."""
-    settings, endpoint, name, db, shape = json.loads(sys.stdin.read())
-    print(json.dumps(_flushes(tuple(settings), endpoint, name, Path(db), tuple(shape))))
+    """The child's side of `_in_child`: the job and its arguments as JSON on stdin, the result on
+    stdout."""
+    job, settings, endpoint, name, *rest = json.loads(sys.stdin.read())
+    if job == "flushes":
+        db, shape = rest
+        result = _flushes(tuple(settings), endpoint, name, Path(db), tuple(shape))
+    else:
+        result = _compaction(tuple(settings), endpoint, name)
+    print(json.dumps(result))
+
+
+def _compaction(
+    catalog_settings: tuple[str, str], s3_endpoint_url: str | None, name: str
+) -> tuple[float, float]:
+    """The state table compacted as `iceberg maintain` compacts it: (seconds, peak RSS in MB)."""
+    from chinook_pipeline.tools.state_compaction import rewrite_table
+    from chinook_shared.iceberg.positions import carried
+    from chinook_shared.iceberg.snapshots import summaries
+
+    table = _open(catalog_settings, s3_endpoint_url).load_table(name)
+    started = time.perf_counter()
+    rewrite_table(table, carried(summaries(table)))
+    return time.perf_counter() - started, high_water_rss(os.getpid()) / MB
+
+
+def _open(catalog_settings: tuple[str, str], s3_endpoint_url: str | None) -> Any:
+    from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
+    from chinook_shared.s3 import S3Settings
+
+    return open_catalog(
+        CatalogSettings(*catalog_settings), S3Settings(endpoint_url=s3_endpoint_url)
+    )
 
 
 def _flushes(
@@ -160,14 +221,9 @@ def _flushes(
     """1 + `repeat` flushes of `changes` changes to a table of `customers` (`shape`): (the first
     one's seconds, the others', the process's peak RSS in MB)."""
     from chinook_consumer.tables import TableWriter, stage_upsert
-    from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
-    from chinook_shared.s3 import S3Settings
 
     customers, changes, repeat = shape
-    catalog = open_catalog(
-        CatalogSettings(*catalog_settings), S3Settings(endpoint_url=s3_endpoint_url)
-    )
-    writer = TableWriter(catalog.load_table(name), stage_upsert)
+    writer = TableWriter(_open(catalog_settings, s3_endpoint_url).load_table(name), stage_upsert)
     rng = random.Random(customers * changes)
     offset = writer.positions(GROUP, TOPIC).get(0, 0)  # the previous process's flushes
     seconds = []

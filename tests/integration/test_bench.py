@@ -100,8 +100,10 @@ def test_table_shows_every_figure_missing_ones_and_failures() -> None:
         figures,
     )
     table = format_table(report)
-    # per size and flush size: time and peak RSS; then the reader's two figures
-    assert len(figures) == len(FIGURES) + 2 * len(FLUSH_CHANGES) * len(STATE_SIZES) + 2
+    # per size and flush size: time and peak RSS; per size, the compaction's time and peak RSS;
+    # then the reader's two figures
+    per_size = 2 * len(FLUSH_CHANGES) + 2
+    assert len(figures) == len(FIGURES) + per_size * len(STATE_SIZES) + 2
     for figure in figures:
         assert figure.label in table
     assert "failed: producer (run 1): boom" in table
