@@ -24,7 +24,7 @@ from tests.integration.test_consumer_service import (
     all_sequences,
     changes,
     committed,
-    config,
+    consumer_settings,
     metric,
     produce,
     stored,
@@ -48,9 +48,11 @@ def test_failing_journal_reads_are_retried_and_the_partitions_start_once_they_su
         proxy.configure(
             error_rate=0.6, reset_rate=0.4, method="GET", path_contains="/_chinook/journal/"
         )
-        settings = S3Settings(endpoint_url=proxy.endpoint_url, max_attempts=1)
-        cfg = replace(config(bootstrap, bucket, topic, group, exit_when_idle=False), s3=settings)
-        worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
+        s3_settings = S3Settings(endpoint_url=proxy.endpoint_url, max_attempts=1)
+        settings = replace(
+            consumer_settings(bootstrap, bucket, topic, group, exit_when_idle=False), s3=s3_settings
+        )
+        worker = threading.Thread(target=run_consumer, args=(settings, health, stop))
         worker.start()
         try:
             until(lambda: "finding the position" in reasons(health), worker)
@@ -109,15 +111,15 @@ def test_a_member_given_no_partition_says_so(
     )
     holder.start()
     stop, health = threading.Event(), Health()
-    cfg = config(bootstrap, bucket, topic, group, exit_when_idle=exit_when_idle)
-    cfg = replace(cfg, unassigned_timeout=3.0)
+    settings = consumer_settings(bootstrap, bucket, topic, group, exit_when_idle=exit_when_idle)
+    settings = replace(settings, unassigned_timeout=3.0)
     try:
         wait_for(owns.is_set, "the other member to own the partition")
         if exit_when_idle:
             with pytest.raises(PipelineError, match=r"owned no partition for \d+s.*gives up"):
-                run_consumer(cfg, health, stop)
+                run_consumer(settings, health, stop)
             return
-        worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
+        worker = threading.Thread(target=run_consumer, args=(settings, health, stop))
         worker.start()
         try:
             until(lambda: "assignment" in reasons(health), worker)

@@ -109,7 +109,7 @@ def changes(first: int, count: int, start_ms: int, step_ms: int) -> list[tuple[b
     ]
 
 
-def config(
+def consumer_settings(
     bootstrap: str, bucket: str, topic: str, group: str, **overrides: Any
 ) -> ConsumerSettings:
     return ConsumerSettings(
@@ -177,7 +177,9 @@ def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
 
     sent = produce(bootstrap, topic, items, partitions=2)
     run_consumer(
-        config(bootstrap, bucket, topic, group, flush_records=20), Health(), threading.Event()
+        consumer_settings(bootstrap, bucket, topic, group, flush_records=20),
+        Health(),
+        threading.Event(),
     )
 
     objects = stored(s3_client, bucket)
@@ -211,7 +213,7 @@ def test_every_record_lands_once_split_by_hour_and_resumes_from_commits(
     assert committed(bootstrap, group, topic, 2) == {p: ends.get(p, -1001) for p in range(2)}
 
     more = produce(bootstrap, topic, changes(60, 25, HOUR_11 + 60_000, 1000), partitions=2)
-    run_consumer(config(bootstrap, bucket, topic, group), Health(), threading.Event())
+    run_consumer(consumer_settings(bootstrap, bucket, topic, group), Health(), threading.Event())
     assert all_sequences(stored(s3_client, bucket)) == Counter(range(85))
     ends.update(
         {
@@ -230,14 +232,16 @@ def test_a_crash_mid_batch_is_redone_exactly(
     wrote the intent for [10, 30) and stored only that batch's first object before dying."""
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
     sent = produce(bootstrap, topic, changes(0, 50, HOUR_10 + 3_585_000, 1000), partitions=1)
-    cfg = config(bootstrap, bucket, topic, group, flush_records=1000, format=form)
-    uploader = Uploader(s3_client, bucket, cfg.multipart_threshold, cfg.multipart_chunksize)
-    journal = Journal(uploader, cfg.prefix, group, topic)
-    keys = Keys(cfg.layout, cfg.prefix, topic)
-    writer = ObjectWriter(uploader, journal, keys, object_format(form, None, cfg.gzip_level))
+    settings = consumer_settings(bootstrap, bucket, topic, group, flush_records=1000, format=form)
+    uploader = Uploader(
+        s3_client, bucket, settings.multipart_threshold, settings.multipart_chunksize
+    )
+    journal = Journal(uploader, settings.prefix, group, topic)
+    keys = Keys(settings.layout, settings.prefix, topic)
+    writer = ObjectWriter(uploader, journal, keys, object_format(form, None, settings.gzip_level))
 
     def batch(start: int, end: int) -> PartitionBuffer:
-        buffer = PartitionBuffer(bucket_ms(cfg.layout))
+        buffer = PartitionBuffer(bucket_ms(settings.layout))
         for s in sent[start:end]:
             buffer.add(s.offset, s.timestamp_ms, s.value, now=0.0)
         return buffer
@@ -253,7 +257,7 @@ def test_a_crash_mid_batch_is_redone_exactly(
         stored(s3_client, bucket)[partial[0].key]["sequences"]
     )
 
-    run_consumer(cfg, Health(), threading.Event())
+    run_consumer(settings, Health(), threading.Event())
 
     assert all_sequences(stored(s3_client, bucket)) == Counter(range(50))
     assert committed(bootstrap, group, topic, 1) == {0: 50}
@@ -294,8 +298,10 @@ def test_stop_flushes_commits_and_leaves(
     bootstrap, group = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}"
     produce(bootstrap, topic, changes(0, 10, HOUR_10, 1000), partitions=1)
     stop, health = threading.Event(), Health()
-    cfg = config(bootstrap, bucket, topic, group, exit_when_idle=False, flush_age=3600.0)
-    worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
+    settings = consumer_settings(
+        bootstrap, bucket, topic, group, exit_when_idle=False, flush_age=3600.0
+    )
+    worker = threading.Thread(target=run_consumer, args=(settings, health, stop))
     worker.start()
     try:  # wait until the service has buffered the records: its gauge says so
         while metric(names.CONSUMER_BUFFERED_RECORDS) < 10 and worker.is_alive():
@@ -311,16 +317,16 @@ def test_stop_flushes_commits_and_leaves(
 def test_unusable_bucket_or_broker_fails_at_start(broker: kafka.Cluster, s3_env: Any) -> None:
     with pytest.raises(PipelineError, match="does not exist"):
         run_consumer(
-            config(broker.bootstrap_servers, "no-such-bucket", "t", "g"),
+            consumer_settings(broker.bootstrap_servers, "no-such-bucket", "t", "g"),
             Health(),
             threading.Event(),
         )
     unreachable = f"127.0.0.1:{embedded.free_port()}"
-    cfg = ConsumerSettings(
+    settings = ConsumerSettings(
         kafka=KafkaSettings(unreachable, extra={}), s3=S3Settings(), bucket="chinook-data"
     )
     with pytest.raises(PipelineError, match="cannot reach the Kafka broker"):
-        run_consumer(cfg, Health(), threading.Event())
+        run_consumer(settings, Health(), threading.Event())
 
 
 def test_an_s3_outage_pauses_then_resumes_without_loss(
@@ -330,16 +336,17 @@ def test_an_s3_outage_pauses_then_resumes_without_loss(
     back (a second moto server, restarted empty on the same port)."""
     bootstrap, group, bucket = broker.bootstrap_servers, f"g-{uuid.uuid4().hex[:8]}", "outage"
     server = embedded.start_s3(log=tmp_path / "moto.log")
-    settings = S3Settings(endpoint_url=server.endpoint_url, max_attempts=2, connect_timeout=1.0)
-    s3 = make_client(settings)
+    s3_settings = S3Settings(endpoint_url=server.endpoint_url, max_attempts=2, connect_timeout=1.0)
+    s3 = make_client(s3_settings)
     s3.create_bucket(Bucket=bucket)
     produce(bootstrap, topic, changes(0, 10, HOUR_10, 1000), partitions=1)
     stop, health = threading.Event(), Health()
-    cfg = replace(
-        config(bootstrap, bucket, topic, group, exit_when_idle=False, flush_records=5), s3=settings
+    settings = replace(
+        consumer_settings(bootstrap, bucket, topic, group, exit_when_idle=False, flush_records=5),
+        s3=s3_settings,
     )
     failures_before = metric(names.CONSUMER_UPLOAD_FAILURES)
-    worker = threading.Thread(target=run_consumer, args=(cfg, health, stop))
+    worker = threading.Thread(target=run_consumer, args=(settings, health, stop))
     worker.start()
     try:
         until(lambda: all_sequences(stored(s3, bucket)) == Counter(range(10)), worker)

@@ -34,7 +34,7 @@ from tests.integration.test_consumer_service import (
     all_sequences,
     changes,
     committed,
-    config,
+    consumer_settings,
     metric,
     produce,
     stored,
@@ -125,7 +125,9 @@ def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
     errors_before = metric(names.CONSUMER_DECODE_ERRORS)
 
     run_consumer(
-        config(bootstrap, bucket, topic, group, flush_records=7), Health(), threading.Event()
+        consumer_settings(bootstrap, bucket, topic, group, flush_records=7),
+        Health(),
+        threading.Event(),
     )
 
     assert all_sequences(stored(s3_client, bucket)) == Counter(range(60))
@@ -161,7 +163,7 @@ def test_poison_records_go_to_the_dead_letter_topic_and_partitions_keep_flowing(
     starts = {p: resume_point(o, journal.read(p)).offset or o for p, o in older.items()}
     replayed = [where for where in poison if where[1] >= starts[where[0]]]
     assert 0 < len(replayed) < len(poison)
-    run_consumer(config(bootstrap, bucket, topic, group), Health(), threading.Event())
+    run_consumer(consumer_settings(bootstrap, bucket, topic, group), Health(), threading.Event())
 
     assert set(all_sequences(stored(s3_client, bucket))) == set(range(60))
     again = read_letters(bootstrap, f"{topic}.dlq")

@@ -25,7 +25,7 @@ from chinook_shared.changes import Customer, CustomerChange, Operation
 from chinook_shared.health import Health
 from chinook_shared.iceberg.catalog import CatalogSettings, open_catalog
 from chinook_shared.s3 import S3Settings
-from tests.integration.test_consumer_service import Sent, committed, config, produce
+from tests.integration.test_consumer_service import Sent, committed, consumer_settings, produce
 from tests.table_cli import CHANGES, catalog_uri
 
 RECORDS, BYTES = 7, 300  # --flush-records, --flush-bytes
@@ -93,7 +93,9 @@ def test_no_object_passes_the_limits(
     for first, count in ((0, 100), (100, 30)):  # the second run resumes from the commits
         sent += send(bootstrap, topic, first, count)
         run_consumer(
-            config(bootstrap, bucket, topic, group, **options), Health(), threading.Event()
+            consumer_settings(bootstrap, bucket, topic, group, **options),
+            Health(),
+            threading.Event(),
         )
 
         objects = object_records(s3_client, bucket, sent)
@@ -118,7 +120,7 @@ def test_no_table_commit_or_data_file_passes_the_limits(
     sent = send(bootstrap, topic, 0, 60)
     options = {"flush_records": RECORDS, "flush_bytes": BYTES, "table": CHANGES}
     run_consumer(
-        config(bootstrap, None, topic, group, catalog=catalog, **options),  # type: ignore[arg-type]
+        consumer_settings(bootstrap, None, topic, group, catalog=catalog, **options),  # type: ignore[arg-type]
         Health(),
         threading.Event(),
     )
