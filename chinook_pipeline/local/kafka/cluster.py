@@ -12,6 +12,8 @@ the consumer's 10 s session timeout.
 """
 
 import base64
+import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +29,9 @@ from chinook_pipeline.local.kafka.security import Security
 from chinook_shared.errors import PipelineError
 
 HEAP = "-Xmx512m"
+JVM_OPTIONS_VARIABLE = "KAFKA_JVM_PERFORMANCE_OPTS"
+"""The garbage collector and JIT flags, from the variable Kafka's own scripts read them from."""
+DEFAULT_JVM_OPTIONS = "-XX:+UseG1GC"
 START_TIMEOUT = 60.0
 
 
@@ -65,7 +70,7 @@ class Node:
             java(),
             HEAP,
             f"-Xms{HEAP.removeprefix('-Xmx')}",
-            "-XX:+UseG1GC",
+            *shlex.split(os.environ.get(JVM_OPTIONS_VARIABLE, DEFAULT_JVM_OPTIONS)),
             f"-Dlog4j2.configurationFile={LOG_CONFIG}",
             "-cp",
             f"{ensure_jars()}/*",
