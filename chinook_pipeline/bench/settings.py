@@ -42,7 +42,7 @@ class BenchSettings(Settings):
         1.0, min=0.05, help="Consumer --flush-age while measuring freshness."
     )
     state_sizes: str = setting(
-        "10000,100000,1000000",
+        "10000,100000,1000000,10000000",
         rule=sizes_rule,
         help="Customers in the state tables whose upsert cost is measured (comma-separated).",
     )
