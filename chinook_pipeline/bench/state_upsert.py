@@ -60,6 +60,13 @@ def rss_name(changes: int, customers: int) -> str:
     return f"state_upsert_rss_{changes}_at_{customers}"
 
 
+TARGETS: Final = {  # at most, where --state-sizes measures them (issue 23)
+    figure_name(1000, 1_000_000): 0.2,
+    figure_name(1000, 10_000_000): 0.5,
+    rss_name(1000, 10_000_000): 400.0,
+}
+
+
 def maintenance_name(customers: int) -> str:
     return f"state_maintenance_at_{customers}"
 

@@ -81,6 +81,28 @@ def test_report_ratios_and_targets_from_medians() -> None:
     }
 
 
+def test_state_targets_are_checked_at_the_sizes_measured_and_absent_otherwise() -> None:
+    """Issue 23's targets: a flush of 1,000 changes in 0.2 s at 1M customers, 0.5 s and 400 MB
+    at 10M."""
+    runs = {
+        "state_upsert_1000_at_1000000": [0.15],
+        "state_upsert_1000_at_10000000": [0.6],
+        "state_upsert_rss_1000_at_10000000": [350.0],
+    }
+    sizes = (1_000_000, 10_000_000)
+    started = datetime.now().astimezone()
+    report = build_report(runs, {}, {}, started, 1.0, (), bench_figures(sizes))
+    met = {t["figure"]: t["met"] for t in report["targets"] if t["figure"].startswith("state_")}
+    assert met == {
+        "state_freshness_p99": None,  # not measured in these runs
+        "state_upsert_1000_at_1000000": True,
+        "state_upsert_1000_at_10000000": False,
+        "state_upsert_rss_1000_at_10000000": True,
+    }
+    small = build_report({}, {}, {}, started, 1.0, (), bench_figures((10_000,)))
+    assert [t["figure"] for t in small["targets"] if t["figure"].startswith("state_upsert")] == []
+
+
 def test_state_sizes_are_positive_integers() -> None:
     assert parse_sizes("10000,100000,1000000") == (10000, 100000, 1000000)
     for bad in ("", "10k", "100,0", "1,,2"):
