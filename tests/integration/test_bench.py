@@ -165,8 +165,8 @@ def test_small_bench_produces_every_figure(tmp_path: Path, cli: Cli) -> None:
         assert set(figure["ratios"]) == set(RATIOS.get(name, ())), name
         assert figure["label"] in output
     assert [(t["figure"], t["rule"]) for t in report["targets"]] == [
-        (t.figure, t.rule) for t in targets(0.5)
-    ]
+        (t.figure, t.rule) for t in targets(0.5) if t.figure in FIGURE_NAMES
+    ], "every target whose figure this bench measures (state targets: at 1M and 10M only)"
     for target in report["targets"]:
         assert isinstance(target["met"], bool) and isinstance(target["threshold"], float), target
     assert set(report["details"]) == set(FIGURE_NAMES)
