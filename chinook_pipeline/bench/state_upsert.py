@@ -198,14 +198,13 @@ def _child_main() -> None:
 def _compaction(
     catalog_settings: tuple[str, str], s3_endpoint_url: str | None, name: str
 ) -> tuple[float, float]:
-    """The state table compacted as `iceberg maintain` compacts it: (seconds, peak RSS in MB)."""
-    from chinook_pipeline.tools.state_compaction import rewrite_table
-    from chinook_shared.iceberg.positions import carried
-    from chinook_shared.iceberg.snapshots import summaries
+    """The state table compacted by `iceberg maintain`'s own `compact`: (seconds, peak RSS in
+    MB)."""
+    from chinook_pipeline.tools.iceberg_maintain import compact
 
     table = _open(catalog_settings, s3_endpoint_url).load_table(name)
     started = time.perf_counter()
-    rewrite_table(table, carried(summaries(table)))
+    list(compact(table, datetime.now(UTC), dry_run=False))
     return time.perf_counter() - started, high_water_rss(os.getpid()) / MB
 
 
